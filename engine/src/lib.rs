@@ -1,0 +1,24 @@
+//! Postback's domain: webhooks, events and how an event becomes an HTTP
+//! request; with the `store` feature also the database. No UI lives here.
+//!
+//! # Layout
+//! - [`model`]: webhooks, events and users in the API's shapes.
+//! - [`catalog`]: the built-in event types, their fields and sample records.
+//! - [`fields`]: field paths and `{field}` templates resolved against an event.
+//! - [`render`]: an event plus a webhook's shape gives the exact request
+//!   (JSON, form, query string, XML, ADF). Compiles to WASM for the preview.
+//! - [`validate`]: every webhook rule, each error tied to its field.
+//! - `store` (feature `store`): accounts, users, sessions and webhooks on
+//!   SQLite or PostgreSQL, behind one interface.
+
+pub mod catalog;
+pub mod fields;
+pub mod model;
+pub mod render;
+pub mod validate;
+
+#[cfg(feature = "store")]
+pub mod store;
+
+#[cfg(feature = "store")]
+pub use store::{Error, Store};
