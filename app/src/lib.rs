@@ -1,1 +1,64 @@
+#![recursion_limit = "512"]
+//! The console: Leptos pages rendered on the server and hydrated in the
+//! browser, and the server functions behind them.
+//!
+//! # Layout
+//! - [`api`]: server functions (session, role check, one engine call each)
+//!   and, under `ssr`, the shared [`api::ssr::AppState`].
+//! - [`pages`]: the layout and one module per page: setup, login, the
+//!   webhooks list and the webhook form with its live preview.
 
+pub mod api;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Title, provide_meta_context};
+use leptos_router::{
+    SsrMode,
+    components::{FlatRoutes, Route, Router},
+    path,
+};
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+                <link rel="stylesheet" id="leptos" href="/pkg/postback.css" />
+                <link rel="icon" href="data:," />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Tests and people can tell when the page has become interactive.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+    view! {
+        <Title text="Postback" />
+        <Router>
+            <FlatRoutes fallback=pages::NotFound>
+                <Route path=path!("/setup") view=pages::setup::SetupPage ssr=SsrMode::Async />
+                <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async />
+                <Route path=path!("/webhooks") view=pages::webhooks::WebhooksPage ssr=SsrMode::Async />
+                <Route path=path!("/webhooks/new") view=pages::form::NewWebhookPage ssr=SsrMode::Async />
+                <Route path=path!("/webhooks/:id") view=pages::form::EditWebhookPage ssr=SsrMode::Async />
+            </FlatRoutes>
+        </Router>
+    }
+}

@@ -1,0 +1,212 @@
+//! Server functions: each checks the session and role, then calls one
+//! engine function. Server-only code lives in [`ssr`].
+
+use engine::model::{User, WebhookInput, WebhookView};
+use engine::validate::FieldError;
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use serde::{Deserialize, Serialize};
+
+/// What saving the webhook form gives the page back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum SaveOutcome {
+    /// Saved. `signing_secret` is set only on create: shown this once.
+    Saved { id: String, signing_secret: Option<String> },
+    /// Rejected; each error names its field. Nothing was stored.
+    Invalid(Vec<FieldError>),
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    //! The state server functions share and the session helpers.
+
+    use engine::model::{Role, User};
+    use engine::store::{Error, Store};
+    use leptos::prelude::*;
+    use tower_sessions::Session;
+
+    /// Everything a server function needs, put into context by the router.
+    #[derive(Clone, Debug)]
+    pub struct AppState {
+        pub store: Store,
+        pub leptos_options: LeptosOptions,
+    }
+
+    impl axum::extract::FromRef<AppState> for LeptosOptions {
+        fn from_ref(state: &AppState) -> Self {
+            state.leptos_options.clone()
+        }
+    }
+
+    /// The session key that holds the signed-in user's id.
+    pub const USER_ID: &str = "user_id";
+
+    pub fn state() -> Result<AppState, ServerFnError> {
+        use_context::<AppState>().ok_or_else(|| ServerFnError::new("server state is missing"))
+    }
+
+    pub async fn session() -> Result<Session, ServerFnError> {
+        leptos_axum::extract::<Session>()
+            .await
+            .map_err(|e| ServerFnError::new(format!("no session: {e}")))
+    }
+
+    /// The signed-in user, or `None`.
+    pub async fn current_user(store: &Store) -> Result<Option<User>, ServerFnError> {
+        let session = session().await?;
+        let Some(id) = session.get::<String>(USER_ID).await.map_err(internal)? else {
+            return Ok(None);
+        };
+        store.user(&id).await.map_err(internal)
+    }
+
+    /// The signed-in user; answers 401 when there is none.
+    pub async fn require_user() -> Result<(Store, User), ServerFnError> {
+        let store = state()?.store;
+        match current_user(&store).await? {
+            Some(user) => Ok((store, user)),
+            None => Err(status(http::StatusCode::UNAUTHORIZED, "Sign in first.")),
+        }
+    }
+
+    /// A signed-in admin; answers 403 to support users.
+    pub async fn require_admin() -> Result<(Store, User), ServerFnError> {
+        let (store, user) = require_user().await?;
+        if user.role != Role::Admin {
+            return Err(status(
+                http::StatusCode::FORBIDDEN,
+                "Your role (support) can read webhooks but not change them.",
+            ));
+        }
+        Ok((store, user))
+    }
+
+    /// Sets the HTTP status of the server function's answer.
+    pub fn status(code: http::StatusCode, message: &str) -> ServerFnError {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(code);
+        }
+        ServerFnError::new(message)
+    }
+
+    /// Logs an internal cause and gives the page a plain message.
+    pub fn internal(e: impl std::fmt::Display) -> ServerFnError {
+        tracing::error!(error = %e, "server function failed");
+        status(http::StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on the server; it is logged.")
+    }
+
+    /// Engine errors a page can show: validation stays typed.
+    pub fn engine_error(e: Error) -> ServerFnError {
+        match e {
+            Error::NotFound => status(http::StatusCode::NOT_FOUND, "That webhook does not exist."),
+            Error::Validation(errors) => status(
+                http::StatusCode::UNPROCESSABLE_ENTITY,
+                &errors.into_iter().map(|e| e.message).collect::<Vec<_>>().join(" "),
+            ),
+            other => internal(other),
+        }
+    }
+}
+
+/// The signed-in user, for the layout.
+#[server(endpoint = "me")]
+pub async fn me() -> Result<Option<User>, ServerFnError> {
+    let state = ssr::state()?;
+    ssr::current_user(&state.store).await
+}
+
+/// Creates the first admin of an empty installation and signs them in.
+#[server(endpoint = "setup")]
+pub async fn setup_admin(email: String, password: String) -> Result<(), ServerFnError> {
+    let state = ssr::state()?;
+    let user = state.store.create_first_admin(&email, &password).await.map_err(ssr::engine_error)?;
+    sign_in(&user).await?;
+    leptos_axum::redirect("/webhooks");
+    Ok(())
+}
+
+/// Signs in with email and password; the session id is cycled.
+#[server(endpoint = "login")]
+pub async fn login(email: String, password: String) -> Result<(), ServerFnError> {
+    let state = ssr::state()?;
+    match state.store.authenticate(&email, &password).await.map_err(ssr::internal)? {
+        Some(user) => {
+            sign_in(&user).await?;
+            leptos_axum::redirect("/webhooks");
+            Ok(())
+        }
+        None => Err(ssr::status(http::StatusCode::UNAUTHORIZED, "Wrong email or password.")),
+    }
+}
+
+#[cfg(feature = "ssr")]
+async fn sign_in(user: &User) -> Result<(), ServerFnError> {
+    let session = ssr::session().await?;
+    session.cycle_id().await.map_err(ssr::internal)?;
+    session.insert(ssr::USER_ID, &user.id).await.map_err(ssr::internal)?;
+    tracing::info!(user = %user.id, "signed in");
+    Ok(())
+}
+
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<(), ServerFnError> {
+    let session = ssr::session().await?;
+    session.flush().await.map_err(ssr::internal)?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// The webhooks list page's data.
+#[server(endpoint = "webhooks")]
+pub async fn list_webhooks() -> Result<(User, Vec<WebhookView>), ServerFnError> {
+    let (store, user) = ssr::require_user().await?;
+    let hooks = store.list_webhooks(&user.account_id).await.map_err(ssr::engine_error)?;
+    Ok((user, hooks))
+}
+
+/// The edit page's data; `None` id is a new webhook.
+#[server(endpoint = "webhook")]
+pub async fn get_webhook(id: Option<String>) -> Result<(User, Option<WebhookView>), ServerFnError> {
+    let (store, user) = ssr::require_user().await?;
+    let hook = match id {
+        Some(id) => Some(store.webhook(&user.account_id, &id).await.map_err(ssr::engine_error)?),
+        None => None,
+    };
+    Ok((user, hook))
+}
+
+/// Creates (no id) or updates a webhook. Admins only.
+#[server(endpoint = "save_webhook", input = Json)]
+pub async fn save_webhook(id: Option<String>, input: WebhookInput) -> Result<SaveOutcome, ServerFnError> {
+    let (store, user) = ssr::require_admin().await?;
+    let result = match id {
+        None => store
+            .create_webhook(&user.account_id, input)
+            .await
+            .map(|(view, secret)| SaveOutcome::Saved { id: view.id, signing_secret: Some(secret) }),
+        Some(id) => store
+            .update_webhook(&user.account_id, &id, input)
+            .await
+            .map(|view| SaveOutcome::Saved { id: view.id, signing_secret: None }),
+    };
+    match result {
+        Ok(outcome) => Ok(outcome),
+        Err(engine::store::Error::Validation(errors)) => Ok(SaveOutcome::Invalid(errors)),
+        Err(e) => Err(ssr::engine_error(e)),
+    }
+}
+
+/// Turns a webhook on or off. Admins only.
+#[server(endpoint = "set_webhook_active")]
+pub async fn set_webhook_active(id: String, active: bool) -> Result<bool, ServerFnError> {
+    let (store, user) = ssr::require_admin().await?;
+    let view = store.set_webhook_active(&user.account_id, &id, active).await.map_err(ssr::engine_error)?;
+    Ok(view.input.active)
+}
+
+/// Deletes a webhook. Admins only.
+#[server(endpoint = "delete_webhook")]
+pub async fn delete_webhook(id: String) -> Result<(), ServerFnError> {
+    let (store, user) = ssr::require_admin().await?;
+    store.delete_webhook(&user.account_id, &id).await.map_err(ssr::engine_error)
+}

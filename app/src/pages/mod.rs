@@ -1,0 +1,80 @@
+//! The console's pages and the pieces they share.
+//!
+//! # Layout
+//! - [`setup`]: the first admin of an empty installation.
+//! - [`login`]: email + password sign-in.
+//! - [`webhooks`]: the webhooks list with the active toggle.
+//! - [`form`]: create/edit a webhook, with the live request preview.
+//! - [`inputs`]: form controls that render their value on the server too.
+
+pub mod form;
+pub mod inputs;
+pub mod login;
+pub mod setup;
+pub mod webhooks;
+
+use engine::model::{Role, User};
+use leptos::prelude::*;
+
+use crate::api::Logout;
+
+/// The message of a server function error, without the framework's prefix.
+pub fn error_message(e: &ServerFnError) -> String {
+    match e {
+        ServerFnError::ServerError(message) => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The frame of every signed-in page: navigation, who is signed in, sign out.
+#[component]
+pub fn Layout(user: User, children: Children) -> impl IntoView {
+    let logout = ServerAction::<Logout>::new();
+    let role = match user.role {
+        Role::Admin => "admin",
+        Role::Support => "support",
+    };
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/webhooks">"Postback"</a>
+            <nav aria-label="Main">
+                <a href="/webhooks" data-testid="nav-webhooks">"Webhooks"</a>
+            </nav>
+            <div class="who">
+                <span data-testid="current-user">{user.email.clone()}</span>
+                <span class="badge" data-testid="current-role">{role}</span>
+                <ActionForm action=logout>
+                    <button type="submit" class="link" data-testid="logout">"Sign out"</button>
+                </ActionForm>
+            </div>
+        </header>
+        <main class="page">{children()}</main>
+    }
+}
+
+/// A page-level failure: not signed in, not found, or a server fault.
+#[component]
+pub fn ErrorPanel(error: ServerFnError) -> impl IntoView {
+    view! {
+        <main class="page">
+            <div class="error-panel" role="alert" data-testid="page-error">
+                <p>{error_message(&error)}</p>
+                <p><a href="/webhooks">"Back to webhooks"</a></p>
+            </div>
+        </main>
+    }
+}
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <main class="page">
+            <h1>"Page not found"</h1>
+            <p><a href="/webhooks">"Go to webhooks"</a></p>
+        </main>
+    }
+}

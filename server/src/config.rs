@@ -1,0 +1,103 @@
+//! The command line and configuration: defaults, then flags, then
+//! `POSTBACK_…` environment variables, all listed in `--help`.
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "postback", version, about = "Webhook integrations console and delivery engine for CRMs")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the console (the default).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate(DbArgs),
+    /// Manage console users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is read from standard input.
+    Add(UserAddArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// sqlite://PATH (created when missing) or postgres://USER:PASS@HOST/DB.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://./data/postback.db?mode=rwc")]
+    pub database_url: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address the console listens on.
+    #[arg(long, env = "POSTBACK_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// Reject plain http:// payload URLs (production setting).
+    #[arg(long, env = "POSTBACK_HTTPS_ONLY", default_value_t = false)]
+    pub https_only: bool,
+
+    /// Mark the session cookie Secure; turn on when the console is served over https.
+    #[arg(long, env = "POSTBACK_SECURE_COOKIES", default_value_t = false)]
+    pub secure_cookies: bool,
+
+    /// Sign-in lasts this many hours of inactivity.
+    #[arg(long, env = "POSTBACK_SESSION_HOURS", default_value_t = 12)]
+    pub session_hours: u32,
+
+    /// Folder with the built console assets (pkg/ with the WASM, JS and CSS).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    Support,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UserAddArgs {
+    #[arg(long)]
+    pub email: String,
+    /// Read the password from standard input (one line).
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+    #[arg(long, value_enum)]
+    pub role: RoleArg,
+    /// The account the user belongs to; created when missing.
+    #[arg(long, default_value = "default")]
+    pub account: String,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        ServeArgs::from_env_and_defaults()
+    }
+}
+
+impl ServeArgs {
+    /// `serve` with no flags: defaults overridden by the environment.
+    pub fn from_env_and_defaults() -> Self {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        Only::parse_from(["postback"]).serve
+    }
+}
