@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum SaveOutcome {
     /// Saved. `signing_secret` is set only on create: shown this once.
-    Saved { id: String, signing_secret: Option<String> },
+    Saved {
+        id: String,
+        signing_secret: Option<String>,
+    },
     /// Rejected; each error names its field. Nothing was stored.
     Invalid(Vec<FieldError>),
 }
@@ -92,7 +95,10 @@ pub mod ssr {
     /// Logs an internal cause and gives the page a plain message.
     pub fn internal(e: impl std::fmt::Display) -> ServerFnError {
         tracing::error!(error = %e, "server function failed");
-        status(http::StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on the server; it is logged.")
+        status(
+            http::StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong on the server; it is logged.",
+        )
     }
 
     /// Engine errors a page can show: validation stays typed.
@@ -101,7 +107,11 @@ pub mod ssr {
             Error::NotFound => status(http::StatusCode::NOT_FOUND, "That webhook does not exist."),
             Error::Validation(errors) => status(
                 http::StatusCode::UNPROCESSABLE_ENTITY,
-                &errors.into_iter().map(|e| e.message).collect::<Vec<_>>().join(" "),
+                &errors
+                    .into_iter()
+                    .map(|e| e.message)
+                    .collect::<Vec<_>>()
+                    .join(" "),
             ),
             other => internal(other),
         }
@@ -119,7 +129,11 @@ pub async fn me() -> Result<Option<User>, ServerFnError> {
 #[server(endpoint = "setup")]
 pub async fn setup_admin(email: String, password: String) -> Result<(), ServerFnError> {
     let state = ssr::state()?;
-    let user = state.store.create_first_admin(&email, &password).await.map_err(ssr::engine_error)?;
+    let user = state
+        .store
+        .create_first_admin(&email, &password)
+        .await
+        .map_err(ssr::engine_error)?;
     sign_in(&user).await?;
     leptos_axum::redirect("/webhooks");
     Ok(())
@@ -129,13 +143,21 @@ pub async fn setup_admin(email: String, password: String) -> Result<(), ServerFn
 #[server(endpoint = "login")]
 pub async fn login(email: String, password: String) -> Result<(), ServerFnError> {
     let state = ssr::state()?;
-    match state.store.authenticate(&email, &password).await.map_err(ssr::internal)? {
+    match state
+        .store
+        .authenticate(&email, &password)
+        .await
+        .map_err(ssr::internal)?
+    {
         Some(user) => {
             sign_in(&user).await?;
             leptos_axum::redirect("/webhooks");
             Ok(())
         }
-        None => Err(ssr::status(http::StatusCode::UNAUTHORIZED, "Wrong email or password.")),
+        None => Err(ssr::status(
+            http::StatusCode::UNAUTHORIZED,
+            "Wrong email or password.",
+        )),
     }
 }
 
@@ -143,7 +165,10 @@ pub async fn login(email: String, password: String) -> Result<(), ServerFnError>
 async fn sign_in(user: &User) -> Result<(), ServerFnError> {
     let session = ssr::session().await?;
     session.cycle_id().await.map_err(ssr::internal)?;
-    session.insert(ssr::USER_ID, &user.id).await.map_err(ssr::internal)?;
+    session
+        .insert(ssr::USER_ID, &user.id)
+        .await
+        .map_err(ssr::internal)?;
     tracing::info!(user = %user.id, "signed in");
     Ok(())
 }
@@ -160,7 +185,10 @@ pub async fn logout() -> Result<(), ServerFnError> {
 #[server(endpoint = "webhooks")]
 pub async fn list_webhooks() -> Result<(User, Vec<WebhookView>), ServerFnError> {
     let (store, user) = ssr::require_user().await?;
-    let hooks = store.list_webhooks(&user.account_id).await.map_err(ssr::engine_error)?;
+    let hooks = store
+        .list_webhooks(&user.account_id)
+        .await
+        .map_err(ssr::engine_error)?;
     Ok((user, hooks))
 }
 
@@ -169,7 +197,12 @@ pub async fn list_webhooks() -> Result<(User, Vec<WebhookView>), ServerFnError> 
 pub async fn get_webhook(id: Option<String>) -> Result<(User, Option<WebhookView>), ServerFnError> {
     let (store, user) = ssr::require_user().await?;
     let hook = match id {
-        Some(id) => Some(store.webhook(&user.account_id, &id).await.map_err(ssr::engine_error)?),
+        Some(id) => Some(
+            store
+                .webhook(&user.account_id, &id)
+                .await
+                .map_err(ssr::engine_error)?,
+        ),
         None => None,
     };
     Ok((user, hook))
@@ -177,17 +210,26 @@ pub async fn get_webhook(id: Option<String>) -> Result<(User, Option<WebhookView
 
 /// Creates (no id) or updates a webhook. Admins only.
 #[server(endpoint = "save_webhook", input = Json)]
-pub async fn save_webhook(id: Option<String>, input: WebhookInput) -> Result<SaveOutcome, ServerFnError> {
+pub async fn save_webhook(
+    id: Option<String>,
+    input: WebhookInput,
+) -> Result<SaveOutcome, ServerFnError> {
     let (store, user) = ssr::require_admin().await?;
     let result = match id {
         None => store
             .create_webhook(&user.account_id, input)
             .await
-            .map(|(view, secret)| SaveOutcome::Saved { id: view.id, signing_secret: Some(secret) }),
+            .map(|(view, secret)| SaveOutcome::Saved {
+                id: view.id,
+                signing_secret: Some(secret),
+            }),
         Some(id) => store
             .update_webhook(&user.account_id, &id, input)
             .await
-            .map(|view| SaveOutcome::Saved { id: view.id, signing_secret: None }),
+            .map(|view| SaveOutcome::Saved {
+                id: view.id,
+                signing_secret: None,
+            }),
     };
     match result {
         Ok(outcome) => Ok(outcome),
@@ -200,7 +242,10 @@ pub async fn save_webhook(id: Option<String>, input: WebhookInput) -> Result<Sav
 #[server(endpoint = "set_webhook_active")]
 pub async fn set_webhook_active(id: String, active: bool) -> Result<bool, ServerFnError> {
     let (store, user) = ssr::require_admin().await?;
-    let view = store.set_webhook_active(&user.account_id, &id, active).await.map_err(ssr::engine_error)?;
+    let view = store
+        .set_webhook_active(&user.account_id, &id, active)
+        .await
+        .map_err(ssr::engine_error)?;
     Ok(view.input.active)
 }
 
@@ -208,5 +253,8 @@ pub async fn set_webhook_active(id: String, active: bool) -> Result<bool, Server
 #[server(endpoint = "delete_webhook")]
 pub async fn delete_webhook(id: String) -> Result<(), ServerFnError> {
     let (store, user) = ssr::require_admin().await?;
-    store.delete_webhook(&user.account_id, &id).await.map_err(ssr::engine_error)
+    store
+        .delete_webhook(&user.account_id, &id)
+        .await
+        .map_err(ssr::engine_error)
 }

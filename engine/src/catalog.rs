@@ -13,7 +13,14 @@ use crate::model::{AccountRef, Actor, Event, noun_of};
 
 /// Nouns whose objects, nested in another record, are addressed by their own
 /// name (`contact.first_name` inside a `lead.created`).
-const NESTED_NOUNS: [&str; 6] = ["contact", "lead", "vehicle", "customer", "deal", "assigned_user"];
+const NESTED_NOUNS: [&str; 6] = [
+    "contact",
+    "lead",
+    "vehicle",
+    "customer",
+    "deal",
+    "assigned_user",
+];
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct EventType {
@@ -37,11 +44,17 @@ pub struct Catalog {
 
 const TYPES: &[(&str, &str)] = &[
     ("contact.created", "A contact was created"),
-    ("contact.updated", "A contact was changed by a secondary source (import, API)"),
+    (
+        "contact.updated",
+        "A contact was changed by a secondary source (import, API)",
+    ),
     ("contact.saved", "A contact was saved in the console"),
     ("contact.deleted", "A contact was deleted"),
     ("contact.status_added", "A status was added to a contact"),
-    ("contact.status_removed", "A status was removed from a contact"),
+    (
+        "contact.status_removed",
+        "A status was removed from a contact",
+    ),
     ("contact.flag_added", "A flag was added to a contact"),
     ("contact.flag_removed", "A flag was removed from a contact"),
     ("contact.assigned", "A user was assigned to a contact"),
@@ -49,7 +62,10 @@ const TYPES: &[(&str, &str)] = &[
     ("todo.created", "A to-do was created"),
     ("todo.updated", "A to-do was changed"),
     ("todo.deleted", "A to-do was deleted"),
-    ("workflow.disposition_changed", "A contact's disposition changed"),
+    (
+        "workflow.disposition_changed",
+        "A contact's disposition changed",
+    ),
     ("source.created", "A lead source was created"),
     ("source.updated", "A lead source was changed"),
     ("source.deleted", "A lead source was deleted"),
@@ -109,7 +125,10 @@ impl Catalog {
             field("event.occurred_at", &event.occurred_at.to_rfc3339()),
             field("account.id", &event.account.id),
             field("account.name", &event.account.name),
-            field("account.external_ref", event.account.external_ref.as_deref().unwrap_or("")),
+            field(
+                "account.external_ref",
+                event.account.external_ref.as_deref().unwrap_or(""),
+            ),
             field("actor.id", "u_7"),
             field("actor.name", "Sam Seller"),
         ];
@@ -131,7 +150,9 @@ impl Catalog {
     /// in the catalog (sent by the API) may carry anything.
     pub fn has_field(&self, event_type: &str, path: &str) -> bool {
         match self.fields(event_type) {
-            Some(fields) => fields.iter().any(|f| f.path == path || is_inside(&f.path, path)),
+            Some(fields) => fields
+                .iter()
+                .any(|f| f.path == path || is_inside(&f.path, path)),
             None => is_plausible_path(path),
         }
     }
@@ -139,7 +160,8 @@ impl Catalog {
 
 /// `contact.address` names an object whose leaves are in the list.
 fn is_inside(leaf: &str, path: &str) -> bool {
-    leaf.strip_prefix(path).is_some_and(|rest| rest.starts_with('.'))
+    leaf.strip_prefix(path)
+        .is_some_and(|rest| rest.starts_with('.'))
 }
 
 /// A dotted path of non-empty segments without spaces or braces.
@@ -151,7 +173,10 @@ pub fn is_plausible_path(path: &str) -> bool {
 }
 
 fn field(path: &str, example: &str) -> FieldInfo {
-    FieldInfo { path: path.to_string(), example: example.to_string() }
+    FieldInfo {
+        path: path.to_string(),
+        example: example.to_string(),
+    }
 }
 
 fn flatten(prefix: &str, value: &Value, out: &mut Vec<FieldInfo>) {
@@ -171,7 +196,9 @@ pub fn is_envelope_path(path: &str) -> bool {
 }
 
 fn sample_time() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).single().unwrap_or_default()
+    Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0)
+        .single()
+        .unwrap_or_default()
 }
 
 pub fn sample_account() -> AccountRef {
@@ -317,14 +344,20 @@ fn sample_event(event_type: &str) -> Event {
         event_type: event_type.to_string(),
         account: sample_account(),
         occurred_at: sample_time(),
-        actor: Some(Actor { id: "u_7".into(), name: "Sam Seller".into() }),
+        actor: Some(Actor {
+            id: "u_7".into(),
+            name: "Sam Seller".into(),
+        }),
         data: sample_data(event_type),
     }
 }
 
 /// Builds an event of any type from a record, for types outside the catalog.
 pub fn event_of(event_type: &str, data: Map<String, Value>) -> Event {
-    Event { data: Value::Object(data), ..sample_event(event_type) }
+    Event {
+        data: Value::Object(data),
+        ..sample_event(event_type)
+    }
 }
 
 #[cfg(test)]
@@ -341,7 +374,12 @@ mod tests {
             let fields = catalog.fields(t.name).unwrap();
             assert!(fields.len() > 8, "{} has only envelope fields", t.name);
             for f in fields {
-                assert!(resolve(&event, &f.path).is_some(), "{} does not resolve in {}", f.path, t.name);
+                assert!(
+                    resolve(&event, &f.path).is_some(),
+                    "{} does not resolve in {}",
+                    f.path,
+                    t.name
+                );
             }
         }
     }

@@ -26,9 +26,14 @@ pub fn resolve(event: &Event, path: &str) -> Option<Value> {
         "account" => match rest {
             "id" => Some(Value::String(event.account.id.clone())),
             "name" => Some(Value::String(event.account.name.clone())),
-            "external_ref" => {
-                Some(event.account.external_ref.clone().map(Value::String).unwrap_or(Value::Null))
-            }
+            "external_ref" => Some(
+                event
+                    .account
+                    .external_ref
+                    .clone()
+                    .map(Value::String)
+                    .unwrap_or(Value::Null),
+            ),
             _ => None,
         },
         "actor" => {
@@ -148,17 +153,31 @@ mod tests {
     use crate::catalog::Catalog;
 
     fn lead() -> Event {
-        Catalog::builtin().sample("lead.created").expect("lead.created is built in")
+        Catalog::builtin()
+            .sample("lead.created")
+            .expect("lead.created is built in")
     }
 
     #[test]
     fn resolves_the_envelope_the_record_and_nested_records() {
         let event = lead();
         assert_eq!(resolve(&event, "lead.type"), Some(Value::from("call")));
-        assert_eq!(resolve(&event, "contact.first_name"), Some(Value::from("Jane")));
-        assert_eq!(resolve(&event, "account.external_ref"), Some(Value::from("DEALER-42")));
-        assert_eq!(resolve(&event, "event.type"), Some(Value::from("lead.created")));
-        assert_eq!(resolve(&event, "contact.address.city"), Some(Value::from("Springfield")));
+        assert_eq!(
+            resolve(&event, "contact.first_name"),
+            Some(Value::from("Jane"))
+        );
+        assert_eq!(
+            resolve(&event, "account.external_ref"),
+            Some(Value::from("DEALER-42"))
+        );
+        assert_eq!(
+            resolve(&event, "event.type"),
+            Some(Value::from("lead.created"))
+        );
+        assert_eq!(
+            resolve(&event, "contact.address.city"),
+            Some(Value::from("Springfield"))
+        );
         assert_eq!(resolve(&event, "contact.nope"), None);
         assert_eq!(resolve(&event, "vehicle.nope.deeper"), None);
     }
@@ -174,10 +193,16 @@ mod tests {
 
     #[test]
     fn malformed_templates_say_where() {
-        assert_eq!(parse_template("a {contact.id"), Err(TemplateError::Unclosed(2)));
+        assert_eq!(
+            parse_template("a {contact.id"),
+            Err(TemplateError::Unclosed(2))
+        );
         assert_eq!(parse_template("a } b"), Err(TemplateError::Unopened(2)));
         assert_eq!(parse_template("{}"), Err(TemplateError::Empty(0)));
-        assert_eq!(parse_template("plain"), Ok(vec![Piece::Text("plain".into())]));
+        assert_eq!(
+            parse_template("plain"),
+            Ok(vec![Piece::Text("plain".into())])
+        );
     }
 
     #[test]
@@ -185,6 +210,9 @@ mod tests {
         assert_eq!(to_text(None), "");
         assert_eq!(to_text(Some(&Value::Null)), "");
         assert_eq!(to_text(Some(&Value::from(3))), "3");
-        assert_eq!(to_text(Some(&serde_json::json!(["a", "b"]))), r#"["a","b"]"#);
+        assert_eq!(
+            to_text(Some(&serde_json::json!(["a", "b"]))),
+            r#"["a","b"]"#
+        );
     }
 }

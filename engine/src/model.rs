@@ -52,8 +52,13 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 5] =
-        [Format::Json, Format::JsonMapped, Format::Form, Format::Xml, Format::Adf];
+    pub const ALL: [Format; 5] = [
+        Format::Json,
+        Format::JsonMapped,
+        Format::Form,
+        Format::Xml,
+        Format::Adf,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -112,13 +117,21 @@ impl Auth {
     /// Keeps the stored secret where the submitted one is the mask.
     pub fn merge_secret(self, stored: &Auth) -> Auth {
         match (self, stored) {
-            (Auth::Header { name, value }, Auth::Header { value: old, .. }) if value == SECRET_MASK => {
-                Auth::Header { name, value: old.clone() }
+            (Auth::Header { name, value }, Auth::Header { value: old, .. })
+                if value == SECRET_MASK =>
+            {
+                Auth::Header {
+                    name,
+                    value: old.clone(),
+                }
             }
             (Auth::Basic { username, password }, Auth::Basic { password: old, .. })
                 if password == SECRET_MASK =>
             {
-                Auth::Basic { username, password: old.clone() }
+                Auth::Basic {
+                    username,
+                    password: old.clone(),
+                }
             }
             (auth, _) => auth,
         }
@@ -126,7 +139,11 @@ impl Auth {
 }
 
 fn mask_if_set(secret: &str) -> String {
-    if secret.is_empty() { String::new() } else { SECRET_MASK.to_string() }
+    if secret.is_empty() {
+        String::new()
+    } else {
+        SECRET_MASK.to_string()
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -63,7 +63,10 @@ pub fn render(webhook: &WebhookInput, event: &Event) -> Result<RenderedRequest, 
                 ("application/json", envelope.to_string())
             }
             Format::JsonMapped => match mapped {
-                Some(mapped) => ("application/json", Value::Object(mapped_object(&mapped)).to_string()),
+                Some(mapped) => (
+                    "application/json",
+                    Value::Object(mapped_object(&mapped)).to_string(),
+                ),
                 None => ("application/json", envelope(event).to_string()),
             },
             Format::Form => {
@@ -90,16 +93,23 @@ pub fn render(webhook: &WebhookInput, event: &Event) -> Result<RenderedRequest, 
     for Header { name, value } in &webhook.headers {
         headers.push((name.clone(), value.clone()));
     }
-    Ok(RenderedRequest { method: webhook.method.as_str().into(), url: url.into(), headers, body })
+    Ok(RenderedRequest {
+        method: webhook.method.as_str().into(),
+        url: url.into(),
+        headers,
+        body,
+    })
 }
 
 /// The payload URL with the separate port applied.
 pub fn effective_url(url: &str, port: Option<u16>) -> Result<url::Url, String> {
     let mut parsed = url::Url::parse(url.trim()).map_err(|e| e.to_string())?;
-    if let Some(port) = port {
-        if parsed.port().is_none() {
-            parsed.set_port(Some(port)).map_err(|()| "this URL cannot take a port".to_string())?;
-        }
+    if let Some(port) = port
+        && parsed.port().is_none()
+    {
+        parsed
+            .set_port(Some(port))
+            .map_err(|()| "this URL cannot take a port".to_string())?;
     }
     Ok(parsed)
 }
@@ -117,7 +127,10 @@ pub fn envelope(event: &Event) -> Value {
 }
 
 /// Evaluates the mapping rows in order; `None` when there are none.
-fn map_fields(rows: &[MappingRow], event: &Event) -> Result<Option<Vec<(String, Value)>>, RenderError> {
+fn map_fields(
+    rows: &[MappingRow],
+    event: &Event,
+) -> Result<Option<Vec<(String, Value)>>, RenderError> {
     if rows.is_empty() {
         return Ok(None);
     }
@@ -128,10 +141,11 @@ fn map_fields(rows: &[MappingRow], event: &Event) -> Result<Option<Vec<(String, 
                 MappingValue::Field(path) => resolve(event, path.trim()).unwrap_or(Value::Null),
                 MappingValue::Constant(text) => Value::String(text.clone()),
                 MappingValue::Template(text) => {
-                    let pieces = fields::parse_template(text).map_err(|e| RenderError::Template {
-                        row: i + 1,
-                        message: e.to_string(),
-                    })?;
+                    let pieces =
+                        fields::parse_template(text).map_err(|e| RenderError::Template {
+                            row: i + 1,
+                            message: e.to_string(),
+                        })?;
                     Value::String(fields::fill(&pieces, event))
                 }
             };
@@ -150,7 +164,10 @@ fn mapped_object(mapped: &[(String, Value)]) -> Map<String, Value> {
 /// Key/value text pairs for form bodies and query strings.
 fn flat_pairs(mapped: Option<&Vec<(String, Value)>>, event: &Event) -> Vec<(String, String)> {
     match mapped {
-        Some(rows) => rows.iter().map(|(k, v)| (k.clone(), to_text(Some(v)))).collect(),
+        Some(rows) => rows
+            .iter()
+            .map(|(k, v)| (k.clone(), to_text(Some(v))))
+            .collect(),
         None => {
             let mut out = Vec::new();
             flatten_pairs("", &envelope(event), &mut out);
@@ -163,7 +180,11 @@ fn flatten_pairs(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
     match value {
         Value::Object(map) => {
             for (key, inner) in map {
-                let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
                 flatten_pairs(&path, inner, out);
             }
         }
@@ -172,7 +193,10 @@ fn flatten_pairs(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
 }
 
 fn basic_auth(username: &str, password: &str) -> String {
-    format!("Basic {}", base64_encode(format!("{username}:{password}").as_bytes()))
+    format!(
+        "Basic {}",
+        base64_encode(format!("{username}:{password}").as_bytes())
+    )
 }
 
 /// Standard base64, so the core needs no extra crate in the browser.
@@ -180,7 +204,10 @@ pub fn base64_encode(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
@@ -202,7 +229,9 @@ fn esc(text: &str) -> String {
 /// anything else is written as `<field key="…">` so keys stay verbatim.
 fn is_xml_name(key: &str) -> bool {
     let mut chars = key.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
         && !key.to_ascii_lowercase().starts_with("xml")
 }
@@ -211,7 +240,10 @@ fn xml_value(name: &str, value: &Value, out: &mut String) {
     let (open, close) = if is_xml_name(name) {
         (format!("<{name}"), format!("</{name}>"))
     } else {
-        (format!("<field key=\"{}\"", esc(name)), "</field>".to_string())
+        (
+            format!("<field key=\"{}\"", esc(name)),
+            "</field>".to_string(),
+        )
     };
     match value {
         Value::Null => {
@@ -269,15 +301,24 @@ fn generic_xml(mapped: Option<&[(String, Value)]>, event: &Event) -> String {
 /// any, are written as `key: value` lines in the customer's comments.
 fn adf_xml(mapped: Option<&[(String, Value)]>, event: &Event) -> String {
     let data = &event.data;
-    let contact = if event.noun() == "contact" { Some(data) } else { data.get("contact") }
-        .unwrap_or(&Value::Null);
+    let contact = if event.noun() == "contact" {
+        Some(data)
+    } else {
+        data.get("contact")
+    }
+    .unwrap_or(&Value::Null);
     let text = |v: &Value, path: &str| esc(&to_text(fields::lookup(v, path)));
     let mut out = String::from(XML_DECL);
     out.push_str("<?adf version=\"1.0\"?>\n<adf><prospect status=\"new\">");
-    out.push_str(&format!("<id sequence=\"1\" source=\"Postback\">{}</id>", esc(&event.id)));
+    out.push_str(&format!(
+        "<id sequence=\"1\" source=\"Postback\">{}</id>",
+        esc(&event.id)
+    ));
     out.push_str(&format!(
         "<requestdate>{}</requestdate>",
-        event.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+        event
+            .occurred_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
     ));
     let vehicle = data.get("vehicle").unwrap_or(&Value::Null);
     let status = match to_text(vehicle.get("condition")).as_str() {
@@ -320,11 +361,17 @@ fn adf_xml(mapped: Option<&[(String, Value)]>, event: &Event) -> String {
         comments.push(format!("{k}: {}", to_text(Some(v))));
     }
     if !comments.is_empty() {
-        out.push_str(&format!("<comments>{}</comments>", esc(&comments.join("\n"))));
+        out.push_str(&format!(
+            "<comments>{}</comments>",
+            esc(&comments.join("\n"))
+        ));
     }
     out.push_str("</customer><vendor>");
     if let Some(external_ref) = &event.account.external_ref {
-        out.push_str(&format!("<id source=\"external_ref\">{}</id>", esc(external_ref)));
+        out.push_str(&format!(
+            "<id source=\"external_ref\">{}</id>",
+            esc(external_ref)
+        ));
     }
     out.push_str(&format!(
         "<vendorname>{0}</vendorname><contact><name part=\"full\">{0}</name></contact></vendor>",
@@ -356,15 +403,30 @@ mod tests {
     }
 
     fn row(key: &str, value: MappingValue) -> MappingRow {
-        MappingRow { key: key.into(), value }
+        MappingRow {
+            key: key.into(),
+            value,
+        }
     }
 
     fn awkward_rows() -> Vec<MappingRow> {
         vec![
-            row("First Name", MappingValue::Field("contact.first_name".into())),
-            row("ünïcødé ключ", MappingValue::Constant("naïve café ☕".into())),
-            row("a&b=c", MappingValue::Constant("x&y=z <tag> \"q\" 'a'".into())),
-            row("ref", MappingValue::Template("{account.id}-{contact.id}".into())),
+            row(
+                "First Name",
+                MappingValue::Field("contact.first_name".into()),
+            ),
+            row(
+                "ünïcødé ключ",
+                MappingValue::Constant("naïve café ☕".into()),
+            ),
+            row(
+                "a&b=c",
+                MappingValue::Constant("x&y=z <tag> \"q\" 'a'".into()),
+            ),
+            row(
+                "ref",
+                MappingValue::Template("{account.id}-{contact.id}".into()),
+            ),
             row("missing", MappingValue::Field("contact.middle_name".into())),
             row("city", MappingValue::Field("contact.address.city".into())),
         ]
@@ -382,7 +444,10 @@ mod tests {
     }
 
     fn header<'a>(r: &'a RenderedRequest, name: &str) -> Option<&'a str> {
-        r.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        r.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// Parses XML completely, failing on any syntax error; returns element names.
@@ -403,7 +468,11 @@ mod tests {
 
     #[test]
     fn json_envelope_without_mapping_carries_the_whole_event() {
-        let r = render(&hook(Format::Json, Method::Post, vec![]), &sample("contact.created")).unwrap();
+        let r = render(
+            &hook(Format::Json, Method::Post, vec![]),
+            &sample("contact.created"),
+        )
+        .unwrap();
         let body: Value = serde_json::from_str(r.body.as_deref().unwrap()).unwrap();
         assert_eq!(body["type"], "contact.created");
         assert_eq!(body["account"]["external_ref"], "DEALER-42");
@@ -416,8 +485,11 @@ mod tests {
 
     #[test]
     fn json_envelope_with_mapping_puts_mapped_fields_in_data() {
-        let r = render(&hook(Format::Json, Method::Post, awkward_rows()), &sample("contact.created"))
-            .unwrap();
+        let r = render(
+            &hook(Format::Json, Method::Post, awkward_rows()),
+            &sample("contact.created"),
+        )
+        .unwrap();
         let body: Value = serde_json::from_str(r.body.as_deref().unwrap()).unwrap();
         assert_eq!(body["id"], "evt_sample000000000001");
         assert_eq!(body["data"]["First Name"], "Jane");
@@ -428,7 +500,11 @@ mod tests {
     fn json_mapped_keeps_keys_verbatim_and_types() {
         let mut rows = awkward_rows();
         rows.push(row("year", MappingValue::Field("vehicle.year".into())));
-        let r = render(&hook(Format::JsonMapped, Method::Put, rows), &sample("lead.created")).unwrap();
+        let r = render(
+            &hook(Format::JsonMapped, Method::Put, rows),
+            &sample("lead.created"),
+        )
+        .unwrap();
         let body: Value = serde_json::from_str(r.body.as_deref().unwrap()).unwrap();
         assert_eq!(body["First Name"], "Jane");
         assert_eq!(body["ünïcødé ключ"], "naïve café ☕");
@@ -439,38 +515,60 @@ mod tests {
         assert_eq!(body["year"], 2023, "numbers stay numbers");
         assert_eq!(r.method, "PUT");
         // Keys keep their order.
-        let keys: Vec<&str> =
-            body.as_object().unwrap().keys().map(String::as_str).collect::<Vec<_>>();
+        let keys: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect::<Vec<_>>();
         assert!(keys.contains(&"First Name"));
     }
 
     #[test]
     fn form_encodes_awkward_keys_and_values_and_round_trips() {
-        let r = render(&hook(Format::Form, Method::Post, awkward_rows()), &sample("contact.created"))
-            .unwrap();
+        let r = render(
+            &hook(Format::Form, Method::Post, awkward_rows()),
+            &sample("contact.created"),
+        )
+        .unwrap();
         let body = r.body.clone().unwrap();
         assert!(body.starts_with("First+Name=Jane&"), "{body}");
-        assert!(body.contains("a%26b%3Dc=x%26y%3Dz+%3Ctag%3E+%22q%22+%27a%27"), "{body}");
-        let pairs: Vec<(String, String)> =
-            form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+        assert!(
+            body.contains("a%26b%3Dc=x%26y%3Dz+%3Ctag%3E+%22q%22+%27a%27"),
+            "{body}"
+        );
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect();
         assert_eq!(pairs[1], ("ünïcødé ключ".into(), "naïve café ☕".into()));
         assert_eq!(pairs[4], ("missing".into(), String::new()));
-        assert_eq!(header(&r, "content-type"), Some("application/x-www-form-urlencoded"));
+        assert_eq!(
+            header(&r, "content-type"),
+            Some("application/x-www-form-urlencoded")
+        );
     }
 
     #[test]
     fn form_without_mapping_flattens_the_envelope() {
-        let r = render(&hook(Format::Form, Method::Post, vec![]), &sample("contact.created")).unwrap();
-        let pairs: Vec<(String, String)> =
-            form_urlencoded::parse(r.body.unwrap().as_bytes()).into_owned().collect();
+        let r = render(
+            &hook(Format::Form, Method::Post, vec![]),
+            &sample("contact.created"),
+        )
+        .unwrap();
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(r.body.unwrap().as_bytes())
+            .into_owned()
+            .collect();
         assert!(pairs.contains(&("data.address.city".into(), "Springfield".into())));
         assert!(pairs.contains(&("account.external_ref".into(), "DEALER-42".into())));
     }
 
     #[test]
     fn get_puts_pairs_in_the_query_string_after_the_existing_query() {
-        let r = render(&hook(Format::Json, Method::Get, awkward_rows()), &sample("contact.created"))
-            .unwrap();
+        let r = render(
+            &hook(Format::Json, Method::Get, awkward_rows()),
+            &sample("contact.created"),
+        )
+        .unwrap();
         assert_eq!(r.body, None);
         assert!(header(&r, "content-type").is_none());
         let url = url::Url::parse(&r.url).unwrap();
@@ -482,56 +580,101 @@ mod tests {
 
     #[test]
     fn generic_xml_escapes_and_parses() {
-        let r = render(&hook(Format::Xml, Method::Post, awkward_rows()), &sample("contact.created"))
-            .unwrap();
+        let r = render(
+            &hook(Format::Xml, Method::Post, awkward_rows()),
+            &sample("contact.created"),
+        )
+        .unwrap();
         let body = r.body.unwrap();
         let names = parse_xml(&body);
         assert_eq!(names[0], "payload");
-        assert!(body.contains("<field key=\"First Name\">Jane</field>"), "{body}");
-        assert!(body.contains("x&amp;y=z &lt;tag&gt; &quot;q&quot; &apos;a&apos;"), "{body}");
+        assert!(
+            body.contains("<field key=\"First Name\">Jane</field>"),
+            "{body}"
+        );
+        assert!(
+            body.contains("x&amp;y=z &lt;tag&gt; &quot;q&quot; &apos;a&apos;"),
+            "{body}"
+        );
         assert!(body.contains("<ref>acc_demo-c_1001</ref>"));
         assert!(body.contains("<missing/>"));
 
-        let r = render(&hook(Format::Xml, Method::Post, vec![]), &sample("lead.created")).unwrap();
+        let r = render(
+            &hook(Format::Xml, Method::Post, vec![]),
+            &sample("lead.created"),
+        )
+        .unwrap();
         let body = r.body.unwrap();
         let names = parse_xml(&body);
         assert_eq!(names[0], "event");
         assert!(names.contains(&"external_ref".to_string()));
-        assert!(body.contains("<statuses><item>New</item></statuses>"), "{body}");
+        assert!(
+            body.contains("<statuses><item>New</item></statuses>"),
+            "{body}"
+        );
     }
 
     #[test]
     fn adf_has_the_required_elements_and_parses() {
         for t in ["lead.created", "contact.created"] {
-            let rows = vec![row("api_hash", MappingValue::Constant("s3cr3t & <co>".into()))];
+            let rows = vec![row(
+                "api_hash",
+                MappingValue::Constant("s3cr3t & <co>".into()),
+            )];
             let r = render(&hook(Format::Adf, Method::Post, rows), &sample(t)).unwrap();
             let body = r.body.unwrap();
             assert!(body.contains("<?adf version=\"1.0\"?>"));
             let names = parse_xml(&body);
-            for required in
-                ["adf", "prospect", "requestdate", "vehicle", "year", "make", "model", "customer",
-                 "contact", "name", "vendor", "vendorname"]
-            {
-                assert!(names.iter().any(|n| n == required), "{t}: <{required}> missing in {body}");
+            for required in [
+                "adf",
+                "prospect",
+                "requestdate",
+                "vehicle",
+                "year",
+                "make",
+                "model",
+                "customer",
+                "contact",
+                "name",
+                "vendor",
+                "vendorname",
+            ] {
+                assert!(
+                    names.iter().any(|n| n == required),
+                    "{t}: <{required}> missing in {body}"
+                );
             }
             assert!(body.contains("<name part=\"first\">Jane</name>"));
             assert!(body.contains("<email>jane.doe@example.com</email>"));
             assert!(body.contains("<vendorname>Springfield Motors</vendorname>"));
             assert!(body.contains("api_hash: s3cr3t &amp; &lt;co&gt;"), "{body}");
         }
-        let lead = render(&hook(Format::Adf, Method::Post, vec![]), &sample("lead.created")).unwrap();
+        let lead = render(
+            &hook(Format::Adf, Method::Post, vec![]),
+            &sample("lead.created"),
+        )
+        .unwrap();
         assert!(lead.body.unwrap().contains("<make>Honda</make>"));
     }
 
     #[test]
     fn auth_and_extra_headers_are_added() {
         let mut h = hook(Format::Json, Method::Post, vec![]);
-        h.auth = Auth::Basic { username: "user".into(), password: "pa:ss".into() };
-        h.headers = vec![Header { name: "X-Source".into(), value: "crm".into() }];
+        h.auth = Auth::Basic {
+            username: "user".into(),
+            password: "pa:ss".into(),
+        };
+        h.headers = vec![Header {
+            name: "X-Source".into(),
+            value: "crm".into(),
+        }];
         let r = render(&h, &sample("contact.created")).unwrap();
         assert_eq!(header(&r, "authorization"), Some("Basic dXNlcjpwYTpzcw=="));
         assert_eq!(header(&r, "X-Source"), Some("crm"));
-        h.auth = Auth::Header { name: "X-Api-Key".into(), value: "k".into() };
+        h.auth = Auth::Header {
+            name: "X-Api-Key".into(),
+            value: "k".into(),
+        };
         let r = render(&h, &sample("contact.created")).unwrap();
         assert_eq!(header(&r, "x-api-key"), Some("k"));
     }
@@ -541,12 +684,21 @@ mod tests {
         let mut h = hook(Format::Json, Method::Post, vec![]);
         h.url = "http://127.0.0.1/hook".into();
         h.port = Some(8080);
-        assert_eq!(render(&h, &sample("contact.created")).unwrap().url, "http://127.0.0.1:8080/hook");
+        assert_eq!(
+            render(&h, &sample("contact.created")).unwrap().url,
+            "http://127.0.0.1:8080/hook"
+        );
     }
 
     #[test]
     fn base64_matches_the_rfc_vectors() {
-        for (input, out) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")] {
+        for (input, out) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+        ] {
             assert_eq!(base64_encode(input.as_bytes()), out);
         }
     }
@@ -554,7 +706,11 @@ mod tests {
     #[test]
     fn a_broken_template_is_an_error_not_a_panic() {
         let rows = vec![row("x", MappingValue::Template("{contact.id".into()))];
-        let err = render(&hook(Format::Json, Method::Post, rows), &sample("contact.created")).unwrap_err();
+        let err = render(
+            &hook(Format::Json, Method::Post, rows),
+            &sample("contact.created"),
+        )
+        .unwrap_err();
         assert!(matches!(err, RenderError::Template { row: 1, .. }));
     }
 }

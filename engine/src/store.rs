@@ -10,7 +10,9 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use rand::Rng;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use crate::catalog::Catalog;
 use crate::model::{Auth, Role, User, WebhookInput, WebhookView};
@@ -105,7 +107,12 @@ impl Store {
                     ))
                 })?;
             }
-            Db::Sqlite(SqlitePoolOptions::new().max_connections(8).connect_with(options).await?)
+            Db::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .connect_with(options)
+                    .await?,
+            )
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Db::Postgres(
                 PgPoolOptions::new()
@@ -117,7 +124,11 @@ impl Store {
         } else {
             return Err(Error::UnsupportedUrl(url.to_string()));
         };
-        Ok(Store { db, catalog: std::sync::Arc::new(Catalog::builtin()), validate: ValidateOptions::default() })
+        Ok(Store {
+            db,
+            catalog: std::sync::Arc::new(Catalog::builtin()),
+            validate: ValidateOptions::default(),
+        })
     }
 
     /// Applies the validation settings (e.g. `https_only`) to every save.
@@ -182,9 +193,11 @@ impl Store {
         .map(|r| r.rows_affected()));
         match result {
             Ok(_) => Ok(account),
-            Err(e) if is_unique_violation(&e) => {
-                Err(Error::field("name", "duplicate_name", format!("An account named {name} exists.")))
-            }
+            Err(e) if is_unique_violation(&e) => Err(Error::field(
+                "name",
+                "duplicate_name",
+                format!("An account named {name} exists."),
+            )),
             Err(e) => Err(e.into()),
         }
     }
@@ -211,9 +224,11 @@ impl Store {
     // ---- users ----------------------------------------------------------
 
     pub async fn count_users(&self) -> Result<i64> {
-        Ok(on_pool!(&self.db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users")
+        Ok(
+            on_pool!(&self.db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users")
             .fetch_one(pool)
-            .await)?)
+            .await)?,
+        )
     }
 
     /// Adds a user; fails with a field error on a bad or taken email or a
@@ -225,14 +240,16 @@ impl Store {
         password: &str,
         role: Role,
     ) -> Result<User> {
-        self.insert_user(account_id, email, password, role, false).await
+        self.insert_user(account_id, email, password, role, false)
+            .await
     }
 
     /// Creates the installation's first admin, only while there are no users
     /// at all (the check and the insert are one statement).
     pub async fn create_first_admin(&self, email: &str, password: &str) -> Result<User> {
         let account = self.ensure_default_account().await?;
-        self.insert_user(&account.id, email, password, Role::Admin, true).await
+        self.insert_user(&account.id, email, password, Role::Admin, true)
+            .await
     }
 
     async fn insert_user(
@@ -246,7 +263,12 @@ impl Store {
         let email = normalize_email(email)?;
         check_password(password)?;
         let hash = hash_password(password.to_string()).await?;
-        let user = User { id: new_id("usr"), account_id: account_id.to_string(), email, role };
+        let user = User {
+            id: new_id("usr"),
+            account_id: account_id.to_string(),
+            email,
+            role,
+        };
         let sql = if only_if_first {
             "INSERT INTO users (id, account_id, email, password_hash, role, created_at) \
              SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM users)"
@@ -266,7 +288,11 @@ impl Store {
             .map(|r| r.rows_affected()));
         match result {
             Ok(1) => Ok(user),
-            Ok(_) => Err(Error::field("email", "already_set_up", "An admin already exists; sign in instead.")),
+            Ok(_) => Err(Error::field(
+                "email",
+                "already_set_up",
+                "An admin already exists; sign in instead.",
+            )),
             Err(e) if is_unique_violation(&e) => Err(Error::field(
                 "email",
                 "duplicate_email",
@@ -286,7 +312,10 @@ impl Store {
         .bind(&email)
         .fetch_optional(pool)
         .await)?;
-        let hash = row.as_ref().map(|r| r.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.to_string());
+        let hash = row
+            .as_ref()
+            .map(|r| r.password_hash.clone())
+            .unwrap_or_else(|| DUMMY_HASH.to_string());
         let ok = verify_password(password.to_string(), hash).await?;
         Ok(row.filter(|_| ok).and_then(UserRow::into_user))
     }
@@ -303,7 +332,12 @@ impl Store {
 
     // ---- sessions (the tower-sessions store writes through these) --------
 
-    pub async fn session_save(&self, id: &str, data: &[u8], expires_at: DateTime<Utc>) -> Result<()> {
+    pub async fn session_save(
+        &self,
+        id: &str,
+        data: &[u8],
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
         on_pool!(&self.db, pool => sqlx::query(
             "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
@@ -318,7 +352,12 @@ impl Store {
     }
 
     /// Inserts a new session; `false` when the id is taken.
-    pub async fn session_create(&self, id: &str, data: &[u8], expires_at: DateTime<Utc>) -> Result<bool> {
+    pub async fn session_create(
+        &self,
+        id: &str,
+        data: &[u8],
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool> {
         let inserted = on_pool!(&self.db, pool => sqlx::query(
             "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
         )
@@ -364,7 +403,11 @@ impl Store {
 
     /// Validates and stores a new webhook. Returns it with its signing
     /// secret, which is shown to the admin this once.
-    pub async fn create_webhook(&self, account_id: &str, input: WebhookInput) -> Result<(WebhookView, String)> {
+    pub async fn create_webhook(
+        &self,
+        account_id: &str,
+        input: WebhookInput,
+    ) -> Result<(WebhookView, String)> {
         let input = self.checked(account_id, None, input).await?;
         let id = new_id("wh");
         let secret = new_signing_secret();
@@ -402,10 +445,18 @@ impl Store {
     }
 
     /// Replaces a webhook's settings. A masked secret keeps the stored one.
-    pub async fn update_webhook(&self, account_id: &str, id: &str, input: WebhookInput) -> Result<WebhookView> {
+    pub async fn update_webhook(
+        &self,
+        account_id: &str,
+        id: &str,
+        input: WebhookInput,
+    ) -> Result<WebhookView> {
         let stored = self.webhook_row(account_id, id).await?;
         let stored_auth: Auth = serde_json::from_str(&stored.auth).unwrap_or_default();
-        let input = WebhookInput { auth: input.auth.merge_secret(&stored_auth), ..input };
+        let input = WebhookInput {
+            auth: input.auth.merge_secret(&stored_auth),
+            ..input
+        };
         let input = self.checked(account_id, Some(id), input).await?;
         let row = WebhookRow::from_input(id, account_id, &input, &stored.signing_secret, now_ms())?;
         // Turning a webhook back on clears the reason it was turned off.
@@ -443,7 +494,12 @@ impl Store {
     }
 
     /// Turns a webhook on or off without touching anything else.
-    pub async fn set_webhook_active(&self, account_id: &str, id: &str, active: bool) -> Result<WebhookView> {
+    pub async fn set_webhook_active(
+        &self,
+        account_id: &str,
+        id: &str,
+        active: bool,
+    ) -> Result<WebhookView> {
         let done = on_pool!(&self.db, pool => sqlx::query(
             "UPDATE webhooks SET active = $3, updated_at = $4, \
              disabled_reason = CASE WHEN $3 THEN NULL ELSE disabled_reason END \
@@ -475,7 +531,11 @@ impl Store {
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))?;
-        if done == 0 { Err(Error::NotFound) } else { Ok(()) }
+        if done == 0 {
+            Err(Error::NotFound)
+        } else {
+            Ok(())
+        }
     }
 
     /// One live webhook of the account, secrets masked.
@@ -485,7 +545,11 @@ impl Store {
 
     /// A webhook as the sender needs it: real secrets and the signing secret.
     /// Never hand this to a page or an API answer.
-    pub async fn webhook_with_secrets(&self, account_id: &str, id: &str) -> Result<(WebhookInput, String)> {
+    pub async fn webhook_with_secrets(
+        &self,
+        account_id: &str,
+        id: &str,
+    ) -> Result<(WebhookInput, String)> {
         let row = self.webhook_row(account_id, id).await?;
         let auth: Auth = serde_json::from_str(&row.auth).unwrap_or_default();
         let secret = row.signing_secret.clone();
@@ -517,7 +581,12 @@ impl Store {
     }
 
     /// Runs every validation rule, including the title's uniqueness.
-    async fn checked(&self, account_id: &str, id: Option<&str>, mut input: WebhookInput) -> Result<WebhookInput> {
+    async fn checked(
+        &self,
+        account_id: &str,
+        id: Option<&str>,
+        mut input: WebhookInput,
+    ) -> Result<WebhookInput> {
         input.title = input.title.trim().to_string();
         input.url = input.url.trim().to_string();
         let mut errors = validate_webhook(&input, &self.catalog, self.validate);
@@ -533,10 +602,13 @@ impl Store {
                 errors.insert(0, duplicate_title(&input.title));
             }
         }
-        if errors.is_empty() { Ok(input) } else { Err(Error::Validation(errors)) }
+        if errors.is_empty() {
+            Ok(input)
+        } else {
+            Err(Error::Validation(errors))
+        }
     }
 }
-
 
 #[derive(sqlx::FromRow)]
 struct WebhookRow {
@@ -563,7 +635,13 @@ struct WebhookRow {
 }
 
 impl WebhookRow {
-    fn from_input(id: &str, account_id: &str, input: &WebhookInput, secret: &str, now: i64) -> Result<Self> {
+    fn from_input(
+        id: &str,
+        account_id: &str,
+        input: &WebhookInput,
+        secret: &str,
+        now: i64,
+    ) -> Result<Self> {
         Ok(WebhookRow {
             id: id.to_string(),
             account_id: account_id.to_string(),
@@ -590,7 +668,9 @@ impl WebhookRow {
 
     fn into_view(self) -> Result<WebhookView> {
         let corrupt = |what: &str| {
-            Error::Database(sqlx::Error::Decode(format!("webhook {}: bad {what}", self.id).into()))
+            Error::Database(sqlx::Error::Decode(
+                format!("webhook {}: bad {what}", self.id).into(),
+            ))
         };
         let auth: Auth = serde_json::from_str(&self.auth).map_err(|_| corrupt("auth"))?;
         let input = WebhookInput {
@@ -622,7 +702,8 @@ impl WebhookRow {
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| Error::Database(sqlx::Error::Encode(e.to_string().into())))
+    serde_json::to_string(value)
+        .map_err(|e| Error::Database(sqlx::Error::Encode(e.to_string().into())))
 }
 
 #[derive(sqlx::FromRow)]
@@ -636,17 +717,30 @@ struct UserRow {
 
 impl UserRow {
     fn into_user(self) -> Option<User> {
-        Some(User { id: self.id, account_id: self.account_id, email: self.email, role: Role::parse(&self.role)? })
+        Some(User {
+            id: self.id,
+            account_id: self.account_id,
+            email: self.email,
+            role: Role::parse(&self.role)?,
+        })
     }
 }
 
 fn duplicate_title(title: &str) -> FieldError {
-    FieldError::new("title", "duplicate_title", format!("Another webhook is already called {title:?}."))
+    FieldError::new(
+        "title",
+        "duplicate_title",
+        format!("Another webhook is already called {title:?}."),
+    )
 }
 
 fn title_taken(e: sqlx::Error) -> Error {
     if is_unique_violation(&e) {
-        Error::Validation(vec![FieldError::new("title", "duplicate_title", "Another webhook already has this title.")])
+        Error::Validation(vec![FieldError::new(
+            "title",
+            "duplicate_title",
+            "Another webhook already has this title.",
+        )])
     } else {
         e.into()
     }
@@ -668,7 +762,9 @@ pub fn from_ms(ms: i64) -> DateTime<Utc> {
 pub fn new_id(prefix: &str) -> String {
     const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     let mut rng = rand::rng();
-    let tail: String = (0..20).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    let tail: String = (0..20)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect();
     format!("{prefix}_{tail}")
 }
 
@@ -676,7 +772,10 @@ pub fn new_id(prefix: &str) -> String {
 pub fn new_signing_secret() -> String {
     use base64::Engine;
     let bytes: [u8; 32] = rand::rng().random();
-    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(bytes))
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
 }
 
 fn normalize_email(email: &str) -> Result<String> {
@@ -688,7 +787,11 @@ fn normalize_email(email: &str) -> Result<String> {
     if valid {
         Ok(email)
     } else {
-        Err(Error::field("email", "invalid_email", "Enter an email address like jane@example.com."))
+        Err(Error::field(
+            "email",
+            "invalid_email",
+            "Enter an email address like jane@example.com.",
+        ))
     }
 }
 
@@ -702,7 +805,11 @@ fn check_password(password: &str) -> Result<()> {
             format!("Use at least {MIN_PASSWORD} characters."),
         ))
     } else if password.len() > 1024 {
-        Err(Error::field("password", "weak_password", "Use at most 1024 bytes."))
+        Err(Error::field(
+            "password",
+            "weak_password",
+            "Use at most 1024 bytes.",
+        ))
     } else {
         Ok(())
     }
@@ -710,8 +817,7 @@ fn check_password(password: &str) -> Result<()> {
 
 /// A real argon2 hash of a random password, verified against when the email
 /// is unknown so that a login takes the same time either way.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$5tiNgILNm4NkEzrHDeMNn5PYBGd1I6vMMpkxTQ1Ou0A";
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$5tiNgILNm4NkEzrHDeMNn5PYBGd1I6vMMpkxTQ1Ou0A";
 
 async fn hash_password(password: String) -> Result<String> {
     tokio::task::spawn_blocking(move || {
@@ -731,7 +837,9 @@ async fn verify_password(password: String, hash: String) -> Result<bool> {
     tokio::task::spawn_blocking(move || {
         use argon2::password_hash::{PasswordHash, PasswordVerifier};
         let parsed = PasswordHash::new(&hash).map_err(|e| Error::Hash(e.to_string()))?;
-        Ok(argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        Ok(argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok())
     })
     .await
     .map_err(|e| Error::Hash(e.to_string()))?

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalog, is_envelope_path, is_plausible_path};
 use crate::fields::TemplateError;
-use crate::model::{Auth, FilterOp, Format, Method, MappingValue, WebhookInput};
+use crate::model::{Auth, FilterOp, Format, MappingValue, Method, WebhookInput};
 use crate::render::{effective_url, template_fields};
 
 /// One problem with one field.
@@ -22,7 +22,11 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
-        FieldError { field: field.into(), code: code.into(), message: message.into() }
+        FieldError {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -63,32 +67,55 @@ pub fn validate_webhook(
     // Title
     let title = input.title.trim();
     if title.is_empty() {
-        err("title".into(), "required", "Give the webhook a title.".into());
+        err(
+            "title".into(),
+            "required",
+            "Give the webhook a title.".into(),
+        );
     } else if title.chars().count() > MAX_TITLE {
-        err("title".into(), "too_long", format!("Keep the title under {MAX_TITLE} characters."));
+        err(
+            "title".into(),
+            "too_long",
+            format!("Keep the title under {MAX_TITLE} characters."),
+        );
     }
 
     // URL and port
     let url_text = input.url.trim();
     if url_text.is_empty() {
-        err("url".into(), "required", "Enter the payload URL, e.g. https://example.com/hook.".into());
+        err(
+            "url".into(),
+            "required",
+            "Enter the payload URL, e.g. https://example.com/hook.".into(),
+        );
     } else if url_text.len() > MAX_URL {
-        err("url".into(), "invalid_url", format!("The URL is longer than {MAX_URL} characters."));
+        err(
+            "url".into(),
+            "invalid_url",
+            format!("The URL is longer than {MAX_URL} characters."),
+        );
     } else {
         match url::Url::parse(url_text) {
             Err(e) => err(
                 "url".into(),
                 "invalid_url",
-                format!("This is not a valid URL ({e}); it should look like https://example.com/hook."),
+                format!(
+                    "This is not a valid URL ({e}); it should look like https://example.com/hook."
+                ),
             ),
             Ok(url) if !matches!(url.scheme(), "http" | "https") => err(
                 "url".into(),
                 "invalid_url",
-                format!("The URL must start with http:// or https://, not {}://.", url.scheme()),
+                format!(
+                    "The URL must start with http:// or https://, not {}://.",
+                    url.scheme()
+                ),
             ),
-            Ok(url) if url.host_str().is_none_or(str::is_empty) => {
-                err("url".into(), "invalid_url", "The URL has no host name.".into())
-            }
+            Ok(url) if url.host_str().is_none_or(str::is_empty) => err(
+                "url".into(),
+                "invalid_url",
+                "The URL has no host name.".into(),
+            ),
             Ok(url) if !url.username().is_empty() || url.password().is_some() => err(
                 "url".into(),
                 "invalid_url",
@@ -101,23 +128,37 @@ pub fn validate_webhook(
             ),
             Ok(url) => {
                 if options.https_only && url.scheme() == "http" {
-                    err("url".into(), "https_required", "This server only sends to https:// URLs.".into());
+                    err(
+                        "url".into(),
+                        "https_required",
+                        "This server only sends to https:// URLs.".into(),
+                    );
                 }
                 if let Some(port) = input.port {
                     match url.port() {
                         Some(in_url) if in_url != port => err(
                             "port".into(),
                             "port_conflict",
-                            format!("The URL says port {in_url} but this field says {port}; use one."),
+                            format!(
+                                "The URL says port {in_url} but this field says {port}; use one."
+                            ),
                         ),
                         _ => {}
                     }
                     if port == 0 {
-                        err("port".into(), "invalid_port", "The port must be between 1 and 65535.".into());
+                        err(
+                            "port".into(),
+                            "invalid_port",
+                            "The port must be between 1 and 65535.".into(),
+                        );
                     }
                 }
                 if effective_url(url_text, input.port).is_err() {
-                    err("port".into(), "invalid_port", "This URL cannot take a port.".into());
+                    err(
+                        "port".into(),
+                        "invalid_port",
+                        "This URL cannot take a port.".into(),
+                    );
                 }
             }
         }
@@ -132,9 +173,17 @@ pub fn validate_webhook(
         }
         Auth::Basic { username, password } => {
             if username.is_empty() {
-                err("auth.username".into(), "required", "Enter the username.".into());
+                err(
+                    "auth.username".into(),
+                    "required",
+                    "Enter the username.".into(),
+                );
             } else if username.contains(':') {
-                err("auth.username".into(), "invalid_username", "A Basic username cannot contain ':'.".into());
+                err(
+                    "auth.username".into(),
+                    "invalid_username",
+                    "A Basic username cannot contain ':'.".into(),
+                );
             }
             check_header_value("auth.username", username, false, &mut err);
             check_header_value("auth.password", password, false, &mut err);
@@ -148,11 +197,19 @@ pub fn validate_webhook(
         check_header_name(&field, &h.name, &mut err);
         let lower = h.name.trim().to_ascii_lowercase();
         if seen_headers.contains(&lower) {
-            err(field, "duplicate_header", format!("The header {} is already set above.", h.name.trim()));
+            err(
+                field,
+                "duplicate_header",
+                format!("The header {} is already set above.", h.name.trim()),
+            );
         } else if matches!(&input.auth, Auth::Header { name, .. } if name.trim().eq_ignore_ascii_case(&lower))
             || (matches!(input.auth, Auth::Basic { .. }) && lower == "authorization")
         {
-            err(field, "duplicate_header", "Authentication already sets this header.".into());
+            err(
+                field,
+                "duplicate_header",
+                "Authentication already sets this header.".into(),
+            );
         }
         seen_headers.push(lower);
         check_header_value(&format!("headers[{i}].value"), &h.value, false, &mut err);
@@ -160,33 +217,62 @@ pub fn validate_webhook(
 
     // Triggers
     if input.triggers.is_empty() {
-        err("triggers".into(), "required", "Pick at least one event that triggers this webhook.".into());
+        err(
+            "triggers".into(),
+            "required",
+            "Pick at least one event that triggers this webhook.".into(),
+        );
     }
     let mut seen_types: Vec<&str> = Vec::new();
     for (i, t) in input.triggers.iter().enumerate() {
         let field = format!("triggers[{i}].event_type");
         if !is_event_type(&t.event_type) {
-            err(field, "invalid_event_type", "An event type looks like noun.verb, e.g. contact.created.".into());
+            err(
+                field,
+                "invalid_event_type",
+                "An event type looks like noun.verb, e.g. contact.created.".into(),
+            );
             continue;
         }
         if seen_types.contains(&t.event_type.as_str()) {
-            err(field, "duplicate_trigger", format!("{} is already a trigger.", t.event_type));
+            err(
+                field,
+                "duplicate_trigger",
+                format!("{} is already a trigger.", t.event_type),
+            );
         }
         seen_types.push(&t.event_type);
         for (j, f) in t.filters.iter().enumerate() {
             let field = format!("triggers[{i}].filters[{j}].field");
             if !catalog.has_field(&t.event_type, f.field.trim()) {
-                err(field, "unknown_field", format!("{} events have no field {:?}.", t.event_type, f.field));
+                err(
+                    field,
+                    "unknown_field",
+                    format!("{} events have no field {:?}.", t.event_type, f.field),
+                );
             }
             let value_field = format!("triggers[{i}].filters[{j}].value");
             match f.op {
-                FilterOp::Eq if !f.value.is_string() && !f.value.is_number() && !f.value.is_boolean() => {
-                    err(value_field, "required", "Enter the value to compare with.".into())
+                FilterOp::Eq
+                    if !f.value.is_string() && !f.value.is_number() && !f.value.is_boolean() =>
+                {
+                    err(
+                        value_field,
+                        "required",
+                        "Enter the value to compare with.".into(),
+                    )
                 }
                 FilterOp::In
-                    if !f.value.as_array().is_some_and(|a| !a.is_empty() && a.iter().all(|v| !v.is_object())) =>
+                    if !f
+                        .value
+                        .as_array()
+                        .is_some_and(|a| !a.is_empty() && a.iter().all(|v| !v.is_object())) =>
                 {
-                    err(value_field, "required", "List at least one value, separated by commas.".into())
+                    err(
+                        value_field,
+                        "required",
+                        "List at least one value, separated by commas.".into(),
+                    )
                 }
                 _ => {}
             }
@@ -194,7 +280,11 @@ pub fn validate_webhook(
     }
 
     // Mapping
-    let types: Vec<&str> = input.triggers.iter().map(|t| t.event_type.as_str()).collect();
+    let types: Vec<&str> = input
+        .triggers
+        .iter()
+        .map(|t| t.event_type.as_str())
+        .collect();
     let known = |path: &str| {
         is_envelope_path(path) && catalog.has_field("webhook.test", path)
             || types.iter().any(|t| catalog.has_field(t, path))
@@ -203,11 +293,23 @@ pub fn validate_webhook(
     for (i, row) in input.mapping.iter().enumerate() {
         let key_field = format!("mapping[{i}].key");
         if row.key.trim().is_empty() {
-            err(key_field, "required", "Enter the key to send this value as.".into());
+            err(
+                key_field,
+                "required",
+                "Enter the key to send this value as.".into(),
+            );
         } else if seen_keys.contains(&row.key.as_str()) {
-            err(key_field, "duplicate_key", format!("The key {:?} is already used above.", row.key));
+            err(
+                key_field,
+                "duplicate_key",
+                format!("The key {:?} is already used above.", row.key),
+            );
         } else if row.key.contains(['\r', '\n']) {
-            err(key_field, "invalid_key", "A key cannot contain a line break.".into());
+            err(
+                key_field,
+                "invalid_key",
+                "A key cannot contain a line break.".into(),
+            );
         }
         seen_keys.push(&row.key);
         let value_field = format!("mapping[{i}].value");
@@ -217,7 +319,11 @@ pub fn validate_webhook(
                 if path.is_empty() {
                     err(value_field, "required", "Pick the field to send.".into());
                 } else if !is_plausible_path(path) || (!types.is_empty() && !known(path)) {
-                    err(value_field, "unknown_field", format!("The triggers' events have no field {path:?}."));
+                    err(
+                        value_field,
+                        "unknown_field",
+                        format!("The triggers' events have no field {path:?}."),
+                    );
                 }
             }
             MappingValue::Constant(_) => {}
@@ -238,7 +344,10 @@ pub fn validate_webhook(
 
     // Format, method and delivery
     if input.format == Format::Adf
-        && input.triggers.iter().any(|t| !matches!(crate::model::noun_of(&t.event_type), "lead" | "contact"))
+        && input
+            .triggers
+            .iter()
+            .any(|t| !matches!(crate::model::noun_of(&t.event_type), "lead" | "contact"))
     {
         err(
             "format".into(),
@@ -250,7 +359,8 @@ pub fn validate_webhook(
         err(
             "format".into(),
             "invalid_format",
-            "A GET request has no body: its fields go into the query string. Pick JSON or form.".into(),
+            "A GET request has no body: its fields go into the query string. Pick JSON or form."
+                .into(),
         );
     }
     if input.timeout_ms < 100 || input.timeout_ms > MAX_TIMEOUT_MS {
@@ -279,7 +389,11 @@ pub fn validate_webhook(
             ),
         );
     } else if retry.schedule_s.iter().any(|&s| s > 7 * 24 * 3600) {
-        err("retry.schedule_s".into(), "invalid_retry", "A delay cannot be longer than 7 days.".into());
+        err(
+            "retry.schedule_s".into(),
+            "invalid_retry",
+            "A delay cannot be longer than 7 days.".into(),
+        );
     }
     errors
 }
@@ -292,14 +406,20 @@ fn template_message(e: &TemplateError) -> String {
 pub fn is_event_type(s: &str) -> bool {
     let ok = |part: &str| {
         !part.is_empty()
-            && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && part
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
     };
     matches!(s.split_once('.'), Some((noun, verb)) if ok(noun) && ok(verb))
 }
 
 fn check_header_name(field: &str, name: &str, err: &mut impl FnMut(String, &str, String)) {
     if name.contains(['\r', '\n']) {
-        err(field.into(), "invalid_header", "A header name cannot contain a line break (CR/LF).".into());
+        err(
+            field.into(),
+            "invalid_header",
+            "A header name cannot contain a line break (CR/LF).".into(),
+        );
         return;
     }
     let name = name.trim();
@@ -312,7 +432,11 @@ fn check_header_name(field: &str, name: &str, err: &mut impl FnMut(String, &str,
             "A header name may only use letters, digits and - _ . ! # $ % & ' * + ^ ` | ~.".into(),
         );
     } else if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-        err(field.into(), "reserved_header", format!("Postback sets {name} itself."));
+        err(
+            field.into(),
+            "reserved_header",
+            format!("Postback sets {name} itself."),
+        );
     }
 }
 
@@ -325,9 +449,17 @@ fn check_header_value(
     if required && value.is_empty() {
         err(field.into(), "required", "Enter the header value.".into());
     } else if value.contains(['\r', '\n']) {
-        err(field.into(), "invalid_header", "A header value cannot contain a line break (CR/LF).".into());
+        err(
+            field.into(),
+            "invalid_header",
+            "A header value cannot contain a line break (CR/LF).".into(),
+        );
     } else if http::HeaderValue::from_str(value).is_err() {
-        err(field.into(), "invalid_header", "A header value cannot contain control characters.".into());
+        err(
+            field.into(),
+            "invalid_header",
+            "A header value cannot contain control characters.".into(),
+        );
     }
 }
 
@@ -340,7 +472,10 @@ mod tests {
         WebhookInput {
             title: "Dialer".into(),
             url: "https://example.com/hook".into(),
-            triggers: vec![Trigger { event_type: "lead.created".into(), filters: vec![] }],
+            triggers: vec![Trigger {
+                event_type: "lead.created".into(),
+                filters: vec![],
+            }],
             mapping: vec![MappingRow {
                 key: "First Name".into(),
                 value: MappingValue::Field("contact.first_name".into()),
@@ -381,7 +516,11 @@ mod tests {
         }
         let mut w = valid();
         w.url = "http://example.com".into();
-        let errs = validate_webhook(&w, &Catalog::builtin(), ValidateOptions { https_only: true });
+        let errs = validate_webhook(
+            &w,
+            &Catalog::builtin(),
+            ValidateOptions { https_only: true },
+        );
         assert_eq!(errs[0].code, "https_required");
     }
 
@@ -401,30 +540,57 @@ mod tests {
     #[test]
     fn headers_reject_line_breaks_bad_names_and_reserved_ones() {
         let mut w = valid();
-        w.headers = vec![Header { name: "X-Ok".into(), value: "a\r\nInjected: yes".into() }];
+        w.headers = vec![Header {
+            name: "X-Ok".into(),
+            value: "a\r\nInjected: yes".into(),
+        }];
         assert_eq!(fields(&w), one("headers[0].value", "invalid_header"));
-        w.headers = vec![Header { name: "Bad Name".into(), value: "v".into() }];
+        w.headers = vec![Header {
+            name: "Bad Name".into(),
+            value: "v".into(),
+        }];
         assert_eq!(fields(&w), one("headers[0].name", "invalid_header"));
-        w.headers = vec![Header { name: "Webhook-Signature".into(), value: "v".into() }];
+        w.headers = vec![Header {
+            name: "Webhook-Signature".into(),
+            value: "v".into(),
+        }];
         assert_eq!(fields(&w), one("headers[0].name", "reserved_header"));
-        w.auth = Auth::Header { name: "X-Api-Key\n".into(), value: "k".into() };
+        w.auth = Auth::Header {
+            name: "X-Api-Key\n".into(),
+            value: "k".into(),
+        };
         w.headers = vec![];
         assert_eq!(fields(&w), one("auth.name", "invalid_header"));
-        w.auth = Auth::Header { name: "X-Api-Key".into(), value: String::new() };
+        w.auth = Auth::Header {
+            name: "X-Api-Key".into(),
+            value: String::new(),
+        };
         assert_eq!(fields(&w), one("auth.value", "required"));
-        w.auth = Auth::Basic { username: "u".into(), password: "p".into() };
-        w.headers = vec![Header { name: "authorization".into(), value: "x".into() }];
+        w.auth = Auth::Basic {
+            username: "u".into(),
+            password: "p".into(),
+        };
+        w.headers = vec![Header {
+            name: "authorization".into(),
+            value: "x".into(),
+        }];
         assert_eq!(fields(&w), one("headers[0].name", "duplicate_header"));
     }
 
     #[test]
     fn mapping_keys_must_be_present_and_unique_but_are_verbatim() {
         let mut w = valid();
-        let row = |key: &str| MappingRow { key: key.into(), value: MappingValue::Constant("c".into()) };
+        let row = |key: &str| MappingRow {
+            key: key.into(),
+            value: MappingValue::Constant("c".into()),
+        };
         w.mapping = vec![row("a"), row(" "), row("a"), row("A"), row(" a ")];
         assert_eq!(
             fields(&w),
-            vec![("mapping[1].key".into(), "required".into()), ("mapping[2].key".into(), "duplicate_key".into())]
+            vec![
+                ("mapping[1].key".into(), "required".into()),
+                ("mapping[2].key".into(), "duplicate_key".into())
+            ]
         );
     }
 
@@ -432,11 +598,26 @@ mod tests {
     fn mapping_values_must_name_fields_the_triggers_carry() {
         let mut w = valid();
         w.mapping = vec![
-            MappingRow { key: "a".into(), value: MappingValue::Field("contact.shoe_size".into()) },
-            MappingRow { key: "b".into(), value: MappingValue::Template("{account.id}-{contact.nope}".into()) },
-            MappingRow { key: "c".into(), value: MappingValue::Template("{contact.id".into()) },
-            MappingRow { key: "d".into(), value: MappingValue::Template("{account.id}-{contact.id}".into()) },
-            MappingRow { key: "e".into(), value: MappingValue::Field("".into()) },
+            MappingRow {
+                key: "a".into(),
+                value: MappingValue::Field("contact.shoe_size".into()),
+            },
+            MappingRow {
+                key: "b".into(),
+                value: MappingValue::Template("{account.id}-{contact.nope}".into()),
+            },
+            MappingRow {
+                key: "c".into(),
+                value: MappingValue::Template("{contact.id".into()),
+            },
+            MappingRow {
+                key: "d".into(),
+                value: MappingValue::Template("{account.id}-{contact.id}".into()),
+            },
+            MappingRow {
+                key: "e".into(),
+                value: MappingValue::Field("".into()),
+            },
         ];
         assert_eq!(
             fields(&w),
@@ -458,20 +639,41 @@ mod tests {
         w.triggers = vec![Trigger {
             event_type: "lead.created".into(),
             filters: vec![
-                Filter { field: "lead.type".into(), op: FilterOp::In, value: serde_json::json!(["call", "chat"]) },
-                Filter { field: "lead.colour".into(), op: FilterOp::Exists, value: serde_json::Value::Null },
-                Filter { field: "lead.type".into(), op: FilterOp::In, value: serde_json::json!([]) },
+                Filter {
+                    field: "lead.type".into(),
+                    op: FilterOp::In,
+                    value: serde_json::json!(["call", "chat"]),
+                },
+                Filter {
+                    field: "lead.colour".into(),
+                    op: FilterOp::Exists,
+                    value: serde_json::Value::Null,
+                },
+                Filter {
+                    field: "lead.type".into(),
+                    op: FilterOp::In,
+                    value: serde_json::json!([]),
+                },
             ],
         }];
         assert_eq!(
             fields(&w),
             vec![
-                ("triggers[0].filters[1].field".into(), "unknown_field".into()),
+                (
+                    "triggers[0].filters[1].field".into(),
+                    "unknown_field".into()
+                ),
                 ("triggers[0].filters[2].value".into(), "required".into()),
             ]
         );
-        w.triggers = vec![Trigger { event_type: "Lead Created".into(), filters: vec![] }];
-        assert_eq!(fields(&w), one("triggers[0].event_type", "invalid_event_type"));
+        w.triggers = vec![Trigger {
+            event_type: "Lead Created".into(),
+            filters: vec![],
+        }];
+        assert_eq!(
+            fields(&w),
+            one("triggers[0].event_type", "invalid_event_type")
+        );
     }
 
     #[test]
@@ -479,7 +681,10 @@ mod tests {
         let mut w = valid();
         w.format = Format::Adf;
         assert_eq!(fields(&w), vec![]);
-        w.triggers.push(Trigger { event_type: "vehicle.sold".into(), filters: vec![] });
+        w.triggers.push(Trigger {
+            event_type: "vehicle.sold".into(),
+            filters: vec![],
+        });
         w.mapping = vec![];
         assert_eq!(fields(&w), one("format", "invalid_format"));
         let mut w = valid();
@@ -495,7 +700,10 @@ mod tests {
         w.retry.max_attempts = 9;
         assert_eq!(
             fields(&w),
-            vec![("timeout_ms".into(), "invalid_timeout".into()), ("retry.schedule_s".into(), "invalid_retry".into())]
+            vec![
+                ("timeout_ms".into(), "invalid_timeout".into()),
+                ("retry.schedule_s".into(), "invalid_retry".into())
+            ]
         );
     }
 }

@@ -2,7 +2,7 @@
 //! PostgreSQL. PostgreSQL runs when `POSTBACK_TEST_POSTGRES_URL` names a
 //! server (CI always gives one); each test gets a fresh database.
 
-use engine::model::{Auth, MappingRow, MappingValue, Role, Trigger, WebhookInput, SECRET_MASK};
+use engine::model::{Auth, MappingRow, MappingValue, Role, SECRET_MASK, Trigger, WebhookInput};
 use engine::store::{Error, Store};
 use sqlx::Connection;
 
@@ -16,12 +16,17 @@ async fn sqlite() -> Store {
 
 async fn postgres() -> Option<Store> {
     let Ok(base) = std::env::var("POSTBACK_TEST_POSTGRES_URL") else {
-        assert!(std::env::var("CI").is_err(), "CI must set POSTBACK_TEST_POSTGRES_URL");
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must set POSTBACK_TEST_POSTGRES_URL"
+        );
         eprintln!("PostgreSQL run skipped: POSTBACK_TEST_POSTGRES_URL is not set");
         return None;
     };
     let name = engine::store::new_id("pbtest");
-    let mut admin = sqlx::PgConnection::connect(&base).await.expect("connect to PostgreSQL");
+    let mut admin = sqlx::PgConnection::connect(&base)
+        .await
+        .expect("connect to PostgreSQL");
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut admin)
         .await
@@ -65,13 +70,28 @@ fn webhook(title: &str) -> WebhookInput {
     WebhookInput {
         title: title.into(),
         url: "https://crm.example.com/hook".into(),
-        triggers: vec![Trigger { event_type: "lead.created".into(), filters: vec![] }],
+        triggers: vec![Trigger {
+            event_type: "lead.created".into(),
+            filters: vec![],
+        }],
         mapping: vec![
-            MappingRow { key: "First Name".into(), value: MappingValue::Field("contact.first_name".into()) },
-            MappingRow { key: "api_hash".into(), value: MappingValue::Constant("s3cr3t".into()) },
-            MappingRow { key: "ref".into(), value: MappingValue::Template("{account.id}-{contact.id}".into()) },
+            MappingRow {
+                key: "First Name".into(),
+                value: MappingValue::Field("contact.first_name".into()),
+            },
+            MappingRow {
+                key: "api_hash".into(),
+                value: MappingValue::Constant("s3cr3t".into()),
+            },
+            MappingRow {
+                key: "ref".into(),
+                value: MappingValue::Template("{account.id}-{contact.id}".into()),
+            },
         ],
-        auth: Auth::Header { name: "Authorization".into(), value: "Bearer top-secret".into() },
+        auth: Auth::Header {
+            name: "Authorization".into(),
+            value: "Bearer top-secret".into(),
+        },
         ..WebhookInput::default()
     }
 }
@@ -93,29 +113,68 @@ async fn migrations_are_idempotent_and_create_the_default_account_once(store: St
 
 async fn first_admin_then_login(store: Store) {
     assert_eq!(store.count_users().await.unwrap(), 0);
-    let admin = store.create_first_admin(" Admin@Example.COM ", "correct horse").await.unwrap();
+    let admin = store
+        .create_first_admin(" Admin@Example.COM ", "correct horse")
+        .await
+        .unwrap();
     assert_eq!(admin.email, "admin@example.com");
     assert_eq!(admin.role, Role::Admin);
-    let again = store.create_first_admin("other@example.com", "correct horse").await.unwrap_err();
-    assert_eq!(codes(again), vec![("email".into(), "already_set_up".into())]);
+    let again = store
+        .create_first_admin("other@example.com", "correct horse")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        codes(again),
+        vec![("email".into(), "already_set_up".into())]
+    );
     assert_eq!(store.count_users().await.unwrap(), 1);
 
-    let ok = store.authenticate("ADMIN@example.com", "correct horse").await.unwrap();
+    let ok = store
+        .authenticate("ADMIN@example.com", "correct horse")
+        .await
+        .unwrap();
     assert_eq!(ok.as_ref().map(|u| u.id.as_str()), Some(admin.id.as_str()));
-    assert_eq!(store.authenticate("admin@example.com", "wrong horse").await.unwrap(), None);
-    assert_eq!(store.authenticate("nobody@example.com", "correct horse").await.unwrap(), None);
+    assert_eq!(
+        store
+            .authenticate("admin@example.com", "wrong horse")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .authenticate("nobody@example.com", "correct horse")
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(store.user(&admin.id).await.unwrap(), Some(admin));
 }
 
 async fn users_are_unique_by_email_and_validated(store: Store) {
     let account = store.ensure_default_account().await.unwrap();
-    store.create_user(&account.id, "s@example.com", "password1", Role::Support).await.unwrap();
-    let dup = store.create_user(&account.id, "S@example.com", "password1", Role::Admin).await.unwrap_err();
+    store
+        .create_user(&account.id, "s@example.com", "password1", Role::Support)
+        .await
+        .unwrap();
+    let dup = store
+        .create_user(&account.id, "S@example.com", "password1", Role::Admin)
+        .await
+        .unwrap_err();
     assert_eq!(codes(dup), vec![("email".into(), "duplicate_email".into())]);
-    let bad = store.create_user(&account.id, "not-an-email", "password1", Role::Admin).await.unwrap_err();
+    let bad = store
+        .create_user(&account.id, "not-an-email", "password1", Role::Admin)
+        .await
+        .unwrap_err();
     assert_eq!(codes(bad), vec![("email".into(), "invalid_email".into())]);
-    let short = store.create_user(&account.id, "t@example.com", "short", Role::Admin).await.unwrap_err();
-    assert_eq!(codes(short), vec![("password".into(), "weak_password".into())]);
+    let short = store
+        .create_user(&account.id, "t@example.com", "short", Role::Admin)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        codes(short),
+        vec![("password".into(), "weak_password".into())]
+    );
 }
 
 async fn webhook_round_trips_every_field(store: Store) {
@@ -124,7 +183,10 @@ async fn webhook_round_trips_every_field(store: Store) {
     input.port = Some(8443);
     input.method = engine::model::Method::Put;
     input.format = engine::model::Format::Adf;
-    input.headers = vec![engine::model::Header { name: "X-Source".into(), value: "crm".into() }];
+    input.headers = vec![engine::model::Header {
+        name: "X-Source".into(),
+        value: "crm".into(),
+    }];
     input.triggers[0].filters = vec![engine::model::Filter {
         field: "lead.type".into(),
         op: engine::model::FilterOp::In,
@@ -132,76 +194,169 @@ async fn webhook_round_trips_every_field(store: Store) {
     }];
     input.execution_mode = engine::model::ExecutionMode::Inline;
     input.delivery_mode = engine::model::DeliveryMode::Queued;
-    input.retry = engine::model::RetryPolicy { max_attempts: 3, schedule_s: vec![0, 10, 60] };
+    input.retry = engine::model::RetryPolicy {
+        max_attempts: 3,
+        schedule_s: vec![0, 10, 60],
+    };
     input.timeout_ms = 5000;
     input.active = false;
-    let (view, secret) = store.create_webhook(&account.id, input.clone()).await.unwrap();
-    assert!(secret.starts_with("whsec_") && secret.len() > 40, "{secret}");
+    let (view, secret) = store
+        .create_webhook(&account.id, input.clone())
+        .await
+        .unwrap();
+    assert!(
+        secret.starts_with("whsec_") && secret.len() > 40,
+        "{secret}"
+    );
     assert!(view.id.starts_with("wh_"));
     let expected = WebhookInput {
-        auth: Auth::Header { name: "Authorization".into(), value: SECRET_MASK.into() },
+        auth: Auth::Header {
+            name: "Authorization".into(),
+            value: SECRET_MASK.into(),
+        },
         ..input.clone()
     };
     assert_eq!(view.input, expected);
     let fetched = store.webhook(&account.id, &view.id).await.unwrap();
     assert_eq!(fetched, view);
-    let (with_secrets, stored_secret) = store.webhook_with_secrets(&account.id, &view.id).await.unwrap();
+    let (with_secrets, stored_secret) = store
+        .webhook_with_secrets(&account.id, &view.id)
+        .await
+        .unwrap();
     assert_eq!(with_secrets, input);
     assert_eq!(stored_secret, secret);
 }
 
 async fn secrets_are_masked_and_kept_on_save(store: Store) {
     let account = store.ensure_default_account().await.unwrap();
-    let (view, _) = store.create_webhook(&account.id, webhook("Masked")).await.unwrap();
+    let (view, _) = store
+        .create_webhook(&account.id, webhook("Masked"))
+        .await
+        .unwrap();
     // Saving the masked form back keeps the secret.
     let mut edit = view.input.clone();
     edit.title = "Masked, renamed".into();
-    store.update_webhook(&account.id, &view.id, edit.clone()).await.unwrap();
-    let (real, _) = store.webhook_with_secrets(&account.id, &view.id).await.unwrap();
-    assert_eq!(real.auth, Auth::Header { name: "Authorization".into(), value: "Bearer top-secret".into() });
+    store
+        .update_webhook(&account.id, &view.id, edit.clone())
+        .await
+        .unwrap();
+    let (real, _) = store
+        .webhook_with_secrets(&account.id, &view.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        real.auth,
+        Auth::Header {
+            name: "Authorization".into(),
+            value: "Bearer top-secret".into()
+        }
+    );
     assert_eq!(real.title, "Masked, renamed");
     // A new value replaces it.
-    edit.auth = Auth::Basic { username: "u".into(), password: "new-pass".into() };
-    let updated = store.update_webhook(&account.id, &view.id, edit).await.unwrap();
-    assert_eq!(updated.input.auth, Auth::Basic { username: "u".into(), password: SECRET_MASK.into() });
-    let (real, _) = store.webhook_with_secrets(&account.id, &view.id).await.unwrap();
-    assert_eq!(real.auth, Auth::Basic { username: "u".into(), password: "new-pass".into() });
+    edit.auth = Auth::Basic {
+        username: "u".into(),
+        password: "new-pass".into(),
+    };
+    let updated = store
+        .update_webhook(&account.id, &view.id, edit)
+        .await
+        .unwrap();
+    assert_eq!(
+        updated.input.auth,
+        Auth::Basic {
+            username: "u".into(),
+            password: SECRET_MASK.into()
+        }
+    );
+    let (real, _) = store
+        .webhook_with_secrets(&account.id, &view.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        real.auth,
+        Auth::Basic {
+            username: "u".into(),
+            password: "new-pass".into()
+        }
+    );
 }
 
 async fn titles_are_unique_per_account_until_deleted(store: Store) {
     let account = store.ensure_default_account().await.unwrap();
-    let (first, _) = store.create_webhook(&account.id, webhook("Same")).await.unwrap();
-    let dup = store.create_webhook(&account.id, webhook(" Same ")).await.unwrap_err();
+    let (first, _) = store
+        .create_webhook(&account.id, webhook("Same"))
+        .await
+        .unwrap();
+    let dup = store
+        .create_webhook(&account.id, webhook(" Same "))
+        .await
+        .unwrap_err();
     assert_eq!(codes(dup), vec![("title".into(), "duplicate_title".into())]);
-    let (second, _) = store.create_webhook(&account.id, webhook("Other")).await.unwrap();
-    let rename = store.update_webhook(&account.id, &second.id, webhook("Same")).await.unwrap_err();
-    assert_eq!(codes(rename), vec![("title".into(), "duplicate_title".into())]);
+    let (second, _) = store
+        .create_webhook(&account.id, webhook("Other"))
+        .await
+        .unwrap();
+    let rename = store
+        .update_webhook(&account.id, &second.id, webhook("Same"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        codes(rename),
+        vec![("title".into(), "duplicate_title".into())]
+    );
     // Saving a webhook under its own title is fine.
-    store.update_webhook(&account.id, &first.id, webhook("Same")).await.unwrap();
+    store
+        .update_webhook(&account.id, &first.id, webhook("Same"))
+        .await
+        .unwrap();
     store.delete_webhook(&account.id, &first.id).await.unwrap();
-    store.create_webhook(&account.id, webhook("Same")).await.unwrap();
+    store
+        .create_webhook(&account.id, webhook("Same"))
+        .await
+        .unwrap();
 }
 
 async fn invalid_webhooks_are_rejected_with_field_errors(store: Store) {
     let account = store.ensure_default_account().await.unwrap();
     let mut bad = webhook("Bad");
     bad.url = "ftp://example.com".into();
-    bad.mapping.push(MappingRow { key: "First Name".into(), value: MappingValue::Constant("x".into()) });
+    bad.mapping.push(MappingRow {
+        key: "First Name".into(),
+        value: MappingValue::Constant("x".into()),
+    });
     let err = store.create_webhook(&account.id, bad).await.unwrap_err();
     assert_eq!(
         codes(err),
-        vec![("url".into(), "invalid_url".into()), ("mapping[3].key".into(), "duplicate_key".into())]
+        vec![
+            ("url".into(), "invalid_url".into()),
+            ("mapping[3].key".into(), "duplicate_key".into())
+        ]
     );
-    assert!(store.list_webhooks(&account.id).await.unwrap().is_empty(), "nothing saved");
+    assert!(
+        store.list_webhooks(&account.id).await.unwrap().is_empty(),
+        "nothing saved"
+    );
 }
 
 async fn accounts_do_not_see_each_other(store: Store) {
     let a = store.ensure_default_account().await.unwrap();
-    let b = store.create_account("Other dealer", Some("D-2")).await.unwrap();
+    let b = store
+        .create_account("Other dealer", Some("D-2"))
+        .await
+        .unwrap();
     let (hook, _) = store.create_webhook(&a.id, webhook("Mine")).await.unwrap();
-    assert!(matches!(store.webhook(&b.id, &hook.id).await, Err(Error::NotFound)));
-    assert!(matches!(store.delete_webhook(&b.id, &hook.id).await, Err(Error::NotFound)));
-    assert!(matches!(store.update_webhook(&b.id, &hook.id, webhook("x")).await, Err(Error::NotFound)));
+    assert!(matches!(
+        store.webhook(&b.id, &hook.id).await,
+        Err(Error::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_webhook(&b.id, &hook.id).await,
+        Err(Error::NotFound)
+    ));
+    assert!(matches!(
+        store.update_webhook(&b.id, &hook.id, webhook("x")).await,
+        Err(Error::NotFound)
+    ));
     assert!(store.list_webhooks(&b.id).await.unwrap().is_empty());
     // The same title is fine in another account.
     store.create_webhook(&b.id, webhook("Mine")).await.unwrap();
@@ -209,16 +364,43 @@ async fn accounts_do_not_see_each_other(store: Store) {
 
 async fn active_toggle_and_delete(store: Store) {
     let account = store.ensure_default_account().await.unwrap();
-    let (one, _) = store.create_webhook(&account.id, webhook("One")).await.unwrap();
-    let (two, _) = store.create_webhook(&account.id, webhook("Two")).await.unwrap();
+    let (one, _) = store
+        .create_webhook(&account.id, webhook("One"))
+        .await
+        .unwrap();
+    let (two, _) = store
+        .create_webhook(&account.id, webhook("Two"))
+        .await
+        .unwrap();
     let list = store.list_webhooks(&account.id).await.unwrap();
-    assert_eq!(list.iter().map(|w| w.input.title.as_str()).collect::<Vec<_>>(), vec!["Two", "One"]);
-    let off = store.set_webhook_active(&account.id, &one.id, false).await.unwrap();
+    assert_eq!(
+        list.iter()
+            .map(|w| w.input.title.as_str())
+            .collect::<Vec<_>>(),
+        vec!["Two", "One"]
+    );
+    let off = store
+        .set_webhook_active(&account.id, &one.id, false)
+        .await
+        .unwrap();
     assert!(!off.input.active);
-    assert!(store.set_webhook_active(&account.id, &one.id, true).await.unwrap().input.active);
+    assert!(
+        store
+            .set_webhook_active(&account.id, &one.id, true)
+            .await
+            .unwrap()
+            .input
+            .active
+    );
     store.delete_webhook(&account.id, &two.id).await.unwrap();
-    assert!(matches!(store.webhook(&account.id, &two.id).await, Err(Error::NotFound)));
-    assert!(matches!(store.delete_webhook(&account.id, &two.id).await, Err(Error::NotFound)));
+    assert!(matches!(
+        store.webhook(&account.id, &two.id).await,
+        Err(Error::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_webhook(&account.id, &two.id).await,
+        Err(Error::NotFound)
+    ));
     assert_eq!(store.list_webhooks(&account.id).await.unwrap().len(), 1);
 }
 
@@ -227,11 +409,21 @@ async fn sessions_save_load_expire(store: Store) {
     let past = chrono::Utc::now() - chrono::Duration::seconds(1);
     assert!(store.session_create("s1", b"one", later).await.unwrap());
     assert!(!store.session_create("s1", b"dup", later).await.unwrap());
-    assert_eq!(store.session_load("s1").await.unwrap(), Some(b"one".to_vec()));
+    assert_eq!(
+        store.session_load("s1").await.unwrap(),
+        Some(b"one".to_vec())
+    );
     store.session_save("s1", b"two", later).await.unwrap();
-    assert_eq!(store.session_load("s1").await.unwrap(), Some(b"two".to_vec()));
+    assert_eq!(
+        store.session_load("s1").await.unwrap(),
+        Some(b"two".to_vec())
+    );
     store.session_save("old", b"x", past).await.unwrap();
-    assert_eq!(store.session_load("old").await.unwrap(), None, "expired sessions do not load");
+    assert_eq!(
+        store.session_load("old").await.unwrap(),
+        None,
+        "expired sessions do not load"
+    );
     assert_eq!(store.session_purge_expired().await.unwrap(), 1);
     store.session_delete("s1").await.unwrap();
     assert_eq!(store.session_load("s1").await.unwrap(), None);

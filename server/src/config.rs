@@ -6,7 +6,11 @@ use std::net::SocketAddr;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "postback", version, about = "Webhook integrations console and delivery engine for CRMs")]
+#[command(
+    name = "postback",
+    version,
+    about = "Webhook integrations console and delivery engine for CRMs"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -32,7 +36,11 @@ pub enum UserCommand {
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
     /// sqlite://PATH (created when missing) or postgres://USER:PASS@HOST/DB.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://./data/postback.db?mode=rwc")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://./data/postback.db?mode=rwc"
+    )]
     pub database_url: String,
 }
 

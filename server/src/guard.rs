@@ -21,10 +21,18 @@ pub struct GuardState {
 
 /// Paths that are not pages: assets, server functions, health.
 fn is_page(path: &str) -> bool {
-    !(path.starts_with("/pkg/") || path.starts_with("/api/") || path == "/healthz" || path.contains('.'))
+    !(path.starts_with("/pkg/")
+        || path.starts_with("/api/")
+        || path == "/healthz"
+        || path.contains('.'))
 }
 
-pub async fn pages(State(state): State<GuardState>, session: Session, request: Request, next: Next) -> Response {
+pub async fn pages(
+    State(state): State<GuardState>,
+    session: Session,
+    request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path().to_string();
     if request.method() != Method::GET || !is_page(&path) {
         return next.run(request).await;
@@ -40,14 +48,25 @@ pub async fn pages(State(state): State<GuardState>, session: Session, request: R
             Ok(_) => false,
             Err(e) => {
                 tracing::error!(error = %e, "cannot count users");
-                return (http::StatusCode::SERVICE_UNAVAILABLE, "The database is unavailable.").into_response();
+                return (
+                    http::StatusCode::SERVICE_UNAVAILABLE,
+                    "The database is unavailable.",
+                )
+                    .into_response();
             }
         }
     };
     if !has_users {
-        return if path == "/setup" { next.run(request).await } else { Redirect::to("/setup").into_response() };
+        return if path == "/setup" {
+            next.run(request).await
+        } else {
+            Redirect::to("/setup").into_response()
+        };
     }
-    let signed_in = matches!(session.get::<String>(app::api::ssr::USER_ID).await, Ok(Some(_)));
+    let signed_in = matches!(
+        session.get::<String>(app::api::ssr::USER_ID).await,
+        Ok(Some(_))
+    );
     match (signed_in, path.as_str()) {
         (_, "/setup") | (true, "/login") | (true, "/") => Redirect::to("/webhooks").into_response(),
         (false, "/login") => next.run(request).await,

@@ -34,7 +34,10 @@ use config::{Cli, Command, RoleArg, ServeArgs, UserCommand};
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Runs one command of the command line.
@@ -55,18 +58,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(UserCommand::Add(args)) => {
             let store = open_store(&args.db.database_url).await?;
             let mut password = String::new();
-            std::io::stdin().lock().read_line(&mut password).context("reading the password from stdin")?;
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .context("reading the password from stdin")?;
             let password = password.trim_end_matches(['\r', '\n']);
             let account = match store.account_by_name(&args.account).await? {
                 Some(account) => account,
-                None => store.create_account(&args.account, None).await.map_err(user_error)?,
+                None => store
+                    .create_account(&args.account, None)
+                    .await
+                    .map_err(user_error)?,
             };
             let role = match args.role {
                 RoleArg::Admin => Role::Admin,
                 RoleArg::Support => Role::Support,
             };
-            let user = store.create_user(&account.id, &args.email, password, role).await.map_err(user_error)?;
-            println!("added {} ({}) to account {}", user.email, role.as_str(), account.name);
+            let user = store
+                .create_user(&account.id, &args.email, password, role)
+                .await
+                .map_err(user_error)?;
+            println!(
+                "added {} ({}) to account {}",
+                user.email,
+                role.as_str(),
+                account.name
+            );
             Ok(())
         }
     }
@@ -77,7 +94,11 @@ fn user_error(e: engine::Error) -> anyhow::Error {
     match e {
         engine::Error::Validation(errors) => anyhow::anyhow!(
             "{}",
-            errors.into_iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
+            errors
+                .into_iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
         ),
         other => other.into(),
     }
@@ -89,7 +110,10 @@ pub async fn open_store(database_url: &str) -> anyhow::Result<Store> {
     let store = Store::connect(database_url)
         .await
         .with_context(|| format!("cannot open the database {}", redact_url(database_url)))?;
-    store.migrate().await.context("start-up stopped: the database could not be migrated")?;
+    store
+        .migrate()
+        .await
+        .context("start-up stopped: the database could not be migrated")?;
     store.ensure_default_account().await?;
     Ok(store)
 }
@@ -113,19 +137,26 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = store.with_validation(ValidateOptions { https_only: args.https_only });
+    let store = store.with_validation(ValidateOptions {
+        https_only: args.https_only,
+    });
     let addr = listener.local_addr()?;
     let mut leptos_options = get_configuration(None)
         .map(|c| c.leptos_options)
         .unwrap_or_else(|_| LeptosOptions::builder().output_name("postback").build());
     leptos_options.site_addr = addr;
     leptos_options.site_root = args.site_root.clone().into();
-    let state = AppState { store: store.clone(), leptos_options };
+    let state = AppState {
+        store: store.clone(),
+        leptos_options,
+    };
     let router = router(state, &args);
 
     let purge = tokio::spawn(sessions::purge_expired(store.clone()));
     tracing::info!(%addr, database = store.backend(), "Postback is serving the console at http://{addr}");
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await?;
     purge.abort();
     store.close().await;
     Ok(())
@@ -133,21 +164,32 @@ pub async fn serve(
 
 fn router(state: AppState, args: &ServeArgs) -> Router {
     let routes = generate_route_list(app::App);
-    let session_layer = SessionManagerLayer::new(sessions::DbSessionStore::new(state.store.clone()))
-        .with_name("postback_session")
-        .with_secure(args.secure_cookies)
-        .with_http_only(true)
-        .with_same_site(SameSite::Lax)
-        .with_expiry(Expiry::OnInactivity(time::Duration::hours(i64::from(args.session_hours))));
-    let guard_state = guard::GuardState { store: state.store.clone(), has_users: Arc::new(AtomicBool::new(false)) };
+    let session_layer =
+        SessionManagerLayer::new(sessions::DbSessionStore::new(state.store.clone()))
+            .with_name("postback_session")
+            .with_secure(args.secure_cookies)
+            .with_http_only(true)
+            .with_same_site(SameSite::Lax)
+            .with_expiry(Expiry::OnInactivity(time::Duration::hours(i64::from(
+                args.session_hours,
+            ))));
+    let guard_state = guard::GuardState {
+        store: state.store.clone(),
+        has_users: Arc::new(AtomicBool::new(false)),
+    };
     Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();
             move || app::shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
-        .layer(axum::middleware::from_fn_with_state(guard_state, guard::pages))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            guard_state,
+            guard::pages,
+        ))
         .layer(session_layer)
         .with_state(state)
 }
@@ -159,7 +201,8 @@ pub async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -180,6 +223,9 @@ mod tests {
             super::redact_url("postgres://pb:hunter2@db.local:5432/pb"),
             "postgres://pb:***@db.local:5432/pb"
         );
-        assert_eq!(super::redact_url("sqlite://./data/p.db"), "sqlite://./data/p.db");
+        assert_eq!(
+            super::redact_url("sqlite://./data/p.db"),
+            "sqlite://./data/p.db"
+        );
     }
 }

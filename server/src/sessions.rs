@@ -38,7 +38,12 @@ impl SessionStore for DbSessionStore {
         // A new id on the (astronomically rare) collision.
         loop {
             let data = encode(record)?;
-            if self.store.session_create(&record.id.to_string(), &data, expiry(record)).await.map_err(backend)? {
+            if self
+                .store
+                .session_create(&record.id.to_string(), &data, expiry(record))
+                .await
+                .map_err(backend)?
+            {
                 return Ok(());
             }
             record.id = Id::default();
@@ -47,18 +52,31 @@ impl SessionStore for DbSessionStore {
 
     async fn save(&self, record: &Record) -> Result<()> {
         let data = encode(record)?;
-        self.store.session_save(&record.id.to_string(), &data, expiry(record)).await.map_err(backend)
+        self.store
+            .session_save(&record.id.to_string(), &data, expiry(record))
+            .await
+            .map_err(backend)
     }
 
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
-        match self.store.session_load(&id.to_string()).await.map_err(backend)? {
-            Some(data) => Ok(Some(rmp_serde::from_slice(&data).map_err(|e| Error::Decode(e.to_string()))?)),
+        match self
+            .store
+            .session_load(&id.to_string())
+            .await
+            .map_err(backend)?
+        {
+            Some(data) => Ok(Some(
+                rmp_serde::from_slice(&data).map_err(|e| Error::Decode(e.to_string()))?,
+            )),
             None => Ok(None),
         }
     }
 
     async fn delete(&self, id: &Id) -> Result<()> {
-        self.store.session_delete(&id.to_string()).await.map_err(backend)
+        self.store
+            .session_delete(&id.to_string())
+            .await
+            .map_err(backend)
     }
 }
 

@@ -36,10 +36,7 @@ pub fn NewWebhookPage() -> impl IntoView {
 #[component]
 pub fn EditWebhookPage() -> impl IntoView {
     let params = use_params_map();
-    let data = Resource::new(
-        move || params.read().get("id"),
-        |id| get_webhook(id),
-    );
+    let data = Resource::new(move || params.read().get("id"), get_webhook);
     view! {
         <Suspense fallback=|| view! { <p class="page">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -113,7 +110,11 @@ struct FormState {
 }
 
 fn header_row(name: &str, value: &str) -> HeaderRow {
-    HeaderRow { id: row_id(), name: RwSignal::new(name.into()), value: RwSignal::new(value.into()) }
+    HeaderRow {
+        id: row_id(),
+        name: RwSignal::new(name.into()),
+        value: RwSignal::new(value.into()),
+    }
 }
 
 fn filter_row(f: &Filter) -> FilterRow {
@@ -155,7 +156,13 @@ impl FormState {
         let (auth_type, auth_name, auth_value, auth_username, auth_password) = match &input.auth {
             Auth::None => ("none", "Authorization", "", "", ""),
             Auth::Header { name, value } => ("header", name.as_str(), value.as_str(), "", ""),
-            Auth::Basic { username, password } => ("basic", "Authorization", "", username.as_str(), password.as_str()),
+            Auth::Basic { username, password } => (
+                "basic",
+                "Authorization",
+                "",
+                username.as_str(),
+                password.as_str(),
+            ),
         };
         FormState {
             title: RwSignal::new(input.title.clone()),
@@ -168,14 +175,32 @@ impl FormState {
             auth_value: RwSignal::new(auth_value.into()),
             auth_username: RwSignal::new(auth_username.into()),
             auth_password: RwSignal::new(auth_password.into()),
-            headers: RwSignal::new(input.headers.iter().map(|h| header_row(&h.name, &h.value)).collect()),
+            headers: RwSignal::new(
+                input
+                    .headers
+                    .iter()
+                    .map(|h| header_row(&h.name, &h.value))
+                    .collect(),
+            ),
             triggers: RwSignal::new(input.triggers.iter().map(trigger_row).collect()),
-            mapping: RwSignal::new(input.mapping.iter().map(|m| map_row(&m.key, &m.value)).collect()),
+            mapping: RwSignal::new(
+                input
+                    .mapping
+                    .iter()
+                    .map(|m| map_row(&m.key, &m.value))
+                    .collect(),
+            ),
             execution_mode: RwSignal::new(input.execution_mode.as_str().into()),
             delivery_mode: RwSignal::new(input.delivery_mode.as_str().into()),
             max_attempts: RwSignal::new(input.retry.max_attempts.to_string()),
             schedule: RwSignal::new(
-                input.retry.schedule_s.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
+                input
+                    .retry
+                    .schedule_s
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
             ),
             timeout_ms: RwSignal::new(input.timeout_ms.to_string()),
             active: RwSignal::new(input.active),
@@ -194,22 +219,36 @@ impl FormState {
             match text.parse::<u64>() {
                 Ok(n) => Some(n),
                 Err(_) => {
-                    errors.push(FieldError::new(field, "not_a_number", format!("{text:?} is not a whole number.")));
+                    errors.push(FieldError::new(
+                        field,
+                        "not_a_number",
+                        format!("{text:?} is not a whole number."),
+                    ));
                     None
                 }
             }
         };
         let port = match number(self.port.get(), "port", &mut errors) {
             Some(p) if p > 65535 => {
-                errors.push(FieldError::new("port", "invalid_port", "The port must be between 1 and 65535."));
+                errors.push(FieldError::new(
+                    "port",
+                    "invalid_port",
+                    "The port must be between 1 and 65535.",
+                ));
                 None
             }
             other => other.map(|p| p as u16),
         };
         let timeout_ms = number(self.timeout_ms.get(), "timeout_ms", &mut errors).unwrap_or(0);
-        let max_attempts = number(self.max_attempts.get(), "retry.max_attempts", &mut errors).unwrap_or(0);
+        let max_attempts =
+            number(self.max_attempts.get(), "retry.max_attempts", &mut errors).unwrap_or(0);
         let mut schedule_s = Vec::new();
-        for part in self.schedule.get().split(',').filter(|p| !p.trim().is_empty()) {
+        for part in self
+            .schedule
+            .get()
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+        {
             match part.trim().parse::<u64>() {
                 Ok(s) => schedule_s.push(s),
                 Err(_) => {
@@ -223,8 +262,14 @@ impl FormState {
             }
         }
         let auth = match self.auth_type.get().as_str() {
-            "header" => Auth::Header { name: self.auth_name.get(), value: self.auth_value.get() },
-            "basic" => Auth::Basic { username: self.auth_username.get(), password: self.auth_password.get() },
+            "header" => Auth::Header {
+                name: self.auth_name.get(),
+                value: self.auth_value.get(),
+            },
+            "basic" => Auth::Basic {
+                username: self.auth_username.get(),
+                password: self.auth_password.get(),
+            },
             _ => Auth::None,
         };
         let triggers = self
@@ -251,7 +296,11 @@ impl FormState {
                             ),
                             FilterOp::Exists => serde_json::Value::Null,
                         };
-                        Filter { field: f.field.get().trim().to_string(), op, value }
+                        Filter {
+                            field: f.field.get().trim().to_string(),
+                            op,
+                            value,
+                        }
                     })
                     .collect(),
             })
@@ -263,17 +312,31 @@ impl FormState {
             method: Method::parse(&self.method.get()).unwrap_or_default(),
             format: Format::parse(&self.format.get()).unwrap_or_default(),
             auth,
-            headers: self.headers.get().iter().map(|h| Header { name: h.name.get(), value: h.value.get() }).collect(),
+            headers: self
+                .headers
+                .get()
+                .iter()
+                .map(|h| Header {
+                    name: h.name.get(),
+                    value: h.value.get(),
+                })
+                .collect(),
             triggers,
             mapping: self
                 .mapping
                 .get()
                 .iter()
-                .map(|m| MappingRow { key: m.key.get(), value: MappingValue::from_kind(&m.kind.get(), m.value.get()) })
+                .map(|m| MappingRow {
+                    key: m.key.get(),
+                    value: MappingValue::from_kind(&m.kind.get(), m.value.get()),
+                })
                 .collect(),
             execution_mode: ExecutionMode::parse(&self.execution_mode.get()).unwrap_or_default(),
             delivery_mode: DeliveryMode::parse(&self.delivery_mode.get()).unwrap_or_default(),
-            retry: RetryPolicy { max_attempts: max_attempts.min(u64::from(u32::MAX)) as u32, schedule_s },
+            retry: RetryPolicy {
+                max_attempts: max_attempts.min(u64::from(u32::MAX)) as u32,
+                schedule_s,
+            },
             timeout_ms: timeout_ms.min(u64::from(u32::MAX)) as u32,
             active: self.active.get(),
         };
@@ -281,12 +344,21 @@ impl FormState {
     }
 }
 
-fn options<T: Copy>(all: &[T], value: impl Fn(T) -> &'static str, label: impl Fn(T) -> &'static str) -> Vec<(String, String)> {
-    all.iter().map(|&x| (value(x).to_string(), label(x).to_string())).collect()
+fn options<T: Copy>(
+    all: &[T],
+    value: impl Fn(T) -> &'static str,
+    label: impl Fn(T) -> &'static str,
+) -> Vec<(String, String)> {
+    all.iter()
+        .map(|&x| (value(x).to_string(), label(x).to_string()))
+        .collect()
 }
 
 fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-    items.iter().map(|(v, l)| (v.to_string(), l.to_string())).collect()
+    items
+        .iter()
+        .map(|(v, l)| (v.to_string(), l.to_string()))
+        .collect()
 }
 
 /// Shows the error for one field, if there is one.
@@ -308,10 +380,16 @@ fn has_error(errors: RwSignal<Vec<FieldError>>, field: String) -> Signal<bool> {
 pub fn WebhookForm(user: User, hook: Option<WebhookView>) -> impl IntoView {
     let readonly = user.role != Role::Admin;
     let id = hook.as_ref().map(|h| h.id.clone());
-    let initial = hook.as_ref().map(|h| h.input.clone()).unwrap_or_else(|| WebhookInput {
-        triggers: vec![Trigger { event_type: "contact.created".into(), filters: vec![] }],
-        ..WebhookInput::default()
-    });
+    let initial = hook
+        .as_ref()
+        .map(|h| h.input.clone())
+        .unwrap_or_else(|| WebhookInput {
+            triggers: vec![Trigger {
+                event_type: "contact.created".into(),
+                filters: vec![],
+            }],
+            ..WebhookInput::default()
+        });
     let disabled_reason = hook.as_ref().and_then(|h| h.disabled_reason.clone());
     let title_text = hook.as_ref().map(|h| h.input.title.clone());
     let form = FormState::new(&initial);
@@ -329,11 +407,17 @@ pub fn WebhookForm(user: User, hook: Option<WebhookView>) -> impl IntoView {
     Effect::new({
         let navigate = navigate.clone();
         move |_| match save.value().get() {
-            Some(Ok(SaveOutcome::Saved { signing_secret: Some(secret), .. })) => {
+            Some(Ok(SaveOutcome::Saved {
+                signing_secret: Some(secret),
+                ..
+            })) => {
                 errors.set(Vec::new());
                 created_secret.set(Some(secret));
             }
-            Some(Ok(SaveOutcome::Saved { signing_secret: None, .. })) => {
+            Some(Ok(SaveOutcome::Saved {
+                signing_secret: None,
+                ..
+            })) => {
                 errors.set(Vec::new());
                 navigate("/webhooks", Default::default());
             }
@@ -360,13 +444,21 @@ pub fn WebhookForm(user: User, hook: Option<WebhookView>) -> impl IntoView {
                 errors.set(local);
                 return;
             }
-            save.dispatch(SaveWebhook { id: id.clone(), input });
+            save.dispatch(SaveWebhook {
+                id: id.clone(),
+                input,
+            });
         }
     };
 
     // Every field any trigger's events carry, for the pickers.
     let all_fields = Memo::new(move |_| {
-        let types: Vec<String> = form.triggers.get().iter().map(|t| t.event_type.get()).collect();
+        let types: Vec<String> = form
+            .triggers
+            .get()
+            .iter()
+            .map(|t| t.event_type.get())
+            .collect();
         let mut fields: Vec<(String, String)> = Vec::new();
         catalog.with_value(|c| {
             for t in &types {
@@ -384,14 +476,19 @@ pub fn WebhookForm(user: User, hook: Option<WebhookView>) -> impl IntoView {
     let preview = Memo::new(move |_| {
         let (input, _) = form.read();
         let chosen = preview_type.get();
-        let event_type = if chosen.is_empty() || !input.triggers.iter().any(|t| t.event_type == chosen) {
-            input.triggers.first().map(|t| t.event_type.clone()).unwrap_or_else(|| "webhook.test".into())
-        } else {
-            chosen
-        };
-        let event = catalog.with_value(|c| c.sample(&event_type)).unwrap_or_else(|| {
-            engine::catalog::event_of(&event_type, serde_json::Map::new())
-        });
+        let event_type =
+            if chosen.is_empty() || !input.triggers.iter().any(|t| t.event_type == chosen) {
+                input
+                    .triggers
+                    .first()
+                    .map(|t| t.event_type.clone())
+                    .unwrap_or_else(|| "webhook.test".into())
+            } else {
+                chosen
+            };
+        let event = catalog
+            .with_value(|c| c.sample(&event_type))
+            .unwrap_or_else(|| engine::catalog::event_of(&event_type, serde_json::Map::new()));
         engine::render::render(&input, &event).map_err(|e| e.to_string())
     });
 

@@ -8,7 +8,13 @@ use crate::api::Login;
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let action = ServerAction::<Login>::new();
-    let error = move || action.value().get().and_then(Result::err).map(|e| error_message(&e));
+    let error = move || {
+        action
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|e| error_message(&e))
+    };
     view! {
         <main class="auth">
             <h1>"Sign in to Postback"</h1>

@@ -8,7 +8,13 @@ use crate::api::SetupAdmin;
 #[component]
 pub fn SetupPage() -> impl IntoView {
     let action = ServerAction::<SetupAdmin>::new();
-    let error = move || action.value().get().and_then(Result::err).map(|e| error_message(&e));
+    let error = move || {
+        action
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|e| error_message(&e))
+    };
     view! {
         <main class="auth">
             <h1>"Welcome to Postback"</h1>

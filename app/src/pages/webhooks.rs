@@ -10,8 +10,13 @@ use crate::api::{SetWebhookActive, list_webhooks};
 pub fn WebhooksPage() -> impl IntoView {
     let toggle = ServerAction::<SetWebhookActive>::new();
     let data = Resource::new(move || toggle.version().get(), |_| list_webhooks());
-    let toggle_error =
-        move || toggle.value().get().and_then(Result::err).map(|e| error_message(&e));
+    let toggle_error = move || {
+        toggle
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|e| error_message(&e))
+    };
     view! {
         <Suspense fallback=|| view! { <p class="page">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -56,7 +61,7 @@ fn WebhookTable(
                 }}
             </div>
         }
-            .into_any();
+        .into_any();
     }
     view! {
         <table class="list" data-testid="webhooks-table">

@@ -1,0 +1,242 @@
+//! The `postback` binary and server as an operator meets them: start-up
+//! with migrations, `user add`, and the console's access rules over HTTP.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use engine::model::Role;
+use engine::store::Store;
+use server::config::ServeArgs;
+
+fn temp_db() -> (String, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(engine::store::new_id("postback-server-test"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("postback.db");
+    (format!("sqlite://{}?mode=rwc", path.display()), path)
+}
+
+fn postback(args: &[&str], stdin: &str) -> (bool, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_postback"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_remove("DATABASE_URL")
+        .spawn()
+        .expect("run postback");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_failed_migration_stops_start_up_with_a_clear_message() {
+    let (url, path) = temp_db();
+    // A database that already has an `accounts` table Postback did not make.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("CREATE TABLE accounts (something TEXT)")
+            .execute(&mut c)
+            .await
+            .unwrap();
+    });
+    let (ok, _, stderr) = postback(&["migrate", "--database-url", &url], "");
+    assert!(!ok, "start-up must fail");
+    assert!(
+        stderr.contains("start-up stopped: the database could not be migrated"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("accounts"),
+        "the cause names the table: {stderr}"
+    );
+    assert!(path.exists());
+}
+
+#[test]
+fn user_add_reads_the_password_from_stdin_and_explains_bad_input() {
+    let (url, _) = temp_db();
+    let add = |email: &str, password: &str, role: &str| {
+        postback(
+            &[
+                "user",
+                "add",
+                "--email",
+                email,
+                "--password-stdin",
+                "--role",
+                role,
+                "--database-url",
+                &url,
+            ],
+            &format!("{password}\n"),
+        )
+    };
+    let (ok, stdout, stderr) = add("Agent@Example.com", "long enough pw", "support");
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        stdout.trim(),
+        "added agent@example.com (support) to account default"
+    );
+    let (ok, _, stderr) = add("agent@example.com", "long enough pw", "admin");
+    assert!(!ok);
+    assert!(
+        stderr.contains("email: A user with the email agent@example.com already exists."),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = add("other@example.com", "short", "admin");
+    assert!(!ok);
+    assert!(
+        stderr.contains("password: Use at least 8 characters."),
+        "{stderr}"
+    );
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = Store::connect(&url).await.unwrap();
+        let user = store
+            .authenticate("agent@example.com", "long enough pw")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(user.role, Role::Support);
+    });
+}
+
+struct Running {
+    base: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    store: Store,
+}
+
+async fn start() -> Running {
+    let (url, _) = temp_db();
+    let store = server::open_store(&url).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let args = ServeArgs {
+        addr: listener.local_addr().unwrap(),
+        ..ServeArgs::from_env_and_defaults()
+    };
+    let task = tokio::spawn(server::serve(args, store.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+    Running {
+        base,
+        stop: Some(stop),
+        task,
+        store,
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn pages_steer_to_setup_then_sign_in_and_roles_are_enforced_on_the_server() {
+    let mut server = start().await;
+    let http = client();
+    let get = |path: &str| http.get(format!("{}{path}", server.base)).send();
+
+    assert_eq!(get("/healthz").await.unwrap().text().await.unwrap(), "ok");
+    let r = get("/").await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/setup");
+
+    let account = server.store.ensure_default_account().await.unwrap();
+    server
+        .store
+        .create_user(
+            &account.id,
+            "admin@example.com",
+            "admin password",
+            Role::Admin,
+        )
+        .await
+        .unwrap();
+    server
+        .store
+        .create_user(
+            &account.id,
+            "agent@example.com",
+            "agent password",
+            Role::Support,
+        )
+        .await
+        .unwrap();
+    let r = get("/webhooks").await.unwrap();
+    assert_eq!(r.headers()["location"], "/login");
+    let r = get("/setup").await.unwrap();
+    assert_eq!(
+        r.headers()["location"],
+        "/webhooks",
+        "setup is closed once a user exists"
+    );
+
+    // Sign in as support: the list renders on the server, saving is refused.
+    let r = http
+        .post(format!("{}/api/login", server.base))
+        .form(&[("email", "agent@example.com"), ("password", "wrong")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http
+        .post(format!("{}/api/login", server.base))
+        .form(&[
+            ("email", "agent@example.com"),
+            ("password", "agent password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_redirection() || r.status().is_success(),
+        "{}",
+        r.status()
+    );
+    let page = get("/webhooks").await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("agent@example.com") && html.contains("No webhooks yet."),
+        "{html}"
+    );
+    let forged = http
+        .post(format!("{}/api/save_webhook", server.base))
+        .json(&serde_json::json!({"id": null, "input": {"title": "Nope", "url": "https://example.com/",
+            "triggers": [{"event_type": "contact.created"}]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert!(
+        server
+            .store
+            .list_webhooks(&account.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    server.stop.take().unwrap().send(()).unwrap();
+    server.task.await.unwrap().unwrap();
+}
