@@ -14,7 +14,7 @@ export CARGO_TERM_COLOR ?= never
 
 run:
 	tools/install.sh release
-	cargo leptos build --release
+	PATH="$(CURDIR)/tools/node_modules/.bin:$$PATH" cargo leptos build --release
 	mkdir -p data
 	./target/release/postback serve
 

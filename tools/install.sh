@@ -30,9 +30,11 @@ fi
 # cargo-leptos runs the wasm-bindgen on PATH; it must match Cargo.lock's.
 [ "$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen 0.2.130" ] || install_pinned wasm-bindgen-cli 0.2.130
 
-if [ "${1:-}" = "release" ] && ! command -v wasm-opt >/dev/null; then
-  say "installing binaryen (wasm-opt) for the release build"
-  apt-get update -qq && apt-get install -y -qq binaryen
+# The release build runs wasm-opt; Debian's (binaryen 108) corrupts modules
+# that use reference types, so the Makefile puts this npm one first on PATH.
+if [ "${1:-}" = "release" ] && [ ! -x "$here/node_modules/.bin/wasm-opt" ]; then
+  say "installing binaryen (wasm-opt) from npm for the release build"
+  (cd "$here" && npm ci --no-audit --no-fund)
 fi
 
 if [ "${1:-}" = "test" ]; then

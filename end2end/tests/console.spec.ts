@@ -72,10 +72,11 @@ test.describe.serial('console', () => {
     await expect(form.previewLine()).toContainText('GET ftp://dialer.example/hook?ref=acc_demo-c_1001');
     await form.field('method').selectOption('POST');
 
-    // Auth header shows in the preview.
+    // The auth header shows in the preview, its secret masked even while typed.
     await form.field('auth-type').selectOption('header');
     await form.field('auth-value').fill('Bearer live-token-123');
-    await expect(form.previewHeaders()).toContainText('Authorization: Bearer live-token-123');
+    await expect(form.previewHeaders()).toContainText('Authorization: ********');
+    await expect(form.previewHeaders()).not.toContainText('live-token-123');
 
     // A duplicate key and a bad URL are rejected beside their fields…
     await form.addMapping('api_hash', 'template', '{contact.nope}');

@@ -376,6 +376,26 @@ fn has_error(errors: RwSignal<Vec<FieldError>>, field: String) -> Signal<bool> {
     Signal::derive(move || errors.with(|es| es.iter().any(|e| e.field == field)))
 }
 
+/// A label, a text input and the input's error, tied together by `field`.
+#[component]
+fn LabeledText(
+    #[prop(into)] label: String,
+    value: RwSignal<String>,
+    #[prop(into)] id: String,
+    #[prop(into)] testid: String,
+    errors: RwSignal<Vec<FieldError>>,
+    #[prop(into)] field: String,
+    #[prop(into, default = "text".to_string())] kind: String,
+    #[prop(into, optional)] placeholder: String,
+) -> impl IntoView {
+    view! {
+        <label for=id.clone()>{label}</label>
+        <TextInput value id testid kind placeholder invalid=has_error(errors, field.clone()) />
+        <FieldErr errors field />
+    }
+    .into_any()
+}
+
 #[component]
 pub fn WebhookForm(user: User, hook: Option<WebhookView>) -> impl IntoView {
     let readonly = user.role != Role::Admin;
@@ -473,8 +493,10 @@ pub fn WebhookForm(user: User, hook: Option<WebhookView>) -> impl IntoView {
     });
 
     // The request for the chosen sample, re-rendered on every keystroke.
+    // Secrets show masked even while being typed.
     let preview = Memo::new(move |_| {
-        let (input, _) = form.read();
+        let (mut input, _) = form.read();
+        input.auth = input.auth.masked();
         let chosen = preview_type.get();
         let event_type =
             if chosen.is_empty() || !input.triggers.iter().any(|t| t.event_type == chosen) {
@@ -546,19 +568,13 @@ pub fn WebhookForm(user: User, hook: Option<WebhookView>) -> impl IntoView {
             {move || general_error.get().map(|e| view! { <p class="form-error" role="alert" data-testid="general-error">{e}</p> })}
             <fieldset disabled=readonly>
                 <legend>"Destination"</legend>
-                <label for="f-title">"Title"</label>
-                <TextInput value=form.title id="f-title" testid="title" invalid=has_error(errors, "title".into()) />
-                <FieldErr errors field="title" />
+                <LabeledText label="Title" value=form.title id="f-title" testid="title" errors field="title" />
 
-                <label for="f-url">"Payload URL"</label>
-                <TextInput value=form.url id="f-url" testid="url" kind="url" placeholder="https://example.com/hook" invalid=has_error(errors, "url".into()) />
-                <FieldErr errors field="url" />
+                <LabeledText label="Payload URL" value=form.url id="f-url" testid="url" kind="url" placeholder="https://example.com/hook" errors field="url" />
 
                 <div class="row">
                     <div>
-                        <label for="f-port">"Port (optional)"</label>
-                        <TextInput value=form.port id="f-port" testid="port" kind="number" placeholder="from the URL" invalid=has_error(errors, "port".into()) />
-                        <FieldErr errors field="port" />
+                        <LabeledText label="Port (optional)" value=form.port id="f-port" testid="port" kind="number" placeholder="from the URL" errors field="port" />
                     </div>
                     <div>
                         <label for="f-method">"Method"</label>
@@ -580,28 +596,20 @@ pub fn WebhookForm(user: User, hook: Option<WebhookView>) -> impl IntoView {
                     "header" => view! {
                         <div class="row">
                             <div>
-                                <label for="f-auth-name">"Header name"</label>
-                                <TextInput value=form.auth_name id="f-auth-name" testid="auth-name" placeholder="Authorization" />
-                                <FieldErr errors field="auth.name" />
+                                <LabeledText label="Header name" value=form.auth_name id="f-auth-name" testid="auth-name" placeholder="Authorization" errors field="auth.name" />
                             </div>
                             <div>
-                                <label for="f-auth-value">"Header value (secret)"</label>
-                                <TextInput value=form.auth_value id="f-auth-value" testid="auth-value" kind="password" placeholder="Bearer …" />
-                                <FieldErr errors field="auth.value" />
+                                <LabeledText label="Header value (secret)" value=form.auth_value id="f-auth-value" testid="auth-value" kind="password" placeholder="Bearer …" errors field="auth.value" />
                             </div>
                         </div>
                     }.into_any(),
                     "basic" => view! {
                         <div class="row">
                             <div>
-                                <label for="f-auth-user">"Username"</label>
-                                <TextInput value=form.auth_username id="f-auth-user" testid="auth-username" />
-                                <FieldErr errors field="auth.username" />
+                                <LabeledText label="Username" value=form.auth_username id="f-auth-user" testid="auth-username" errors field="auth.username" />
                             </div>
                             <div>
-                                <label for="f-auth-pass">"Password (secret)"</label>
-                                <TextInput value=form.auth_password id="f-auth-pass" testid="auth-password" kind="password" />
-                                <FieldErr errors field="auth.password" />
+                                <LabeledText label="Password (secret)" value=form.auth_password id="f-auth-pass" testid="auth-password" kind="password" errors field="auth.password" />
                             </div>
                         </div>
                     }.into_any(),
@@ -750,19 +758,13 @@ pub fn WebhookForm(user: User, hook: Option<WebhookView>) -> impl IntoView {
                 </div>
                 <div class="row">
                     <div>
-                        <label for="f-attempts">"Max attempts"</label>
-                        <TextInput value=form.max_attempts id="f-attempts" testid="max-attempts" kind="number" />
-                        <FieldErr errors field="retry.max_attempts" />
+                        <LabeledText label="Max attempts" value=form.max_attempts id="f-attempts" testid="max-attempts" kind="number" errors field="retry.max_attempts" />
                     </div>
                     <div>
-                        <label for="f-schedule">"Retry schedule (seconds)"</label>
-                        <TextInput value=form.schedule id="f-schedule" testid="schedule" />
-                        <FieldErr errors field="retry.schedule_s" />
+                        <LabeledText label="Retry schedule (seconds)" value=form.schedule id="f-schedule" testid="schedule" errors field="retry.schedule_s" />
                     </div>
                     <div>
-                        <label for="f-timeout">"Timeout (ms)"</label>
-                        <TextInput value=form.timeout_ms id="f-timeout" testid="timeout" kind="number" />
-                        <FieldErr errors field="timeout_ms" />
+                        <LabeledText label="Timeout (ms)" value=form.timeout_ms id="f-timeout" testid="timeout" kind="number" errors field="timeout_ms" />
                     </div>
                 </div>
                 <label class="check" for="f-active">
