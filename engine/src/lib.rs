@@ -8,15 +8,20 @@
 //! - [`render`]: an event plus a webhook's shape gives the exact request
 //!   (JSON, form, query string, XML, ADF). Compiles to WASM for the preview.
 //! - [`validate`]: every webhook rule, each error tied to its field.
-//! - `store` (feature `store`): accounts, users, sessions and webhooks on
-//!   SQLite or PostgreSQL, behind one interface.
+//! - [`matching`]: which webhooks an event fires (triggers and filters).
+//! - `signing` (feature `store`): Standard Webhooks signatures.
+//! - `store` (feature `store`): accounts, users, sessions, webhooks, API keys,
+//!   events and deliveries on SQLite or PostgreSQL, behind one interface.
 
 pub mod catalog;
 pub mod fields;
+pub mod matching;
 pub mod model;
 pub mod render;
 pub mod validate;
 
+#[cfg(feature = "store")]
+pub mod signing;
 #[cfg(feature = "store")]
 pub mod store;
 

@@ -3,7 +3,7 @@
 //! server (CI always gives one); each test gets a fresh database.
 
 use engine::model::{Auth, MappingRow, MappingValue, Role, SECRET_MASK, Trigger, WebhookInput};
-use engine::store::{Error, Store};
+use engine::store::{Error, NewEvent, Store};
 use sqlx::Connection;
 
 async fn sqlite() -> Store {
@@ -64,6 +64,11 @@ conformance!(
     accounts_do_not_see_each_other,
     active_toggle_and_delete,
     sessions_save_load_expire,
+    api_keys_name_their_account,
+    events_fan_out_to_matching_active_webhooks,
+    a_repeated_idempotency_key_returns_the_first_answer,
+    the_event_log_reads_in_order_with_a_cursor,
+    bad_events_are_rejected_and_nothing_is_stored,
 );
 
 fn webhook(title: &str) -> WebhookInput {
@@ -427,4 +432,217 @@ async fn sessions_save_load_expire(store: Store) {
     assert_eq!(store.session_purge_expired().await.unwrap(), 1);
     store.session_delete("s1").await.unwrap();
     assert_eq!(store.session_load("s1").await.unwrap(), None);
+}
+
+fn event(event_type: &str, data: serde_json::Value) -> NewEvent {
+    NewEvent {
+        event_type: event_type.into(),
+        data,
+        occurred_at: None,
+        actor: None,
+        idempotency_key: None,
+    }
+}
+
+async fn api_keys_name_their_account(store: Store) {
+    let a = store.ensure_default_account().await.unwrap();
+    let b = store.create_account("Second", None).await.unwrap();
+    let key_a = store.create_api_key(&a.id, "crm").await.unwrap();
+    let key_b = store.create_api_key(&b.id, "crm").await.unwrap();
+    assert!(key_a.starts_with("pbk_") && key_a.len() > 30, "{key_a}");
+    assert_ne!(key_a, key_b);
+    assert_eq!(store.account_for_api_key(&key_a).await.unwrap(), Some(a));
+    assert_eq!(store.account_for_api_key(&key_b).await.unwrap(), Some(b));
+    assert_eq!(store.account_for_api_key("pbk_nope").await.unwrap(), None);
+}
+
+async fn events_fan_out_to_matching_active_webhooks(store: Store) {
+    let account = store.ensure_default_account().await.unwrap();
+    let mut calls = webhook("Calls only");
+    calls.triggers[0].filters = vec![engine::model::Filter {
+        field: "lead.type".into(),
+        op: engine::model::FilterOp::In,
+        value: serde_json::json!(["Call"]),
+    }];
+    let (calls, _) = store.create_webhook(&account.id, calls).await.unwrap();
+    let (all_leads, _) = store
+        .create_webhook(&account.id, webhook("All leads"))
+        .await
+        .unwrap();
+    let (off, _) = store
+        .create_webhook(&account.id, webhook("Switched off"))
+        .await
+        .unwrap();
+    store
+        .set_webhook_active(&account.id, &off.id, false)
+        .await
+        .unwrap();
+    let (deleted, _) = store
+        .create_webhook(&account.id, webhook("Deleted"))
+        .await
+        .unwrap();
+    store
+        .delete_webhook(&account.id, &deleted.id)
+        .await
+        .unwrap();
+
+    let answers = store
+        .accept_events(
+            &account,
+            vec![
+                event(
+                    "lead.created",
+                    serde_json::json!({"type": "call", "contact": {"first_name": "Ann"}}),
+                ),
+                event("lead.created", serde_json::json!({"type": "chat"})),
+                event("contact.created", serde_json::json!({"first_name": "Bo"})),
+            ],
+        )
+        .await
+        .unwrap();
+    let hooks = |i: usize| {
+        let mut ids: Vec<String> = answers[i]
+            .deliveries
+            .iter()
+            .map(|d| d.webhook_id.clone())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let mut both = vec![calls.id.clone(), all_leads.id.clone()];
+    both.sort();
+    assert_eq!(hooks(0), both);
+    assert_eq!(hooks(1), vec![all_leads.id.clone()]);
+    assert!(hooks(2).is_empty());
+    assert!(
+        answers
+            .iter()
+            .flat_map(|a| &a.deliveries)
+            .all(|d| d.status == "pending" && d.id.starts_with("dlv_"))
+    );
+    assert!(answers[0].id.starts_with("evt_"));
+}
+
+async fn a_repeated_idempotency_key_returns_the_first_answer(store: Store) {
+    let account = store.ensure_default_account().await.unwrap();
+    store
+        .create_webhook(&account.id, webhook("Leads"))
+        .await
+        .unwrap();
+    let mut first = event("lead.created", serde_json::json!({"type": "call"}));
+    first.idempotency_key = Some("crm-42".into());
+    let a = store
+        .accept_events(&account, vec![first.clone()])
+        .await
+        .unwrap();
+    let mut again = first.clone();
+    again.data = serde_json::json!({"type": "different"});
+    let b = store.accept_events(&account, vec![again]).await.unwrap();
+    assert_eq!(a, b);
+    let log = store
+        .list_events(&account.id, None, 100, None)
+        .await
+        .unwrap();
+    assert_eq!(log.data.len(), 1, "the repeat stored nothing");
+    // Keys are per account.
+    let other = store.create_account("Other", None).await.unwrap();
+    let c = store.accept_events(&other, vec![first]).await.unwrap();
+    assert_ne!(c[0].id, a[0].id);
+}
+
+async fn the_event_log_reads_in_order_with_a_cursor(store: Store) {
+    let account = store.ensure_default_account().await.unwrap();
+    let other = store.create_account("Other", None).await.unwrap();
+    store
+        .accept_events(
+            &other,
+            vec![event("contact.created", serde_json::json!({"n": -1}))],
+        )
+        .await
+        .unwrap();
+    let mut sent = Vec::new();
+    for n in 0..5 {
+        let kind = if n % 2 == 0 {
+            "contact.created"
+        } else {
+            "lead.created"
+        };
+        let mut e = event(kind, serde_json::json!({"n": n}));
+        e.actor = Some(engine::model::Actor {
+            id: "u1".into(),
+            name: "Jane".into(),
+        });
+        sent.push(
+            store.accept_events(&account, vec![e]).await.unwrap()[0]
+                .id
+                .clone(),
+        );
+    }
+    let page1 = store.list_events(&account.id, None, 2, None).await.unwrap();
+    assert_eq!(
+        page1.data.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+        sent[..2].to_vec()
+    );
+    assert_eq!(page1.data[0].actor.as_ref().unwrap().name, "Jane");
+    assert_eq!(page1.data[1].data, serde_json::json!({"n": 1}));
+    let page2 = store
+        .list_events(&account.id, page1.next_cursor.as_deref(), 2, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        page2.data.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+        sent[2..4].to_vec()
+    );
+    let page3 = store
+        .list_events(&account.id, page2.next_cursor.as_deref(), 2, None)
+        .await
+        .unwrap();
+    assert_eq!(page3.data.len(), 1);
+    assert_eq!(page3.next_cursor, None, "the end of the log");
+    let leads = store
+        .list_events(&account.id, None, 10, Some("lead.created"))
+        .await
+        .unwrap();
+    assert_eq!(
+        leads.data.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+        vec![sent[1].clone(), sent[3].clone()]
+    );
+    assert!(matches!(
+        store.list_events(&account.id, Some("zzz"), 10, None).await,
+        Err(Error::Validation(_))
+    ));
+}
+
+async fn bad_events_are_rejected_and_nothing_is_stored(store: Store) {
+    let account = store.ensure_default_account().await.unwrap();
+    let err = store
+        .accept_events(
+            &account,
+            vec![
+                event("contact.created", serde_json::json!({})),
+                event("Contact Created", serde_json::json!({})),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        codes(err),
+        vec![("type".into(), "invalid_event_type".into())]
+    );
+    let err = store
+        .accept_events(
+            &account,
+            vec![event("contact.created", serde_json::json!([1]))],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(codes(err), vec![("data".into(), "invalid_data".into())]);
+    assert!(
+        store
+            .list_events(&account.id, None, 10, None)
+            .await
+            .unwrap()
+            .data
+            .is_empty()
+    );
 }

@@ -25,6 +25,27 @@ pub enum Command {
     /// Manage console users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage API keys.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key; prints the key alone on stdout (shown only this once).
+    Create(ApiKeyCreateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ApiKeyCreateArgs {
+    /// The account the key acts for.
+    #[arg(long, default_value = "default")]
+    pub account: String,
+    /// A label to recognise the key by.
+    #[arg(long, default_value = "api")]
+    pub name: String,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,10 +4,12 @@
 //! graceful shutdown. `main.rs` only parses the command line.
 //!
 //! # Layout
+//! - [`api`]: the REST API under `/api/v1`.
 //! - [`config`]: the command line and environment variables.
 //! - [`sessions`]: tower-sessions records kept in Postback's own database.
 //! - [`guard`]: sends page requests to setup or sign-in when needed.
 
+pub mod api;
 pub mod config;
 pub mod guard;
 pub mod sessions;
@@ -28,7 +30,7 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
 use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 
-use config::{Cli, Command, RoleArg, ServeArgs, UserCommand};
+use config::{ApiKeyCommand, Cli, Command, RoleArg, ServeArgs, UserCommand};
 
 /// Logs as text to stderr; `RUST_LOG` sets the level (default info).
 pub fn init_tracing() {
@@ -53,6 +55,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(db) => {
             open_store(&db.database_url).await?;
             println!("migrations applied");
+            Ok(())
+        }
+        Command::ApiKey(ApiKeyCommand::Create(args)) => {
+            let store = open_store(&args.db.database_url).await?;
+            let account = store
+                .account_by_name(&args.account)
+                .await?
+                .with_context(|| format!("there is no account named {:?}", args.account))?;
+            let key = store.create_api_key(&account.id, &args.name).await?;
+            println!("{key}");
             Ok(())
         }
         Command::User(UserCommand::Add(args)) => {
@@ -179,6 +191,7 @@ fn router(state: AppState, args: &ServeArgs) -> Router {
     };
     Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .nest("/api/v1", api::router(state.store.clone()))
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();
             move || app::shell(options.clone())

@@ -61,6 +61,31 @@ macro_rules! on_pool {
     };
 }
 
+/// Binds the columns `title` to `active` of a [`WebhookRow`], in the order
+/// the insert and the update both number them ($3 to $16).
+macro_rules! bind_webhook_columns {
+    ($query:expr, $row:expr) => {
+        $query
+            .bind(&$row.title)
+            .bind(&$row.url)
+            .bind($row.port)
+            .bind(&$row.method)
+            .bind(&$row.format)
+            .bind(&$row.auth)
+            .bind(&$row.headers)
+            .bind(&$row.triggers)
+            .bind(&$row.mapping)
+            .bind(&$row.execution_mode)
+            .bind(&$row.delivery_mode)
+            .bind(&$row.retry)
+            .bind($row.timeout_ms)
+            .bind($row.active)
+    };
+}
+
+mod events;
+pub use events::{Accepted, DeliveryRef, EventPage, LoggedEvent, NewEvent, check_event};
+
 /// The columns [`WebhookRow`] reads, as a literal for `concat!`.
 macro_rules! webhook_columns {
     () => {
@@ -413,28 +438,17 @@ impl Store {
         let secret = new_signing_secret();
         let now = now_ms();
         let row = WebhookRow::from_input(&id, account_id, &input, &secret, now)?;
-        let result = on_pool!(&self.db, pool => sqlx::query(
-            "INSERT INTO webhooks (id, account_id, title, url, port, method, format, auth, headers, \
-             triggers, mapping, execution_mode, delivery_mode, retry, timeout_ms, active, \
-             disabled_reason, signing_secret, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, NULL, $17, $18, $18)",
+        let result = on_pool!(&self.db, pool => bind_webhook_columns!(
+            sqlx::query(
+                "INSERT INTO webhooks (id, account_id, title, url, port, method, format, auth, headers, \
+                 triggers, mapping, execution_mode, delivery_mode, retry, timeout_ms, active, \
+                 disabled_reason, signing_secret, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, NULL, $17, $18, $18)",
+            )
+            .bind(&row.id)
+            .bind(&row.account_id),
+            row
         )
-        .bind(&row.id)
-        .bind(&row.account_id)
-        .bind(&row.title)
-        .bind(&row.url)
-        .bind(row.port)
-        .bind(&row.method)
-        .bind(&row.format)
-        .bind(&row.auth)
-        .bind(&row.headers)
-        .bind(&row.triggers)
-        .bind(&row.mapping)
-        .bind(&row.execution_mode)
-        .bind(&row.delivery_mode)
-        .bind(&row.retry)
-        .bind(row.timeout_ms)
-        .bind(row.active)
         .bind(&secret)
         .bind(now)
         .execute(pool)
@@ -460,29 +474,18 @@ impl Store {
         let input = self.checked(account_id, Some(id), input).await?;
         let row = WebhookRow::from_input(id, account_id, &input, &stored.signing_secret, now_ms())?;
         // Turning a webhook back on clears the reason it was turned off.
-        let result = on_pool!(&self.db, pool => sqlx::query(
-            "UPDATE webhooks SET title = $3, url = $4, port = $5, method = $6, format = $7, auth = $8, \
-             headers = $9, triggers = $10, mapping = $11, execution_mode = $12, delivery_mode = $13, \
-             retry = $14, timeout_ms = $15, active = $16, updated_at = $17, \
-             disabled_reason = CASE WHEN $16 THEN NULL ELSE disabled_reason END \
-             WHERE account_id = $1 AND id = $2 AND deleted_at IS NULL",
+        let result = on_pool!(&self.db, pool => bind_webhook_columns!(
+            sqlx::query(
+                "UPDATE webhooks SET title = $3, url = $4, port = $5, method = $6, format = $7, auth = $8, \
+                 headers = $9, triggers = $10, mapping = $11, execution_mode = $12, delivery_mode = $13, \
+                 retry = $14, timeout_ms = $15, active = $16, updated_at = $17, \
+                 disabled_reason = CASE WHEN $16 THEN NULL ELSE disabled_reason END \
+                 WHERE account_id = $1 AND id = $2 AND deleted_at IS NULL",
+            )
+            .bind(account_id)
+            .bind(id),
+            row
         )
-        .bind(account_id)
-        .bind(id)
-        .bind(&row.title)
-        .bind(&row.url)
-        .bind(row.port)
-        .bind(&row.method)
-        .bind(&row.format)
-        .bind(&row.auth)
-        .bind(&row.headers)
-        .bind(&row.triggers)
-        .bind(&row.mapping)
-        .bind(&row.execution_mode)
-        .bind(&row.delivery_mode)
-        .bind(&row.retry)
-        .bind(row.timeout_ms)
-        .bind(row.active)
         .bind(row.updated_at)
         .execute(pool)
         .await

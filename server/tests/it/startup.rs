@@ -1,19 +1,9 @@
-//! The `postback` binary and server as an operator meets them: start-up
-//! with migrations, `user add`, and the console's access rules over HTTP.
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use crate::support::{client, start, temp_db};
 use engine::model::Role;
 use engine::store::Store;
-use server::config::ServeArgs;
-
-fn temp_db() -> (String, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(engine::store::new_id("postback-server-test"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("postback.db");
-    (format!("sqlite://{}?mode=rwc", path.display()), path)
-}
 
 fn postback(args: &[&str], stdin: &str) -> (bool, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_postback"))
@@ -114,45 +104,9 @@ fn user_add_reads_the_password_from_stdin_and_explains_bad_input() {
     });
 }
 
-struct Running {
-    base: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-    store: Store,
-}
-
-async fn start() -> Running {
-    let (url, _) = temp_db();
-    let store = server::open_store(&url).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let args = ServeArgs {
-        addr: listener.local_addr().unwrap(),
-        ..ServeArgs::from_env_and_defaults()
-    };
-    let task = tokio::spawn(server::serve(args, store.clone(), listener, async {
-        let _ = stopped.await;
-    }));
-    Running {
-        base,
-        stop: Some(stop),
-        task,
-        store,
-    }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .build()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn pages_steer_to_setup_then_sign_in_and_roles_are_enforced_on_the_server() {
-    let mut server = start().await;
+    let server = start().await;
     let http = client();
     let get = |path: &str| http.get(format!("{}{path}", server.base)).send();
 
@@ -237,6 +191,5 @@ async fn pages_steer_to_setup_then_sign_in_and_roles_are_enforced_on_the_server(
             .is_empty()
     );
 
-    server.stop.take().unwrap().send(()).unwrap();
-    server.task.await.unwrap().unwrap();
+    server.stop().await;
 }

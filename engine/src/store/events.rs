@@ -1,0 +1,303 @@
+//! API keys, accepted events and their fan-out into deliveries, and the
+//! ordered event log.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::{Account, Db, Error, Result, Store, from_ms, new_id, now_ms};
+use crate::matching;
+use crate::model::{AccountRef, Actor, Event, Trigger, WebhookInput};
+use crate::validate::{FieldError, is_event_type};
+
+/// An event as the API receives it (PRODUCT.md section 8).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewEvent {
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub data: Value,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub actor: Option<Actor>,
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// The 202 answer to an accepted event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Accepted {
+    pub id: String,
+    pub deliveries: Vec<DeliveryRef>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryRef {
+    pub id: String,
+    pub webhook_id: String,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_status: Option<u16>,
+}
+
+/// One entry of the event log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoggedEvent {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub occurred_at: DateTime<Utc>,
+    pub account_id: String,
+    pub actor: Option<Actor>,
+    pub data: Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventPage {
+    pub data: Vec<LoggedEvent>,
+    pub next_cursor: Option<String>,
+}
+
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+pub const MAX_PAGE: i64 = 1000;
+
+/// Checks an incoming event; errors name the JSON field.
+pub fn check_event(event: &NewEvent) -> Result<(), FieldError> {
+    if !is_event_type(&event.event_type) {
+        return Err(FieldError::new(
+            "type",
+            "invalid_event_type",
+            "An event type looks like noun.verb in lower case, e.g. contact.created.",
+        ));
+    }
+    if !event.data.is_object() {
+        return Err(FieldError::new(
+            "data",
+            "invalid_data",
+            "data must be a JSON object: the record.",
+        ));
+    }
+    if let Some(key) = &event.idempotency_key
+        && (key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY)
+    {
+        return Err(FieldError::new(
+            "idempotency_key",
+            "invalid_idempotency_key",
+            format!("An idempotency key has 1 to {MAX_IDEMPOTENCY_KEY} characters."),
+        ));
+    }
+    Ok(())
+}
+
+fn key_hash(key: &str) -> String {
+    Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[derive(sqlx::FromRow)]
+struct HookTriggers {
+    id: String,
+    triggers: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: String,
+    account_id: String,
+    #[sqlx(rename = "type")]
+    event_type: String,
+    occurred_at: i64,
+    actor: Option<String>,
+    data: String,
+    seq: i64,
+}
+
+impl Store {
+    /// Creates an API key and returns it in full: this is the only time it
+    /// is seen. Only its hash is stored.
+    pub async fn create_api_key(&self, account_id: &str, name: &str) -> Result<String> {
+        let key = format!("pbk_{}", new_id("k").trim_start_matches("k_"));
+        let key = format!("{key}{}", new_id("x").trim_start_matches("x_"));
+        on_pool!(&self.db, pool => sqlx::query(
+            "INSERT INTO api_keys (id, account_id, name, key_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(new_id("key"))
+        .bind(account_id)
+        .bind(name.trim())
+        .bind(key_hash(&key))
+        .bind(now_ms())
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(key)
+    }
+
+    /// The account an API key belongs to, or `None` for an unknown key.
+    pub async fn account_for_api_key(&self, key: &str) -> Result<Option<Account>> {
+        Ok(on_pool!(&self.db, pool => sqlx::query_as::<_, Account>(
+            "SELECT a.id, a.name, a.external_ref FROM api_keys k JOIN accounts a ON a.id = k.account_id \
+             WHERE k.key_hash = $1",
+        )
+        .bind(key_hash(key))
+        .fetch_optional(pool)
+        .await)?)
+    }
+
+    /// Accepts events for one account: each event and one pending delivery
+    /// per active webhook it fires are committed in one transaction, before
+    /// this returns. A repeated idempotency key returns the first answer and
+    /// stores nothing.
+    pub async fn accept_events(
+        &self,
+        account: &Account,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<Accepted>> {
+        for event in &events {
+            check_event(event).map_err(|e| Error::Validation(vec![e]))?;
+        }
+        let now = now_ms();
+        let account_ref = AccountRef {
+            id: account.id.clone(),
+            name: account.name.clone(),
+            external_ref: account.external_ref.clone(),
+        };
+        on_pool!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            let hooks = sqlx::query_as::<_, HookTriggers>(
+                "SELECT id, triggers FROM webhooks WHERE account_id = $1 AND active AND deleted_at IS NULL",
+            )
+            .bind(&account.id)
+            .fetch_all(&mut *tx)
+            .await?;
+            let hooks: Vec<(String, Vec<Trigger>)> = hooks
+                .into_iter()
+                .map(|h| (h.id, serde_json::from_str(&h.triggers).unwrap_or_default()))
+                .collect();
+            let mut answers = Vec::with_capacity(events.len());
+            for new in events {
+                if let Some(key) = &new.idempotency_key {
+                    let first = sqlx::query_scalar::<_, Option<String>>(
+                        "SELECT response FROM events WHERE account_id = $1 AND idempotency_key = $2",
+                    )
+                    .bind(&account.id)
+                    .bind(key)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if let Some(Some(response)) = first {
+                        answers.push(serde_json::from_str(&response).map_err(|e| Error::Database(sqlx::Error::Decode(e.into())))?);
+                        continue;
+                    }
+                }
+                let event = Event {
+                    id: new_id("evt"),
+                    event_type: new.event_type.clone(),
+                    account: account_ref.clone(),
+                    occurred_at: new.occurred_at.unwrap_or_else(|| from_ms(now)),
+                    actor: new.actor.clone(),
+                    data: new.data.clone(),
+                };
+                let fired: Vec<&String> = hooks
+                    .iter()
+                    .filter(|(_, triggers)| {
+                        matching::fires(&WebhookInput { triggers: triggers.clone(), ..WebhookInput::default() }, &event)
+                    })
+                    .map(|(id, _)| id)
+                    .collect();
+                let deliveries: Vec<DeliveryRef> = fired
+                    .iter()
+                    .map(|webhook_id| DeliveryRef {
+                        id: new_id("dlv"),
+                        webhook_id: (*webhook_id).clone(),
+                        status: "pending".into(),
+                        response_status: None,
+                    })
+                    .collect();
+                let answer = Accepted { id: event.id.clone(), deliveries };
+                let seq: i64 = sqlx::query_scalar(
+                    "INSERT INTO events (id, account_id, type, occurred_at, actor, data, idempotency_key, response, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq",
+                )
+                .bind(&event.id)
+                .bind(&account.id)
+                .bind(&event.event_type)
+                .bind(event.occurred_at.timestamp_millis())
+                .bind(event.actor.as_ref().map(|a| serde_json::to_string(a).unwrap_or_default()))
+                .bind(event.data.to_string())
+                .bind(&new.idempotency_key)
+                .bind(serde_json::to_string(&answer).unwrap_or_default())
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                for d in &answer.deliveries {
+                    sqlx::query(
+                        "INSERT INTO deliveries (id, account_id, webhook_id, event_seq, status, attempts, \
+                         next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, $5)",
+                    )
+                    .bind(&d.id)
+                    .bind(&account.id)
+                    .bind(&d.webhook_id)
+                    .bind(seq)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                answers.push(answer);
+            }
+            tx.commit().await?;
+            Ok(answers)
+        })
+    }
+
+    /// The account's event log in order, after a cursor, optionally of one type.
+    pub async fn list_events(
+        &self,
+        account_id: &str,
+        after: Option<&str>,
+        limit: i64,
+        event_type: Option<&str>,
+    ) -> Result<EventPage> {
+        let after = match after {
+            None | Some("") => 0,
+            Some(cursor) => cursor.parse::<i64>().map_err(|_| {
+                Error::field(
+                    "after",
+                    "invalid_cursor",
+                    "The cursor is not one this server gave out.",
+                )
+            })?,
+        };
+        let limit = limit.clamp(1, MAX_PAGE);
+        let rows = on_pool!(&self.db, pool => sqlx::query_as::<_, EventRow>(
+            "SELECT id, account_id, type, occurred_at, actor, data, seq FROM events \
+             WHERE account_id = $1 AND seq > $2 AND ($3 IS NULL OR type = $3) ORDER BY seq LIMIT $4",
+        )
+        .bind(account_id)
+        .bind(after)
+        .bind(event_type)
+        .bind(limit + 1)
+        .fetch_all(pool)
+        .await)?;
+        let more = rows.len() as i64 > limit;
+        let rows: Vec<EventRow> = rows.into_iter().take(limit as usize).collect();
+        let next_cursor = if more {
+            rows.last().map(|r| r.seq.to_string())
+        } else {
+            None
+        };
+        let data = rows
+            .into_iter()
+            .map(|r| LoggedEvent {
+                id: r.id,
+                event_type: r.event_type,
+                occurred_at: from_ms(r.occurred_at),
+                account_id: r.account_id,
+                actor: r.actor.and_then(|a| serde_json::from_str(&a).ok()),
+                data: serde_json::from_str(&r.data).unwrap_or(Value::Null),
+            })
+            .collect();
+        Ok(EventPage { data, next_cursor })
+    }
+}

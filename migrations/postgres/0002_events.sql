@@ -1,0 +1,54 @@
+-- Events in, deliveries out (the delivery engine issue).
+
+-- API keys for /api/v1. Only a SHA-256 of the key is kept: keys are long
+-- random strings, so a fast hash is enough and lookups stay one index probe.
+CREATE TABLE api_keys (
+    id           TEXT PRIMARY KEY,
+    account_id   TEXT NOT NULL REFERENCES accounts (id),
+    name         TEXT NOT NULL,
+    key_hash     TEXT NOT NULL,
+    created_at   BIGINT NOT NULL,
+    last_used_at BIGINT
+);
+CREATE UNIQUE INDEX api_keys_key_hash ON api_keys (key_hash);
+
+-- Every accepted event, in order: seq is the event log's cursor. The 202
+-- answer is kept so a repeated idempotency key gets the first answer back.
+CREATE TABLE events (
+    seq             BIGSERIAL PRIMARY KEY,
+    id              TEXT NOT NULL,
+    account_id      TEXT NOT NULL REFERENCES accounts (id),
+    type            TEXT NOT NULL,
+    occurred_at     BIGINT NOT NULL,
+    actor           TEXT,
+    data            TEXT NOT NULL,
+    idempotency_key TEXT,
+    response        TEXT,
+    created_at      BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX events_id_key ON events (id);
+CREATE UNIQUE INDEX events_idempotency_key ON events (account_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+-- The event log read by one account, optionally by type, after a cursor.
+CREATE INDEX events_account_seq ON events (account_id, seq);
+CREATE INDEX events_account_type_seq ON events (account_id, type, seq);
+
+-- One delivery per (event, webhook) that the event fires. status is pending
+-- until the first attempt, then retrying, succeeded or failed (given up).
+CREATE TABLE deliveries (
+    id                   TEXT PRIMARY KEY,
+    account_id           TEXT NOT NULL REFERENCES accounts (id),
+    webhook_id           TEXT NOT NULL REFERENCES webhooks (id),
+    event_seq            BIGINT NOT NULL REFERENCES events (seq),
+    status               TEXT NOT NULL CHECK (status IN ('pending', 'retrying', 'succeeded', 'failed')),
+    attempts             INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at      BIGINT,
+    last_response_status INTEGER,
+    last_error           TEXT,
+    created_at           BIGINT NOT NULL,
+    updated_at           BIGINT NOT NULL
+);
+-- The work still to do, by when it is due.
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status IN ('pending', 'retrying');
+CREATE INDEX deliveries_event ON deliveries (event_seq);
+CREATE INDEX deliveries_account_created ON deliveries (account_id, created_at);

@@ -1,0 +1,251 @@
+//! The REST API as a CRM program uses it: a key, events in, the log out,
+//! webhooks managed, and every error in the one JSON shape.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{Running, client, start};
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+}
+
+impl Api {
+    async fn new(server: &Running) -> Api {
+        let account = server.store.ensure_default_account().await.unwrap();
+        let key = server
+            .store
+            .create_api_key(&account.id, "crm")
+            .await
+            .unwrap();
+        Api {
+            http: client(),
+            base: format!("{}/api/v1", server.base),
+            key,
+        }
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap()
+            },
+        )
+    }
+}
+
+fn hook(title: &str) -> Value {
+    json!({
+        "title": title,
+        "url": "https://crm.example.com/hook",
+        "auth": {"type": "basic", "username": "u", "password": "p4ss"},
+        "triggers": [{"event_type": "lead.created", "filters": [{"field": "lead.type", "op": "in", "value": ["call"]}]}],
+        "mapping": [{"key": "First Name", "value": {"field": "contact.first_name"}}]
+    })
+}
+
+#[tokio::test]
+async fn a_key_is_required_and_errors_have_one_shape() {
+    let server = start().await;
+    let api = Api::new(&server).await;
+    let anonymous = client()
+        .get(format!("{}/events", api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = anonymous.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthorized");
+    let wrong = client()
+        .get(format!("{}/events", api.base))
+        .bearer_auth("pbk_wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+
+    let (status, body) = api
+        .call(
+            reqwest::Method::POST,
+            "/events",
+            Some(json!({"type": "Lead", "data": {}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["error"]["code"], "invalid_event_type");
+    assert_eq!(body["error"]["field"], "type");
+    let (status, body) = api
+        .call(reqwest::Method::POST, "/events", Some(json!({"data": {}})))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["code"], "invalid_json");
+    let (status, body) = api.call(reqwest::Method::GET, "/nowhere", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "not_found");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn webhooks_crud_masks_secrets_and_reports_field_errors() {
+    let server = start().await;
+    let api = Api::new(&server).await;
+    let (status, created) = api
+        .call(reqwest::Method::POST, "/webhooks", Some(hook("Dialer")))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    assert!(
+        created["signing_secret"]
+            .as_str()
+            .unwrap()
+            .starts_with("whsec_")
+    );
+    assert_eq!(
+        created["auth"],
+        json!({"type": "basic", "username": "u", "password": "********"})
+    );
+    assert_eq!(created["method"], "POST");
+    assert_eq!(created["format"], "json");
+    assert_eq!(
+        created["retry"]["schedule_s"],
+        json!([0, 5, 300, 1800, 7200, 18000, 36000, 36000])
+    );
+    assert_eq!(created["disabled_reason"], Value::Null);
+
+    let (status, dup) = api
+        .call(reqwest::Method::POST, "/webhooks", Some(hook("Dialer")))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        dup["error"],
+        json!({"code": "duplicate_title", "message": "Another webhook is already called \"Dialer\".", "field": "title"})
+    );
+
+    let mut bad = hook("Bad");
+    bad["url"] = json!("ftp://x");
+    bad["headers"] = json!([{"name": "X-A", "value": "a\r\nb"}]);
+    let (status, body) = api
+        .call(reqwest::Method::POST, "/webhooks", Some(bad))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["error"]["field"], "url");
+    assert_eq!(body["errors"][1]["field"], "headers[0].value");
+
+    // PATCH changes only what it names; the masked password is kept.
+    let (status, patched) = api
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/webhooks/{id}"),
+            Some(json!({"title": "Dialer EU", "active": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(patched["title"], "Dialer EU");
+    assert_eq!(patched["active"], false);
+    assert_eq!(patched["mapping"], hook("x")["mapping"]);
+    let account = server.store.ensure_default_account().await.unwrap();
+    let (real, _) = server
+        .store
+        .webhook_with_secrets(&account.id, &id)
+        .await
+        .unwrap();
+    assert_eq!(
+        real.auth,
+        engine::model::Auth::Basic {
+            username: "u".into(),
+            password: "p4ss".into()
+        }
+    );
+
+    let (status, list) = api.call(reqwest::Method::GET, "/webhooks", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    let (status, _) = api
+        .call(reqwest::Method::DELETE, &format!("/webhooks/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = api
+        .call(reqwest::Method::GET, &format!("/webhooks/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "not_found");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn events_fan_out_are_idempotent_and_read_back_in_order() {
+    let server = start().await;
+    let api = Api::new(&server).await;
+    let (_, created) = api
+        .call(reqwest::Method::POST, "/webhooks", Some(hook("Calls")))
+        .await;
+    let hook_id = created["id"].clone();
+
+    let event = json!({
+        "type": "lead.created",
+        "data": {"type": "call", "contact": {"first_name": "Ann"}},
+        "occurred_at": "2026-11-22T10:00:00Z",
+        "actor": {"id": "u1", "name": "Jane"},
+        "idempotency_key": "crm-1"
+    });
+    let (status, first) = api
+        .call(reqwest::Method::POST, "/events", Some(event.clone()))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    assert!(first["id"].as_str().unwrap().starts_with("evt_"));
+    assert_eq!(first["deliveries"][0]["webhook_id"], hook_id);
+    assert_eq!(first["deliveries"][0]["status"], "pending");
+    let (status, again) = api
+        .call(reqwest::Method::POST, "/events", Some(event))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(again, first, "a repeat returns the first answer");
+
+    let (_, chat) = api
+        .call(
+            reqwest::Method::POST,
+            "/events",
+            Some(json!({"type": "lead.created", "data": {"type": "chat"}})),
+        )
+        .await;
+    assert_eq!(chat["deliveries"], json!([]), "the filter holds chats back");
+
+    let (status, page) = api
+        .call(reqwest::Method::GET, "/events?limit=1", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["data"][0]["id"], first["id"]);
+    assert_eq!(page["data"][0]["occurred_at"], "2026-11-22T10:00:00Z");
+    assert_eq!(page["data"][0]["actor"]["name"], "Jane");
+    let cursor = page["next_cursor"].as_str().unwrap().to_string();
+    let (_, page) = api
+        .call(
+            reqwest::Method::GET,
+            &format!("/events?after={cursor}&type=lead.created"),
+            None,
+        )
+        .await;
+    assert_eq!(page["data"][0]["id"], chat["id"]);
+    assert_eq!(page["next_cursor"], Value::Null);
+    server.stop().await;
+}

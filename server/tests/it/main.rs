@@ -1,0 +1,7 @@
+//! Integration tests of the `postback` server, in one binary: start-up and
+//! the command line as an operator meets them, the console's access rules
+//! over HTTP, and the REST API as a CRM program uses it.
+
+mod api;
+mod startup;
+mod support;

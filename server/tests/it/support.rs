@@ -1,0 +1,54 @@
+//! A server on a free loopback port with a fresh SQLite database.
+
+use engine::store::Store;
+use server::config::ServeArgs;
+
+pub fn temp_db() -> (String, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(engine::store::new_id("postback-server-test"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("postback.db");
+    (format!("sqlite://{}?mode=rwc", path.display()), path)
+}
+
+pub struct Running {
+    pub base: String,
+    pub stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    pub store: Store,
+}
+
+pub async fn start() -> Running {
+    let (url, _) = temp_db();
+    let store = server::open_store(&url).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let args = ServeArgs {
+        addr: listener.local_addr().unwrap(),
+        ..ServeArgs::from_env_and_defaults()
+    };
+    let task = tokio::spawn(server::serve(args, store.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+    Running {
+        base,
+        stop: Some(stop),
+        task,
+        store,
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap()
+}
+
+impl Running {
+    pub async fn stop(mut self) {
+        self.stop.take().unwrap().send(()).unwrap();
+        self.task.await.unwrap().unwrap();
+    }
+}
