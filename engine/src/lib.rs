@@ -10,6 +10,9 @@
 //! - [`validate`]: every webhook rule, each error tied to its field.
 //! - [`matching`]: which webhooks an event fires (triggers and filters).
 //! - `signing` (feature `store`): Standard Webhooks signatures.
+//! - `delivery` (feature `store`): claims due deliveries, sends them signed,
+//!   records every attempt.
+//! - `testing` (feature `testing`): a recording HTTP receiver for tests.
 //! - `store` (feature `store`): accounts, users, sessions, webhooks, API keys,
 //!   events and deliveries on SQLite or PostgreSQL, behind one interface.
 
@@ -21,9 +24,13 @@ pub mod render;
 pub mod validate;
 
 #[cfg(feature = "store")]
+pub mod delivery;
+#[cfg(feature = "store")]
 pub mod signing;
 #[cfg(feature = "store")]
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 #[cfg(feature = "store")]
 pub use store::{Error, Store};

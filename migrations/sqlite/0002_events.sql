@@ -45,6 +45,9 @@ CREATE TABLE deliveries (
     next_attempt_at      INTEGER,
     last_response_status INTEGER,
     last_error           TEXT,
+    -- A worker that took the delivery owns it until then; after a crash
+    -- another picks it up once the lease has passed.
+    claimed_until        INTEGER NOT NULL DEFAULT 0,
     created_at           INTEGER NOT NULL,
     updated_at           INTEGER NOT NULL
 );
@@ -52,3 +55,19 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status IN ('pending', 'retrying');
 CREATE INDEX deliveries_event ON deliveries (event_seq);
 CREATE INDEX deliveries_account_created ON deliveries (account_id, created_at);
+
+-- Every attempt, as PRODUCT.md section 5 lists: the request as sent (secrets
+-- redacted), the response (body truncated) or the transport error in words.
+CREATE TABLE attempts (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery_id      TEXT NOT NULL REFERENCES deliveries (id),
+    attempt          INTEGER NOT NULL,
+    at               INTEGER NOT NULL,
+    duration_ms      INTEGER NOT NULL,
+    request          TEXT NOT NULL,
+    response_status  INTEGER,
+    response_headers TEXT,
+    response_body    TEXT,
+    error            TEXT
+);
+CREATE INDEX attempts_delivery ON attempts (delivery_id, attempt);

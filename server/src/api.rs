@@ -8,12 +8,14 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use engine::model::WebhookInput;
 use engine::store::{Account, NewEvent, Store};
 use engine::validate::FieldError;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::sync::Arc;
+use tokio::sync::Notify;
 
 /// An API failure: a status and the error object.
 #[derive(Debug)]
@@ -103,7 +105,12 @@ impl FromRequestParts<Store> for ApiAccount {
     }
 }
 
-pub fn router<S: Clone + Send + Sync + 'static>(store: Store) -> Router<S> {
+/// Wakes the in-process delivery engine after events are committed; absent
+/// when this process does not deliver (`--no-worker`).
+#[derive(Clone, Default)]
+pub struct Wake(pub Option<Arc<Notify>>);
+
+pub fn router<S: Clone + Send + Sync + 'static>(store: Store, wake: Wake) -> Router<S> {
     Router::new()
         .route("/events", get(list_events).post(post_event))
         .route("/webhooks", get(list_webhooks).post(create_webhook))
@@ -114,16 +121,21 @@ pub fn router<S: Clone + Send + Sync + 'static>(store: Store) -> Router<S> {
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such API route.")
         })
+        .layer(Extension(wake))
         .with_state(store)
 }
 
 async fn post_event(
     State(store): State<Store>,
+    Extension(wake): Extension<Wake>,
     ApiAccount(account): ApiAccount,
     body: Result<Json<NewEvent>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(event) = body?;
     let mut answers = store.accept_events(&account, vec![event]).await?;
+    if let Some(wake) = &wake.0 {
+        wake.notify_one();
+    }
     let answer = answers
         .pop()
         .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no answer"))?;

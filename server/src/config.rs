@@ -18,8 +18,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the console (the default).
+    /// Serve the console and the API, and deliver (the default).
     Serve(ServeArgs),
+    /// Deliver only: claim due deliveries and send them (PostgreSQL lets
+    /// any number of these share the work).
+    Worker(WorkerArgs),
     /// Apply database migrations and exit.
     Migrate(DbArgs),
     /// Manage console users.
@@ -74,6 +77,13 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub db: DbArgs,
 
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
+
+    /// Serve the console and the API only; leave delivering to `postback worker`.
+    #[arg(long, env = "POSTBACK_NO_WORKER", default_value_t = false)]
+    pub no_worker: bool,
+
     /// Reject plain http:// payload URLs (production setting).
     #[arg(long, env = "POSTBACK_HTTPS_ONLY", default_value_t = false)]
     pub https_only: bool,
@@ -89,6 +99,40 @@ pub struct ServeArgs {
     /// Folder with the built console assets (pkg/ with the WASM, JS and CSS).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DeliveryArgs {
+    /// Send to loopback, private and link-local addresses (development and
+    /// tests). Off in production: a webhook could otherwise reach internal services.
+    #[arg(
+        long,
+        env = "POSTBACK_ALLOW_PRIVATE_DESTINATIONS",
+        default_value_t = false
+    )]
+    pub allow_private_destinations: bool,
+
+    /// Attempts in flight at once.
+    #[arg(long, env = "POSTBACK_CONCURRENCY", default_value_t = 256)]
+    pub concurrency: usize,
+}
+
+impl DeliveryArgs {
+    pub fn config(&self) -> engine::delivery::DeliveryConfig {
+        engine::delivery::DeliveryConfig {
+            allow_private: self.allow_private_destinations,
+            concurrency: self.concurrency.max(1),
+            ..engine::delivery::DeliveryConfig::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -22,6 +22,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::Context;
 use app::api::ssr::AppState;
 use axum::Router;
+use engine::delivery::Delivery;
 use engine::model::Role;
 use engine::store::Store;
 use engine::validate::ValidateOptions;
@@ -51,6 +52,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot listen on {}", args.addr))?;
             let store = open_store(&args.db.database_url).await?;
             serve(args, store, listener, shutdown_signal()).await
+        }
+        Command::Worker(args) => {
+            let store = open_store(&args.db.database_url).await?;
+            let delivery = Delivery::start(store.clone(), args.delivery.config())
+                .context("starting the delivery engine")?;
+            tracing::info!(database = store.backend(), "Postback is delivering");
+            shutdown_signal().await;
+            delivery.shutdown().await;
+            store.close().await;
+            Ok(())
         }
         Command::Migrate(db) => {
             open_store(&db.database_url).await?;
@@ -162,7 +173,16 @@ pub async fn serve(
         store: store.clone(),
         leptos_options,
     };
-    let router = router(state, &args);
+    let delivery = if args.no_worker {
+        None
+    } else {
+        Some(
+            Delivery::start(store.clone(), args.delivery.config())
+                .context("starting the delivery engine")?,
+        )
+    };
+    let wake = api::Wake(delivery.as_ref().map(Delivery::waker));
+    let router = router(state, &args, wake);
 
     let purge = tokio::spawn(sessions::purge_expired(store.clone()));
     tracing::info!(%addr, database = store.backend(), "Postback is serving the console at http://{addr}");
@@ -170,11 +190,15 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await?;
     purge.abort();
+    // In-flight attempts finish and are recorded before the database closes.
+    if let Some(delivery) = delivery {
+        delivery.shutdown().await;
+    }
     store.close().await;
     Ok(())
 }
 
-fn router(state: AppState, args: &ServeArgs) -> Router {
+fn router(state: AppState, args: &ServeArgs, wake: api::Wake) -> Router {
     let routes = generate_route_list(app::App);
     let session_layer =
         SessionManagerLayer::new(sessions::DbSessionStore::new(state.store.clone()))
@@ -191,7 +215,7 @@ fn router(state: AppState, args: &ServeArgs) -> Router {
     };
     Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
-        .nest("/api/v1", api::router(state.store.clone()))
+        .nest("/api/v1", api::router(state.store.clone(), wake))
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();
             move || app::shell(options.clone())

@@ -83,7 +83,11 @@ macro_rules! bind_webhook_columns {
     };
 }
 
+mod deliveries;
 mod events;
+pub use deliveries::{
+    AttemptRecord, DeliveryState, Job, MAX_RECORDED_BODY, Outcome, ReceivedResponse, SentRequest,
+};
 pub use events::{Accepted, DeliveryRef, EventPage, LoggedEvent, NewEvent, check_event};
 
 /// The columns [`WebhookRow`] reads, as a literal for `concat!`.

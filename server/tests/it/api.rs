@@ -4,7 +4,8 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{Running, client, start};
+use crate::support::{Running, client, start, start_with};
+use engine::testing::{TestReceiver, eventually};
 
 struct Api {
     http: reqwest::Client,
@@ -247,5 +248,60 @@ async fn events_fan_out_are_idempotent_and_read_back_in_order() {
         .await;
     assert_eq!(page["data"][0]["id"], chat["id"]);
     assert_eq!(page["next_cursor"], Value::Null);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_accepted_event_is_delivered_signed_by_the_running_server() {
+    let server = start_with(|args| args.delivery.allow_private_destinations = true).await;
+    let api = Api::new(&server).await;
+    let receiver = TestReceiver::start().await;
+    let mut body = hook("Local receiver");
+    body["url"] = json!(format!("{}/crm", receiver.url));
+    body["triggers"] = json!([{"event_type": "contact.created"}]);
+    let (_, created) = api
+        .call(reqwest::Method::POST, "/webhooks", Some(body))
+        .await;
+    let secret = created["signing_secret"].as_str().unwrap().to_string();
+
+    let (status, accepted) = api
+        .call(
+            reqwest::Method::POST,
+            "/events",
+            Some(json!({"type": "contact.created", "data": {"first_name": "Ann"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let delivery_id = accepted["deliveries"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    eventually("the receiver to be called", || async {
+        !receiver.received().is_empty()
+    })
+    .await;
+    let got = &receiver.received()[0];
+    assert_eq!(got.uri.path(), "/crm");
+    assert_eq!(got.headers["webhook-id"], delivery_id.as_str());
+    assert_eq!(got.headers["authorization"], "Basic dTpwNHNz");
+    standardwebhooks::Webhook::new(&secret)
+        .unwrap()
+        .verify(&got.body, &got.headers)
+        .expect("signature verifies");
+    let body: Value = serde_json::from_slice(&got.body).unwrap();
+    assert_eq!(body["data"], json!({"First Name": "Ann"}));
+    assert_eq!(body["type"], "contact.created");
+
+    let account = server.store.ensure_default_account().await.unwrap();
+    eventually("the attempt to be recorded", || async {
+        server
+            .store
+            .delivery(&account.id, &delivery_id)
+            .await
+            .unwrap()
+            .status
+            == "succeeded"
+    })
+    .await;
     server.stop().await;
 }

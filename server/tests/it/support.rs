@@ -18,15 +18,21 @@ pub struct Running {
 }
 
 pub async fn start() -> Running {
+    start_with(|_| {}).await
+}
+
+/// Starts a server with changed settings, e.g. private destinations allowed.
+pub async fn start_with(change: impl FnOnce(&mut ServeArgs)) -> Running {
     let (url, _) = temp_db();
     let store = server::open_store(&url).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let args = ServeArgs {
+    let mut args = ServeArgs {
         addr: listener.local_addr().unwrap(),
         ..ServeArgs::from_env_and_defaults()
     };
+    change(&mut args);
     let task = tokio::spawn(server::serve(args, store.clone(), listener, async {
         let _ = stopped.await;
     }));

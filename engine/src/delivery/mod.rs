@@ -1,0 +1,140 @@
+//! The delivery engine: claims due deliveries, sends them through one shared
+//! client with bounded concurrency, and records every attempt in batches.
+//!
+//! A new event wakes the claimer at once ([`Delivery::wake`]); retries are
+//! found by a short poll of the due index. Shutdown stops claiming, waits
+//! for the attempts in flight and records them.
+//!
+//! # Layout
+//! - [`address`]: which destination addresses are refused.
+//! - [`sender`]: the HTTP client and one attempt.
+
+pub mod address;
+pub mod sender;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::store::{Outcome, Store};
+pub use sender::Sender;
+
+#[derive(Clone, Debug)]
+pub struct DeliveryConfig {
+    /// Send to loopback and private addresses (development and tests).
+    pub allow_private: bool,
+    /// Attempts in flight at once, across all webhooks.
+    pub concurrency: usize,
+    /// How long a claimed delivery belongs to this worker.
+    pub lease: Duration,
+    /// How often to look for retries that have come due.
+    pub poll: Duration,
+    /// Deliveries taken per claim.
+    pub batch: i64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            allow_private: false,
+            concurrency: 256,
+            lease: Duration::from_secs(120),
+            poll: Duration::from_millis(500),
+            batch: 256,
+        }
+    }
+}
+
+/// A running delivery engine.
+pub struct Delivery {
+    wake: Arc<Notify>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Delivery {
+    /// Starts claiming and sending. Fails only if the HTTP client cannot be built.
+    pub fn start(store: Store, config: DeliveryConfig) -> Result<Delivery, reqwest::Error> {
+        let sender = Sender::new(config.allow_private)?;
+        let wake = Arc::new(Notify::new());
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(run(store, config, sender, wake.clone(), stopped));
+        Ok(Delivery { wake, stop, task })
+    }
+
+    /// A handle that wakes the engine when new deliveries were committed.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Stops claiming, finishes and records the attempts in flight.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+async fn run(
+    store: Store,
+    config: DeliveryConfig,
+    sender: Sender,
+    wake: Arc<Notify>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let permits = Arc::new(Semaphore::new(config.concurrency));
+    let (results, outcomes) = mpsc::unbounded_channel::<Outcome>();
+    let recorder = tokio::spawn(record(store.clone(), outcomes));
+    loop {
+        if *stopped.borrow() {
+            break;
+        }
+        let jobs = match store
+            .claim_due(config.batch, config.lease.as_millis() as i64)
+            .await
+        {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::error!(error = %e, "claiming deliveries failed");
+                Vec::new()
+            }
+        };
+        if jobs.is_empty() {
+            tokio::select! {
+                () = wake.notified() => {}
+                () = tokio::time::sleep(config.poll) => {}
+                _ = stopped.changed() => {}
+            }
+            continue;
+        }
+        for job in jobs {
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                break;
+            };
+            let sender = sender.clone();
+            let results = results.clone();
+            tokio::spawn(async move {
+                let outcome = sender.attempt(job).await;
+                let _ = results.send(outcome);
+                drop(permit);
+            });
+        }
+    }
+    // Wait for every attempt in flight, then let the recorder drain.
+    let _ = permits.acquire_many(config.concurrency as u32).await;
+    drop(results);
+    let _ = recorder.await;
+}
+
+/// Writes outcomes as they come, many per transaction.
+async fn record(store: Store, mut outcomes: mpsc::UnboundedReceiver<Outcome>) {
+    let mut batch = Vec::with_capacity(512);
+    while outcomes.recv_many(&mut batch, 512).await > 0 {
+        if let Err(e) = store.record_attempts(&batch).await {
+            // The lease runs out and the deliveries are tried again.
+            tracing::error!(error = %e, count = batch.len(), "recording attempts failed");
+        }
+        batch.clear();
+    }
+}

@@ -1,0 +1,320 @@
+//! The one HTTP client every attempt goes through: connection reuse,
+//! connect and total timeouts, no redirects, the destination-address check,
+//! Standard Webhooks signatures, and a record of the request with its
+//! secrets redacted.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+use super::address;
+use crate::model::Auth;
+use crate::render::render;
+use crate::signing;
+use crate::store::{Job, MAX_RECORDED_BODY, Outcome, ReceivedResponse, SentRequest, now_ms};
+
+pub const USER_AGENT: &str = concat!("Postback/", env!("CARGO_PKG_VERSION"));
+const REDACTED: &str = "********";
+
+/// Resolves names and drops the addresses that may not be destinations.
+struct CheckedResolver;
+
+impl Resolve for CheckedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map_err(|e| format!("DNS lookup of {host} failed: {e}"))?
+                .collect();
+            let ok = address::allowed(&host, addrs)?;
+            Ok(Box::new(ok.into_iter()) as Addrs)
+        })
+    }
+}
+
+#[derive(Clone)]
+pub struct Sender {
+    client: reqwest::Client,
+    allow_private: bool,
+}
+
+impl Sender {
+    pub fn new(allow_private: bool) -> Result<Self, reqwest::Error> {
+        let mut builder = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(64)
+            .no_proxy();
+        if !allow_private {
+            builder = builder.dns_resolver(Arc::new(CheckedResolver));
+        }
+        Ok(Sender {
+            client: builder.build()?,
+            allow_private,
+        })
+    }
+
+    /// Makes one attempt and says how it went; never fails itself.
+    pub async fn attempt(&self, job: Job) -> Outcome {
+        let at_ms = now_ms();
+        let started = Instant::now();
+        let finish = |job: Job,
+                      request: SentRequest,
+                      response: Option<ReceivedResponse>,
+                      error: Option<String>| Outcome {
+            job,
+            at_ms,
+            duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+            request,
+            response,
+            error,
+        };
+        let rendered = match render(&job.webhook, &job.event) {
+            Ok(r) => r,
+            Err(e) => {
+                let request = SentRequest {
+                    method: job.webhook.method.as_str().into(),
+                    url: job.webhook.url.clone(),
+                    headers: vec![],
+                    body: None,
+                };
+                return finish(
+                    job,
+                    request,
+                    None,
+                    Some(format!("could not build the request: {e}")),
+                );
+            }
+        };
+        let timestamp = at_ms / 1000;
+        let body = rendered.body.clone().unwrap_or_default();
+        let secrets: Vec<Vec<u8>> = signing::secret_bytes(&job.signing_secret)
+            .into_iter()
+            .collect();
+        let mut headers = rendered.headers.clone();
+        headers.extend(signing::headers(
+            &secrets,
+            &job.delivery_id,
+            timestamp,
+            body.as_bytes(),
+        ));
+        headers.push(("user-agent".into(), USER_AGENT.into()));
+        let recorded = SentRequest {
+            method: rendered.method.clone(),
+            url: rendered.url.clone(),
+            headers: redact(&job.webhook.auth, &headers),
+            body: rendered.body.clone(),
+        };
+
+        let url = match url::Url::parse(&rendered.url) {
+            Ok(u) => u,
+            Err(e) => {
+                return finish(
+                    job,
+                    recorded,
+                    None,
+                    Some(format!("the URL is not valid: {e}")),
+                );
+            }
+        };
+        if !self.allow_private
+            && let Some(refusal) = literal_refusal(&url)
+        {
+            return finish(job, recorded, None, Some(refusal));
+        }
+        let method = reqwest::Method::from_bytes(rendered.method.as_bytes())
+            .unwrap_or(reqwest::Method::POST);
+        let mut request = self
+            .client
+            .request(method, url)
+            .timeout(Duration::from_millis(u64::from(
+                job.webhook.timeout_ms.max(1),
+            )));
+        for (name, value) in &headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        if let Some(body) = rendered.body {
+            request = request.body(body);
+        }
+        match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let response_headers = response
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.as_str().to_string(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
+                    .collect();
+                let body = read_truncated(response).await;
+                finish(
+                    job,
+                    recorded,
+                    Some(ReceivedResponse {
+                        status,
+                        headers: response_headers,
+                        body,
+                    }),
+                    None,
+                )
+            }
+            Err(e) => {
+                let message = plain_words(&e, job.webhook.timeout_ms);
+                finish(job, recorded, None, Some(message))
+            }
+        }
+    }
+}
+
+/// An IP-literal host is connected to as written, so it is checked here.
+fn literal_refusal(url: &url::Url) -> Option<String> {
+    let ip = match url.host()? {
+        url::Host::Ipv4(v4) => std::net::IpAddr::V4(v4),
+        url::Host::Ipv6(v6) => std::net::IpAddr::V6(v6),
+        url::Host::Domain(_) => return None,
+    };
+    address::forbidden(ip).map(|why| {
+        format!(
+            "destination not allowed: {ip} is {why}; set --allow-private-destinations to send there"
+        )
+    })
+}
+
+/// Reads at most [`MAX_RECORDED_BODY`] bytes of the body.
+async fn read_truncated(mut response: reqwest::Response) -> String {
+    let mut bytes = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = MAX_RECORDED_BODY.saturating_sub(bytes.len());
+        bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if bytes.len() >= MAX_RECORDED_BODY {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Header values that are secrets, replaced for the record.
+fn redact(auth: &Auth, headers: &[(String, String)]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let secret = match auth {
+                Auth::Header {
+                    name: auth_name, ..
+                } => name.eq_ignore_ascii_case(auth_name.trim()),
+                Auth::Basic { .. } => name.eq_ignore_ascii_case("authorization"),
+                Auth::None => false,
+            };
+            let value = if !secret {
+                value.clone()
+            } else if matches!(auth, Auth::Basic { .. }) {
+                format!("Basic {REDACTED}")
+            } else {
+                REDACTED.to_string()
+            };
+            (name.clone(), value)
+        })
+        .collect()
+}
+
+/// A transport failure as a person would say it.
+fn plain_words(e: &reqwest::Error, timeout_ms: u32) -> String {
+    let chain = error_chain(e);
+    let lower = chain.to_lowercase();
+    if e.is_timeout() {
+        format!("timed out: no answer within {timeout_ms} ms")
+    } else if lower.contains("destination not allowed") {
+        chain
+            .split(": ")
+            .skip_while(|part| !part.starts_with("destination not allowed"))
+            .collect::<Vec<_>>()
+            .join(": ")
+    } else if lower.contains("dns")
+        || lower.contains("failed to lookup")
+        || lower.contains("name or service not known")
+    {
+        format!("DNS lookup failed: {chain}")
+    } else if lower.contains("connection refused") {
+        "connection refused: nothing is listening at that address and port".to_string()
+    } else if lower.contains("reset") {
+        "connection reset by the receiver".to_string()
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
+    {
+        format!("TLS failed: {chain}")
+    } else if e.is_connect() {
+        format!("could not connect: {chain}")
+    } else {
+        format!("request failed: {chain}")
+    }
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_in_the_record() {
+        let headers = vec![
+            ("content-type".to_string(), "application/json".to_string()),
+            ("X-Api-Key".to_string(), "k-123".to_string()),
+            ("authorization".to_string(), "Basic dTpw".to_string()),
+        ];
+        let r = redact(
+            &Auth::Header {
+                name: "x-api-key".into(),
+                value: "k-123".into(),
+            },
+            &headers,
+        );
+        assert_eq!(r[1].1, REDACTED);
+        assert_eq!(r[0].1, "application/json");
+        let r = redact(
+            &Auth::Basic {
+                username: "u".into(),
+                password: "p".into(),
+            },
+            &headers,
+        );
+        assert_eq!(r[2].1, "Basic ********");
+        assert_eq!(r[1].1, "k-123");
+    }
+
+    #[test]
+    fn literal_loopback_forms_are_refused() {
+        for u in [
+            "http://127.0.0.1:9/x",
+            "http://127.1:9/x",
+            "http://0x7f000001:9/x",
+            "http://[::1]:9/x",
+            "http://[::ffff:127.0.0.1]:9/x",
+        ] {
+            let url = url::Url::parse(u).unwrap();
+            assert!(literal_refusal(&url).is_some(), "{u}");
+        }
+        assert!(
+            literal_refusal(&url::Url::parse("http://localhost:9/").unwrap()).is_none(),
+            "names go through the resolver"
+        );
+    }
+}

@@ -1,0 +1,81 @@
+//! Test helpers for this crate's tests and its users' (feature `testing`):
+//! a real HTTP receiver on loopback that records what it was sent.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+
+/// One request the receiver got.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub method: Method,
+    pub uri: Uri,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// An axum server on 127.0.0.1:0 that records every request and answers
+/// with the queued statuses, then 200.
+#[derive(Clone)]
+pub struct TestReceiver {
+    pub url: String,
+    got: Arc<Mutex<Vec<Received>>>,
+    answers: Arc<Mutex<VecDeque<u16>>>,
+}
+
+impl TestReceiver {
+    pub async fn start() -> TestReceiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let got: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let answers: Arc<Mutex<VecDeque<u16>>> = Arc::default();
+        let (g, a) = (got.clone(), answers.clone());
+        let app = axum::Router::new().fallback(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let (g, a) = (g.clone(), a.clone());
+                async move {
+                    g.lock().unwrap().push(Received {
+                        method,
+                        uri,
+                        headers,
+                        body,
+                    });
+                    let status = a.lock().unwrap().pop_front().unwrap_or(200);
+                    (
+                        StatusCode::from_u16(status).unwrap(),
+                        format!("answered {status}"),
+                    )
+                }
+            },
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        TestReceiver { url, got, answers }
+    }
+
+    /// Answers the next requests with these statuses.
+    pub fn answer(&self, statuses: &[u16]) {
+        self.answers.lock().unwrap().extend(statuses);
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+/// Polls `check` until it holds, for at most ten seconds.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..500 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for {what}");
+}

@@ -1,0 +1,328 @@
+//! Events in, signed requests out, every attempt recorded: the delivery
+//! engine against a real receiver on loopback, on both databases.
+
+use engine::delivery::{Delivery, DeliveryConfig};
+use engine::model::{
+    Auth, Format, MappingRow, MappingValue, Method, RetryPolicy, Trigger, WebhookInput,
+};
+use engine::store::{NewEvent, Store};
+
+use crate::support::{TestReceiver, eventually, postgres, sqlite};
+
+macro_rules! both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::sqlite().await).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                if let Some(store) = super::postgres().await { super::$name(store).await }
+            })*
+        }
+    };
+}
+
+both_databases!(
+    a_signed_request_reaches_the_receiver_and_is_recorded,
+    a_500_is_retried_with_the_same_webhook_id,
+    attempts_run_out_and_the_delivery_fails,
+    a_refused_connection_is_recorded_in_plain_words,
+    get_sends_the_fields_in_the_query_string,
+    private_destinations_are_refused_unless_allowed,
+);
+
+fn config(allow_private: bool) -> DeliveryConfig {
+    DeliveryConfig {
+        allow_private,
+        poll: std::time::Duration::from_millis(50),
+        ..DeliveryConfig::default()
+    }
+}
+
+fn hook(url: &str) -> WebhookInput {
+    WebhookInput {
+        title: format!("to {url}"),
+        url: url.into(),
+        triggers: vec![Trigger {
+            event_type: "lead.created".into(),
+            filters: vec![],
+        }],
+        auth: Auth::Header {
+            name: "X-Api-Key".into(),
+            value: "k-secret-1".into(),
+        },
+        retry: RetryPolicy {
+            max_attempts: 3,
+            schedule_s: vec![0, 1, 1],
+        },
+        ..WebhookInput::default()
+    }
+}
+
+async fn send_lead(store: &Store) -> String {
+    let account = store.ensure_default_account().await.unwrap();
+    let answers = store
+        .accept_events(
+            &account,
+            vec![NewEvent {
+                event_type: "lead.created".into(),
+                data: serde_json::json!({"type": "call", "contact": {"first_name": "Ann", "id": "c9"}}),
+                occurred_at: None,
+                actor: None,
+                idempotency_key: None,
+            }],
+        )
+        .await
+        .unwrap();
+    answers[0].deliveries[0].id.clone()
+}
+
+async fn status_of(store: &Store, delivery: &str) -> String {
+    let account = store.ensure_default_account().await.unwrap();
+    store.delivery(&account.id, delivery).await.unwrap().status
+}
+
+async fn a_signed_request_reaches_the_receiver_and_is_recorded(store: Store) {
+    let receiver = TestReceiver::start().await;
+    let account = store.ensure_default_account().await.unwrap();
+    let mut input = hook(&format!("{}/in", receiver.url));
+    input.format = Format::JsonMapped;
+    input.mapping = vec![
+        MappingRow {
+            key: "First Name".into(),
+            value: MappingValue::Field("contact.first_name".into()),
+        },
+        MappingRow {
+            key: "ref".into(),
+            value: MappingValue::Template("{account.external_ref}-{contact.id}".into()),
+        },
+    ];
+    let (_, secret) = store.create_webhook(&account.id, input).await.unwrap();
+    let delivery = Delivery::start(store.clone(), config(true)).unwrap();
+    let id = send_lead(&store).await;
+    delivery.waker().notify_one();
+
+    eventually("the delivery to succeed", || async {
+        status_of(&store, &id).await == "succeeded"
+    })
+    .await;
+    let got = receiver.received();
+    assert_eq!(got.len(), 1);
+    let request = &got[0];
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.uri.path(), "/in");
+    assert_eq!(request.headers["content-type"], "application/json");
+    assert_eq!(request.headers["x-api-key"], "k-secret-1");
+    assert!(
+        request.headers["user-agent"]
+            .to_str()
+            .unwrap()
+            .starts_with("Postback/")
+    );
+    assert_eq!(request.headers["webhook-id"], id.as_str());
+    assert_eq!(&request.body[..], br#"{"First Name":"Ann","ref":"-c9"}"#);
+    // An independent Standard Webhooks implementation accepts the signature.
+    standardwebhooks::Webhook::new(&secret)
+        .unwrap()
+        .verify(&request.body, &request.headers)
+        .expect("the signature verifies");
+
+    let attempts = store.attempts(&id).await.unwrap();
+    assert_eq!(attempts.len(), 1);
+    let a = &attempts[0];
+    assert_eq!(a.response.as_ref().unwrap().status, 200);
+    assert_eq!(a.response.as_ref().unwrap().body, "answered 200");
+    let recorded_key = a
+        .request
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("x-api-key"))
+        .unwrap();
+    assert_eq!(
+        recorded_key.1, "********",
+        "secrets are redacted in the record"
+    );
+    assert!(!serde_json::to_string(a).unwrap().contains("k-secret-1"));
+    assert_eq!(
+        a.request.body.as_deref(),
+        Some(r#"{"First Name":"Ann","ref":"-c9"}"#)
+    );
+    delivery.shutdown().await;
+}
+
+async fn a_500_is_retried_with_the_same_webhook_id(store: Store) {
+    let receiver = TestReceiver::start().await;
+    receiver.answer(&[500]);
+    let account = store.ensure_default_account().await.unwrap();
+    store
+        .create_webhook(&account.id, hook(&receiver.url))
+        .await
+        .unwrap();
+    let delivery = Delivery::start(store.clone(), config(true)).unwrap();
+    let id = send_lead(&store).await;
+    delivery.waker().notify_one();
+
+    eventually("a retry to succeed", || async {
+        status_of(&store, &id).await == "succeeded"
+    })
+    .await;
+    let got = receiver.received();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].headers["webhook-id"], got[1].headers["webhook-id"]);
+    let attempts = store.attempts(&id).await.unwrap();
+    assert_eq!(
+        attempts
+            .iter()
+            .map(|a| a.response.as_ref().unwrap().status)
+            .collect::<Vec<_>>(),
+        vec![500, 200]
+    );
+    // The schedule said one second between the two.
+    let gap = attempts[1].at - attempts[0].at;
+    assert!(
+        gap >= chrono::Duration::milliseconds(900),
+        "retried after {gap}"
+    );
+    delivery.shutdown().await;
+}
+
+async fn attempts_run_out_and_the_delivery_fails(store: Store) {
+    let receiver = TestReceiver::start().await;
+    receiver.answer(&[503, 500]);
+    let account = store.ensure_default_account().await.unwrap();
+    let mut input = hook(&receiver.url);
+    input.retry = RetryPolicy {
+        max_attempts: 2,
+        schedule_s: vec![0, 0],
+    };
+    store.create_webhook(&account.id, input).await.unwrap();
+    let delivery = Delivery::start(store.clone(), config(true)).unwrap();
+    let id = send_lead(&store).await;
+    delivery.waker().notify_one();
+
+    eventually("the delivery to be given up", || async {
+        status_of(&store, &id).await == "failed"
+    })
+    .await;
+    let state = store.delivery(&account.id, &id).await.unwrap();
+    assert_eq!(state.attempts, 2);
+    assert_eq!(state.last_response_status, Some(500));
+    assert_eq!(state.next_attempt_at, None);
+    assert_eq!(receiver.received().len(), 2);
+    delivery.shutdown().await;
+}
+
+async fn a_refused_connection_is_recorded_in_plain_words(store: Store) {
+    // A port nothing listens on: bound, then closed.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let account = store.ensure_default_account().await.unwrap();
+    store
+        .create_webhook(&account.id, hook(&format!("http://127.0.0.1:{port}/x")))
+        .await
+        .unwrap();
+    let delivery = Delivery::start(store.clone(), config(true)).unwrap();
+    let id = send_lead(&store).await;
+    delivery.waker().notify_one();
+
+    eventually("the first attempt", || async {
+        !store.attempts(&id).await.unwrap().is_empty()
+    })
+    .await;
+    let attempts = store.attempts(&id).await.unwrap();
+    let error = attempts[0].error.as_deref().unwrap();
+    assert!(error.starts_with("connection refused"), "{error}");
+    assert!(attempts[0].response.is_none());
+    let state = store.delivery(&account.id, &id).await.unwrap();
+    assert_eq!(state.status, "retrying");
+    assert!(state.next_attempt_at.is_some());
+    delivery.shutdown().await;
+}
+
+async fn get_sends_the_fields_in_the_query_string(store: Store) {
+    let receiver = TestReceiver::start().await;
+    let account = store.ensure_default_account().await.unwrap();
+    let mut input = hook(&format!("{}/q?src=pb", receiver.url));
+    input.method = Method::Get;
+    input.format = Format::Form;
+    input.mapping = vec![MappingRow {
+        key: "first name".into(),
+        value: MappingValue::Field("contact.first_name".into()),
+    }];
+    store.create_webhook(&account.id, input).await.unwrap();
+    let delivery = Delivery::start(store.clone(), config(true)).unwrap();
+    let id = send_lead(&store).await;
+    delivery.waker().notify_one();
+    eventually("the GET", || async {
+        status_of(&store, &id).await == "succeeded"
+    })
+    .await;
+    let got = receiver.received();
+    assert_eq!(got[0].method, "GET");
+    assert_eq!(got[0].uri.query(), Some("src=pb&first+name=Ann"));
+    assert!(got[0].body.is_empty());
+    delivery.shutdown().await;
+}
+
+async fn private_destinations_are_refused_unless_allowed(store: Store) {
+    let receiver = TestReceiver::start().await;
+    let port = receiver.url.rsplit(':').next().unwrap().to_string();
+    let account = store.ensure_default_account().await.unwrap();
+    let forms = [
+        "127.0.0.1",
+        "127.1",
+        "0x7f000001",
+        "[::1]",
+        "[::ffff:127.0.0.1]",
+        "localhost",
+    ];
+    for host in forms {
+        let mut input = hook(&format!("http://{host}:{port}/"));
+        input.title = format!("via {host}");
+        input.retry = RetryPolicy {
+            max_attempts: 1,
+            schedule_s: vec![0],
+        };
+        store.create_webhook(&account.id, input).await.unwrap();
+    }
+    let delivery = Delivery::start(store.clone(), config(false)).unwrap();
+    let account_ref = store.ensure_default_account().await.unwrap();
+    let answers = store
+        .accept_events(
+            &account_ref,
+            vec![NewEvent {
+                event_type: "lead.created".into(),
+                data: serde_json::json!({"type": "call"}),
+                occurred_at: None,
+                actor: None,
+                idempotency_key: None,
+            }],
+        )
+        .await
+        .unwrap();
+    delivery.waker().notify_one();
+    let ids: Vec<String> = answers[0].deliveries.iter().map(|d| d.id.clone()).collect();
+    assert_eq!(ids.len(), forms.len());
+    for id in &ids {
+        eventually("the refusal", || async {
+            status_of(&store, id).await == "failed"
+        })
+        .await;
+        let attempts = store.attempts(id).await.unwrap();
+        let error = attempts[0].error.as_deref().unwrap();
+        assert!(
+            error.starts_with("destination not allowed"),
+            "{} → {error}",
+            attempts[0].request.url
+        );
+    }
+    assert!(
+        receiver.received().is_empty(),
+        "nothing reached the receiver"
+    );
+    delivery.shutdown().await;
+}
