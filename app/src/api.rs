@@ -32,6 +32,8 @@ pub mod ssr {
     #[derive(Clone, Debug)]
     pub struct AppState {
         pub store: Store,
+        /// The client test sends go through.
+        pub sender: engine::delivery::Sender,
         pub leptos_options: LeptosOptions,
     }
 
@@ -247,6 +249,19 @@ pub async fn set_webhook_active(id: String, active: bool) -> Result<bool, Server
         .await
         .map_err(ssr::engine_error)?;
     Ok(view.input.active)
+}
+
+/// Sends a sample event of `event_type` to the saved webhook now. Admins only.
+#[server(endpoint = "test_webhook")]
+pub async fn test_webhook(
+    id: String,
+    event_type: String,
+) -> Result<engine::model::TestSend, ServerFnError> {
+    let (store, user) = ssr::require_admin().await?;
+    let sender = ssr::state()?.sender;
+    engine::delivery::test_send(&store, &sender, &user.account_id, &id, &event_type)
+        .await
+        .map_err(ssr::engine_error)
 }
 
 /// Deletes a webhook. Admins only.

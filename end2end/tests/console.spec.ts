@@ -1,6 +1,7 @@
 // A CRM admin's first day with the console, then a support agent's.
 import { test, expect } from '@playwright/test';
 import { addUser, hydrated, LoginPage, SetupPage, WebhookForm, WebhooksPage } from './pages';
+import { Receiver } from './receiver';
 
 const admin = { email: 'admin@dealer.example', password: 'correct horse battery' };
 const support = { email: 'support@dealer.example', password: 'support staple 42' };
@@ -134,6 +135,44 @@ test.describe.serial('console', () => {
     // The preview still renders with the masked secret, never the real one.
     await list.edit('Dialer queue (EU)');
     await expect(page.getByTestId('preview-headers')).toContainText('Authorization: ********');
+  });
+
+  test('test send shows the receiver\'s answer on the page', async ({ page }) => {
+    const receiver = new Receiver(202, 'thanks from the dialer');
+    const url = await receiver.start();
+    try {
+      await new LoginPage(page).loginAs(admin.email, admin.password);
+      const list = new WebhooksPage(page);
+      await list.edit('Dialer queue (EU)');
+      await hydrated(page);
+      const form = new WebhookForm(page);
+      await form.field('url').fill(`${url}/leads`);
+      await form.save();
+      await expect(page).toHaveURL(/\/webhooks$/);
+      await list.edit('Dialer queue (EU)');
+      await hydrated(page);
+
+      await page.getByTestId('send-test').click();
+      await expect(page.getByTestId('test-status')).toHaveText('202');
+      await expect(page.getByTestId('test-response-body')).toHaveText('thanks from the dialer');
+      await expect(page.getByTestId('test-response-headers')).toContainText('x-receiver: e2e');
+      await expect(page.getByTestId('test-request')).toContainText(`POST ${url}/leads`);
+      await expect(page.getByTestId('test-request')).toContainText('webhook-signature: v1,');
+      await expect(page.getByTestId('test-request')).toContainText('Authorization: ********');
+      await expect(page.getByTestId('test-request')).not.toContainText('live-token-123');
+
+      // The receiver got the real request, secret and signature included.
+      expect(receiver.received).toHaveLength(1);
+      expect(receiver.received[0].headers['authorization']).toBe('Bearer live-token-123');
+      expect(receiver.received[0].headers['webhook-signature']).toMatch(/^v1,/);
+      expect(receiver.received[0].headers['content-type']).toBe('application/x-www-form-urlencoded');
+      const fields = new URLSearchParams(receiver.received[0].body);
+      expect(fields.get('First Name')).toBe('Jane');
+      expect(fields.get('api_hash')).toBe('s3cr3t');
+      expect(fields.get('ref')).toMatch(/^acc_[0-9a-z]+-c_1001$/);
+    } finally {
+      await receiver.stop();
+    }
   });
 
   test('a support user reads webhooks but cannot save them', async ({ page, browser }) => {

@@ -451,3 +451,37 @@ pub struct User {
     pub email: String,
     pub role: Role,
 }
+
+/// The request as sent, for the attempt record (secrets already redacted).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceivedResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    /// Truncated to 8 KiB when recorded.
+    pub body: String,
+}
+
+/// What a test send shows: the request as sent and the response or error.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TestSend {
+    pub delivery_id: String,
+    pub request: SentRequest,
+    pub response: Option<TestResponse>,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub duration_ms: i64,
+}

@@ -24,6 +24,8 @@ CREATE TABLE events (
     data            TEXT NOT NULL,
     idempotency_key TEXT,
     response        TEXT,
+    -- A test send's sample event: delivered and recorded, but not in the log.
+    is_test         BOOLEAN NOT NULL DEFAULT FALSE,
     created_at      INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX events_id_key ON events (id);

@@ -2,14 +2,18 @@
 //! events in and the event log out, and webhooks CRUD mirroring the console.
 //! Every error answers `{"error": {"code", "message", "field"?}}`.
 
+use axum::extract::FromRef;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::routing::post;
+use axum::{Json, Router};
+use engine::delivery::Sender;
 use engine::model::WebhookInput;
+use engine::store::DeliveryFilter;
 use engine::store::{Account, NewEvent, Store};
 use engine::validate::FieldError;
 use serde::Deserialize;
@@ -84,10 +88,14 @@ impl From<JsonRejection> for ApiError {
 /// The account of the request's `Authorization: Bearer <api key>`.
 pub struct ApiAccount(pub Account);
 
-impl FromRequestParts<Store> for ApiAccount {
+impl FromRequestParts<ApiState> for ApiAccount {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, store: &Store) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ApiState,
+    ) -> Result<Self, Self::Rejection> {
+        let store = &state.store;
         let unauthorized =
             |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message);
         let header = parts
@@ -110,7 +118,22 @@ impl FromRequestParts<Store> for ApiAccount {
 #[derive(Clone, Default)]
 pub struct Wake(pub Option<Arc<Notify>>);
 
-pub fn router<S: Clone + Send + Sync + 'static>(store: Store, wake: Wake) -> Router<S> {
+/// What the API handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Store,
+    /// The client test sends go through.
+    pub sender: Sender,
+    pub wake: Wake,
+}
+
+impl FromRef<ApiState> for Store {
+    fn from_ref(state: &ApiState) -> Store {
+        state.store.clone()
+    }
+}
+
+pub fn router<S: Clone + Send + Sync + 'static>(state: ApiState) -> Router<S> {
     Router::new()
         .route("/events", get(list_events).post(post_event))
         .route("/webhooks", get(list_webhooks).post(create_webhook))
@@ -118,16 +141,19 @@ pub fn router<S: Clone + Send + Sync + 'static>(store: Store, wake: Wake) -> Rou
             "/webhooks/{id}",
             get(get_webhook).patch(patch_webhook).delete(delete_webhook),
         )
+        .route("/webhooks/{id}/test", post(test_webhook))
+        .route("/deliveries", get(list_deliveries))
+        .route("/deliveries/{id}", get(get_delivery))
+        .route("/deliveries/{id}/retry", post(retry_delivery))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such API route.")
         })
-        .layer(Extension(wake))
-        .with_state(store)
+        .with_state(state)
 }
 
 async fn post_event(
     State(store): State<Store>,
-    Extension(wake): Extension<Wake>,
+    State(wake): State<Wake>,
     ApiAccount(account): ApiAccount,
     body: Result<Json<NewEvent>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -237,4 +263,83 @@ async fn delete_webhook(
 ) -> Result<StatusCode, ApiError> {
     store.delete_webhook(&account.id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+impl FromRef<ApiState> for Wake {
+    fn from_ref(state: &ApiState) -> Wake {
+        state.wake.clone()
+    }
+}
+
+impl FromRef<ApiState> for Sender {
+    fn from_ref(state: &ApiState) -> Sender {
+        state.sender.clone()
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct TestRequest {
+    event_type: Option<String>,
+}
+
+/// Sends a sample event to the webhook now and answers with the request and
+/// the response (or the transport error).
+async fn test_webhook(
+    State(store): State<Store>,
+    State(sender): State<Sender>,
+    ApiAccount(account): ApiAccount,
+    Path(id): Path<String>,
+    body: Option<Json<TestRequest>>,
+) -> Result<Json<Value>, ApiError> {
+    let event_type = match body.and_then(|Json(b)| b.event_type) {
+        Some(t) => t,
+        None => store
+            .webhook(&account.id, &id)
+            .await?
+            .input
+            .triggers
+            .first()
+            .map(|t| t.event_type.clone())
+            .unwrap_or_else(|| "webhook.test".into()),
+    };
+    let result =
+        engine::delivery::test_send(&store, &sender, &account.id, &id, &event_type).await?;
+    Ok(Json(serde_json::to_value(result).unwrap_or_default()))
+}
+
+async fn list_deliveries(
+    State(store): State<Store>,
+    ApiAccount(account): ApiAccount,
+    Query(filter): Query<DeliveryFilter>,
+) -> Result<Json<Value>, ApiError> {
+    let page = store.list_deliveries(&account.id, &filter).await?;
+    Ok(Json(serde_json::to_value(page).unwrap_or_default()))
+}
+
+async fn get_delivery(
+    State(store): State<Store>,
+    ApiAccount(account): ApiAccount,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let state = store.delivery(&account.id, &id).await?;
+    let attempts = store.attempts(&id).await?;
+    let mut body = serde_json::to_value(state).unwrap_or_default();
+    body["attempts"] = serde_json::to_value(attempts).unwrap_or_default();
+    Ok(Json(body))
+}
+
+async fn retry_delivery(
+    State(store): State<Store>,
+    State(wake): State<Wake>,
+    ApiAccount(account): ApiAccount,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let state = store.retry_delivery(&account.id, &id).await?;
+    if let Some(wake) = &wake.0 {
+        wake.notify_one();
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::to_value(state).unwrap_or_default()),
+    ))
 }

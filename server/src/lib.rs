@@ -169,8 +169,11 @@ pub async fn serve(
         .unwrap_or_else(|_| LeptosOptions::builder().output_name("postback").build());
     leptos_options.site_addr = addr;
     leptos_options.site_root = args.site_root.clone().into();
+    let sender = engine::delivery::Sender::new(args.delivery.allow_private_destinations)
+        .context("building the HTTP client")?;
     let state = AppState {
         store: store.clone(),
+        sender: sender.clone(),
         leptos_options,
     };
     let delivery = if args.no_worker {
@@ -181,8 +184,12 @@ pub async fn serve(
                 .context("starting the delivery engine")?,
         )
     };
-    let wake = api::Wake(delivery.as_ref().map(Delivery::waker));
-    let router = router(state, &args, wake);
+    let api_state = api::ApiState {
+        store: store.clone(),
+        sender,
+        wake: api::Wake(delivery.as_ref().map(Delivery::waker)),
+    };
+    let router = router(state, &args, api_state);
 
     let purge = tokio::spawn(sessions::purge_expired(store.clone()));
     tracing::info!(%addr, database = store.backend(), "Postback is serving the console at http://{addr}");
@@ -198,7 +205,7 @@ pub async fn serve(
     Ok(())
 }
 
-fn router(state: AppState, args: &ServeArgs, wake: api::Wake) -> Router {
+fn router(state: AppState, args: &ServeArgs, api_state: api::ApiState) -> Router {
     let routes = generate_route_list(app::App);
     let session_layer =
         SessionManagerLayer::new(sessions::DbSessionStore::new(state.store.clone()))
@@ -215,7 +222,7 @@ fn router(state: AppState, args: &ServeArgs, wake: api::Wake) -> Router {
     };
     Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
-        .nest("/api/v1", api::router(state.store.clone(), wake))
+        .nest("/api/v1", api::router(api_state))
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();
             move || app::shell(options.clone())

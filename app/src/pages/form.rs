@@ -16,7 +16,8 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 
 use super::inputs::{CheckInput, SelectInput, TextInput};
 use super::{ErrorPanel, Layout, error_message};
-use crate::api::{DeleteWebhook, SaveOutcome, SaveWebhook, get_webhook};
+use crate::api::{DeleteWebhook, SaveOutcome, SaveWebhook, TestWebhook, get_webhook};
+use engine::model::TestSend;
 
 #[component]
 pub fn NewWebhookPage() -> impl IntoView {
@@ -533,6 +534,12 @@ pub fn WebhookForm(user: User, hook: Option<WebhookView>) -> impl IntoView {
         None => "New webhook".to_string(),
     };
     let is_new = id.is_none();
+    let id_for_test = id.clone();
+    let initial_types: Vec<String> = initial
+        .triggers
+        .iter()
+        .map(|t| t.event_type.clone())
+        .collect();
 
     view! {
         <div class="page-head"><h1 data-testid="form-heading">{heading}</h1></div>
@@ -816,6 +823,73 @@ pub fn WebhookForm(user: User, hook: Option<WebhookView>) -> impl IntoView {
                 Err(e) => view! { <p class="field-warning" data-testid="preview-error">{e}</p> }.into_any(),
             }}
         </aside>
+        </div>
+        {(!is_new && !readonly).then(|| {
+            let types: Vec<String> = initial_types.clone();
+            view! { <TestPanel id=id_for_test.clone().unwrap_or_default() types /> }
+        })}
+    }
+}
+
+/// Sends a sample event to the saved webhook and shows what happened.
+#[component]
+fn TestPanel(id: String, types: Vec<String>) -> impl IntoView {
+    let action = ServerAction::<TestWebhook>::new();
+    let first = types
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "webhook.test".to_string());
+    let event_type = RwSignal::new(first);
+    let options: Vec<(String, String)> = types.iter().map(|t| (t.clone(), t.clone())).collect();
+    view! {
+        <section class="test-panel" aria-label="Test send" data-testid="test-panel">
+            <h2>"Test"</h2>
+            <p class="hint">"Sends a sample event to the saved webhook now and shows the full request and response. It is recorded like any delivery."</p>
+            <div class="row">
+                <SelectInput value=event_type testid="test-event-type" label="Sample event" options />
+                <button type="button" class="primary" data-testid="send-test"
+                    disabled=move || action.pending().get()
+                    on:click=move |_| { action.dispatch(TestWebhook { id: id.clone(), event_type: event_type.get() }); }>
+                    {move || if action.pending().get() { "Sending…" } else { "Send test" }}
+                </button>
+            </div>
+            {move || action.value().get().map(|result| match result {
+                Ok(sent) => view! { <TestResult sent /> }.into_any(),
+                Err(e) => view! { <p class="form-error" role="alert" data-testid="test-error">{error_message(&e)}</p> }.into_any(),
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn TestResult(sent: TestSend) -> impl IntoView {
+    let request = &sent.request;
+    let request_text = format!(
+        "{} {}\n{}\n{}",
+        request.method,
+        request.url,
+        request
+            .headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        request.body.clone().unwrap_or_default()
+    );
+    let answer = match (sent.response, sent.error) {
+        (Some(r), _) => view! {
+            <h3>"Response "<span data-testid="test-status">{r.status}</span>" in "{r.duration_ms}" ms"</h3>
+            <pre data-testid="test-response-headers">{r.headers.iter().map(|(k, v)| format!("{k}: {v}\n")).collect::<String>()}</pre>
+            <pre data-testid="test-response-body">{r.body}</pre>
+        }.into_any(),
+        (None, Some(e)) => view! { <p class="form-error" role="alert" data-testid="test-error">{e}</p> }.into_any(),
+        (None, None) => ().into_any(),
+    };
+    view! {
+        <div class="test-result" data-testid="test-result">
+            <h3>"Request"</h3>
+            <pre data-testid="test-request">{request_text}</pre>
+            {answer}
         </div>
     }
 }

@@ -18,6 +18,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::model::{TestResponse, TestSend};
 use crate::store::{Outcome, Store};
 pub use sender::Sender;
 
@@ -125,6 +126,35 @@ async fn run(
     let _ = permits.acquire_many(config.concurrency as u32).await;
     drop(results);
     let _ = recorder.await;
+}
+
+/// Sends a sample event of `event_type` to the webhook now, records the
+/// attempt like any other, and returns what happened.
+pub async fn test_send(
+    store: &Store,
+    sender: &Sender,
+    account_id: &str,
+    webhook_id: &str,
+    event_type: &str,
+) -> Result<TestSend, crate::store::Error> {
+    let job = store
+        .create_test_delivery(account_id, webhook_id, event_type)
+        .await?;
+    let outcome = sender.attempt(job).await;
+    store
+        .record_attempts(std::slice::from_ref(&outcome))
+        .await?;
+    Ok(TestSend {
+        delivery_id: outcome.job.delivery_id.clone(),
+        response: outcome.response.clone().map(|r| TestResponse {
+            status: r.status,
+            headers: r.headers,
+            body: r.body,
+            duration_ms: outcome.duration_ms,
+        }),
+        error: outcome.error.clone(),
+        request: outcome.request,
+    })
 }
 
 /// Writes outcomes as they come, many per transaction.

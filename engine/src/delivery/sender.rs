@@ -11,9 +11,10 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 use super::address;
 use crate::model::Auth;
+use crate::model::{ReceivedResponse, SentRequest};
 use crate::render::render;
 use crate::signing;
-use crate::store::{Job, MAX_RECORDED_BODY, Outcome, ReceivedResponse, SentRequest, now_ms};
+use crate::store::{Job, MAX_RECORDED_BODY, Outcome, now_ms};
 
 pub const USER_AGENT: &str = concat!("Postback/", env!("CARGO_PKG_VERSION"));
 const REDACTED: &str = "********";
@@ -35,7 +36,7 @@ impl Resolve for CheckedResolver {
     }
 }
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Sender {
     client: reqwest::Client,
     allow_private: bool,

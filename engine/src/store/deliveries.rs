@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Account, Db, Result, Store, from_ms, now_ms};
-use crate::model::{AccountRef, Actor, Event, WebhookInput};
+use crate::model::{AccountRef, Actor, Event, ReceivedResponse, SentRequest, WebhookInput};
 
 /// One attempt to make: the delivery, the event and the webhook's shape
 /// with its real secrets.
@@ -22,23 +22,6 @@ pub struct Job {
     pub event: Event,
     pub webhook: WebhookInput,
     pub signing_secret: String,
-}
-
-/// The request as sent, for the attempt record (secrets already redacted).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SentRequest {
-    pub method: String,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Option<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReceivedResponse {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    /// Truncated to [`MAX_RECORDED_BODY`] bytes.
-    pub body: String,
 }
 
 pub const MAX_RECORDED_BODY: usize = 8 * 1024;
@@ -79,6 +62,9 @@ pub struct AttemptRecord {
 pub struct DeliveryState {
     pub id: String,
     pub webhook_id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
     pub status: String,
     pub attempts: u32,
     pub next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -109,6 +95,9 @@ struct EventRow {
 struct StateRow {
     id: String,
     webhook_id: String,
+    event_id: String,
+    event_type: String,
+    created_at: i64,
     status: String,
     attempts: i32,
     next_attempt_at: Option<i64>,
@@ -126,6 +115,54 @@ struct AttemptRow {
     response_headers: Option<String>,
     response_body: Option<String>,
     error: Option<String>,
+}
+
+/// The columns [`StateRow`] reads, as a literal for `concat!`.
+macro_rules! state_columns {
+    () => {
+        "d.id, d.webhook_id, e.id AS event_id, e.type AS event_type, d.created_at, d.status, d.attempts, \
+         d.next_attempt_at, d.last_response_status, d.last_error"
+    };
+}
+
+/// Filters of the deliveries list; all optional.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct DeliveryFilter {
+    pub webhook_id: Option<String>,
+    pub status: Option<String>,
+    pub event_type: Option<String>,
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+    pub cursor: Option<String>,
+    #[serde(default = "default_limit")]
+    pub limit: i64,
+}
+
+fn default_limit() -> i64 {
+    100
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryPage {
+    pub data: Vec<DeliveryState>,
+    pub next_cursor: Option<String>,
+}
+
+impl From<StateRow> for DeliveryState {
+    fn from(row: StateRow) -> Self {
+        DeliveryState {
+            id: row.id,
+            webhook_id: row.webhook_id,
+            event_id: row.event_id,
+            event_type: row.event_type,
+            created_at: from_ms(row.created_at),
+            status: row.status,
+            attempts: u32::try_from(row.attempts).unwrap_or(0),
+            next_attempt_at: row.next_attempt_at.map(from_ms),
+            last_response_status: row.last_response_status.and_then(|s| u16::try_from(s).ok()),
+            last_error: row.last_error,
+        }
+    }
 }
 
 const CLAIM_SQLITE: &str = "UPDATE deliveries SET claimed_until = $1 WHERE id IN (\
@@ -227,6 +264,87 @@ impl Store {
         Ok(jobs)
     }
 
+    /// A test send's delivery: the sample event of `event_type` (stored as a
+    /// test, so it stays out of the event log) and one delivery that only
+    /// the caller will attempt, once. Works on inactive webhooks too.
+    pub async fn create_test_delivery(
+        &self,
+        account_id: &str,
+        webhook_id: &str,
+        event_type: &str,
+    ) -> Result<Job> {
+        if !crate::validate::is_event_type(event_type) {
+            return Err(super::Error::field(
+                "event_type",
+                "invalid_event_type",
+                "An event type looks like noun.verb, e.g. contact.created.",
+            ));
+        }
+        let (mut webhook, signing_secret) =
+            self.webhook_with_secrets(account_id, webhook_id).await?;
+        webhook.retry = crate::model::RetryPolicy {
+            max_attempts: 1,
+            schedule_s: vec![0],
+        };
+        let account = self.account(account_id).await?;
+        let now = now_ms();
+        let sample = self
+            .catalog()
+            .sample(event_type)
+            .unwrap_or_else(|| crate::catalog::event_of(event_type, serde_json::Map::new()));
+        let event = Event {
+            id: super::new_id("evt"),
+            account: AccountRef {
+                id: account.id.clone(),
+                name: account.name.clone(),
+                external_ref: account.external_ref.clone(),
+            },
+            occurred_at: from_ms(now),
+            ..sample
+        };
+        let delivery_id = super::new_id("dlv");
+        on_pool!(&self.db, pool => {
+            let mut tx = pool.begin_with(super::begin_write(pool)).await?;
+            let seq: i64 = sqlx::query_scalar(
+                "INSERT INTO events (id, account_id, type, occurred_at, actor, data, is_test, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7) RETURNING seq",
+            )
+            .bind(&event.id)
+            .bind(account_id)
+            .bind(&event.event_type)
+            .bind(now)
+            .bind(event.actor.as_ref().map(|a| serde_json::to_string(a).unwrap_or_default()))
+            .bind(event.data.to_string())
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            // Claimed far ahead and never due: no worker picks it up.
+            sqlx::query(
+                "INSERT INTO deliveries (id, account_id, webhook_id, event_seq, status, attempts, next_attempt_at, \
+                 claimed_until, created_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', 0, NULL, $5, $6, $6)",
+            )
+            .bind(&delivery_id)
+            .bind(account_id)
+            .bind(webhook_id)
+            .bind(seq)
+            .bind(i64::MAX / 2)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok::<(), super::Error>(())
+        })?;
+        Ok(Job {
+            delivery_id,
+            account_id: account_id.to_string(),
+            webhook_id: webhook_id.to_string(),
+            attempt: 1,
+            event,
+            webhook,
+            signing_secret,
+        })
+    }
+
     async fn give_up(&self, delivery_id: &str, reason: &str) -> Result<()> {
         on_pool!(&self.db, pool => sqlx::query(
             "UPDATE deliveries SET status = 'failed', last_error = $2, claimed_until = 0, updated_at = $3 WHERE id = $1",
@@ -246,7 +364,7 @@ impl Store {
     pub async fn record_attempts(&self, outcomes: &[Outcome]) -> Result<()> {
         let now = now_ms();
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(super::begin_write(pool)).await?;
             for o in outcomes {
                 let job = &o.job;
                 sqlx::query(
@@ -286,24 +404,93 @@ impl Store {
 
     /// A delivery's state, within the account.
     pub async fn delivery(&self, account_id: &str, id: &str) -> Result<DeliveryState> {
-        let row = on_pool!(&self.db, pool => sqlx::query_as::<_, StateRow>(
-            "SELECT id, webhook_id, status, attempts, next_attempt_at, last_response_status, last_error \
-             FROM deliveries WHERE account_id = $1 AND id = $2",
-        )
+        let row = on_pool!(&self.db, pool => sqlx::query_as::<_, StateRow>(concat!(
+            "SELECT ", state_columns!(), " FROM deliveries d JOIN events e ON e.seq = d.event_seq \
+             WHERE d.account_id = $1 AND d.id = $2"
+        ))
         .bind(account_id)
         .bind(id)
         .fetch_optional(pool)
         .await)?
         .ok_or(super::Error::NotFound)?;
-        Ok(DeliveryState {
-            id: row.id,
-            webhook_id: row.webhook_id,
-            status: row.status,
-            attempts: u32::try_from(row.attempts).unwrap_or(0),
-            next_attempt_at: row.next_attempt_at.map(from_ms),
-            last_response_status: row.last_response_status.and_then(|s| u16::try_from(s).ok()),
-            last_error: row.last_error,
-        })
+        Ok(row.into())
+    }
+
+    /// The account's deliveries, newest first, filtered, one page after a cursor.
+    pub async fn list_deliveries(
+        &self,
+        account_id: &str,
+        filter: &DeliveryFilter,
+    ) -> Result<DeliveryPage> {
+        let (before_at, before_id) = match filter.cursor.as_deref() {
+            None | Some("") => (i64::MAX, String::new()),
+            Some(cursor) => cursor
+                .split_once('_')
+                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_string())))
+                .ok_or_else(|| {
+                    super::Error::field(
+                        "cursor",
+                        "invalid_cursor",
+                        "The cursor is not one this server gave out.",
+                    )
+                })?,
+        };
+        let limit = filter.limit.clamp(1, 500);
+        let rows = on_pool!(&self.db, pool => sqlx::query_as::<_, StateRow>(concat!(
+            "SELECT ", state_columns!(), " FROM deliveries d JOIN events e ON e.seq = d.event_seq \
+             WHERE d.account_id = $1 AND ($2 IS NULL OR d.webhook_id = $2) AND ($3 IS NULL OR d.status = $3) \
+             AND ($4 IS NULL OR e.type = $4) AND d.created_at >= $5 AND d.created_at < $6 \
+             AND (d.created_at < $7 OR (d.created_at = $7 AND d.id < $8)) \
+             ORDER BY d.created_at DESC, d.id DESC LIMIT $9"
+        ))
+        .bind(account_id)
+        .bind(&filter.webhook_id)
+        .bind(&filter.status)
+        .bind(&filter.event_type)
+        .bind(filter.from.map_or(0, |t| t.timestamp_millis()))
+        .bind(filter.to.map_or(i64::MAX, |t| t.timestamp_millis()))
+        .bind(before_at)
+        .bind(if before_id.is_empty() { "\u{10FFFF}".to_string() } else { before_id })
+        .bind(limit + 1)
+        .fetch_all(pool)
+        .await)?;
+        let more = rows.len() as i64 > limit;
+        let data: Vec<DeliveryState> = rows
+            .into_iter()
+            .take(limit as usize)
+            .map(DeliveryState::from)
+            .collect();
+        let next_cursor = if more {
+            data.last()
+                .map(|d| format!("{}_{}", d.created_at.timestamp_millis(), d.id))
+        } else {
+            None
+        };
+        Ok(DeliveryPage { data, next_cursor })
+    }
+
+    /// Makes a delivery due now for one more attempt (also after it failed).
+    pub async fn retry_delivery(&self, account_id: &str, id: &str) -> Result<DeliveryState> {
+        let now = now_ms();
+        let done = on_pool!(&self.db, pool => sqlx::query(
+            "UPDATE deliveries SET status = 'retrying', next_attempt_at = $3, claimed_until = 0, updated_at = $3 \
+             WHERE account_id = $1 AND id = $2 AND status IN ('failed', 'retrying', 'succeeded')",
+        )
+        .bind(account_id)
+        .bind(id)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        let state = self.delivery(account_id, id).await?;
+        if done == 0 && state.status == "pending" {
+            return Err(super::Error::field(
+                "id",
+                "not_yet_attempted",
+                "This delivery has not had its first attempt yet.",
+            ));
+        }
+        Ok(state)
     }
 
     /// A delivery's attempts, first to last.

@@ -165,7 +165,7 @@ impl Store {
             external_ref: account.external_ref.clone(),
         };
         on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(super::begin_write(pool)).await?;
             let hooks = sqlx::query_as::<_, HookTriggers>(
                 "SELECT id, triggers FROM webhooks WHERE account_id = $1 AND active AND deleted_at IS NULL",
             )
@@ -272,7 +272,7 @@ impl Store {
         let limit = limit.clamp(1, MAX_PAGE);
         let rows = on_pool!(&self.db, pool => sqlx::query_as::<_, EventRow>(
             "SELECT id, account_id, type, occurred_at, actor, data, seq FROM events \
-             WHERE account_id = $1 AND seq > $2 AND ($3 IS NULL OR type = $3) ORDER BY seq LIMIT $4",
+             WHERE account_id = $1 AND seq > $2 AND ($3 IS NULL OR type = $3) AND NOT is_test ORDER BY seq LIMIT $4",
         )
         .bind(account_id)
         .bind(after)

@@ -51,6 +51,25 @@ enum Db {
     Postgres(PgPool),
 }
 
+/// How a write transaction starts. SQLite takes the write lock at once
+/// (`BEGIN IMMEDIATE`): a deferred transaction that read first fails with
+/// "database is locked" when another connection committed a write meanwhile.
+trait WriteBegin {
+    const BEGIN: &'static str;
+}
+
+impl WriteBegin for sqlx::Sqlite {
+    const BEGIN: &'static str = "BEGIN IMMEDIATE";
+}
+
+impl WriteBegin for sqlx::Postgres {
+    const BEGIN: &'static str = "BEGIN";
+}
+
+fn begin_write<DB: sqlx::Database + WriteBegin>(_: &sqlx::Pool<DB>) -> &'static str {
+    DB::BEGIN
+}
+
 /// Runs the same query code on either backend's pool.
 macro_rules! on_pool {
     ($db:expr, $pool:ident => $body:expr) => {
@@ -86,7 +105,7 @@ macro_rules! bind_webhook_columns {
 mod deliveries;
 mod events;
 pub use deliveries::{
-    AttemptRecord, DeliveryState, Job, MAX_RECORDED_BODY, Outcome, ReceivedResponse, SentRequest,
+    AttemptRecord, DeliveryFilter, DeliveryPage, DeliveryState, Job, MAX_RECORDED_BODY, Outcome,
 };
 pub use events::{Accepted, DeliveryRef, EventPage, LoggedEvent, NewEvent, check_event};
 

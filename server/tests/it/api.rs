@@ -229,7 +229,11 @@ async fn events_fan_out_are_idempotent_and_read_back_in_order() {
             Some(json!({"type": "lead.created", "data": {"type": "chat"}})),
         )
         .await;
-    assert_eq!(chat["deliveries"], json!([]), "the filter holds chats back");
+    assert_eq!(
+        chat["deliveries"],
+        json!([]),
+        "the filter holds chats back: {chat}"
+    );
 
     let (status, page) = api
         .call(reqwest::Method::GET, "/events?limit=1", None)
@@ -303,5 +307,149 @@ async fn an_accepted_event_is_delivered_signed_by_the_running_server() {
             == "succeeded"
     })
     .await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn test_send_shows_request_and_response_and_deliveries_read_back() {
+    let server = start_with(|args| args.delivery.allow_private_destinations = true).await;
+    let api = Api::new(&server).await;
+    let receiver = TestReceiver::start().await;
+    receiver.answer(&[201]);
+    let mut body = hook("Test me");
+    body["url"] = json!(format!("{}/t", receiver.url));
+    let (_, created) = api
+        .call(reqwest::Method::POST, "/webhooks", Some(body))
+        .await;
+    let id = created["id"].as_str().unwrap().to_string();
+
+    let (status, test) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/webhooks/{id}/test"),
+            Some(json!({"event_type": "lead.created"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{test}");
+    assert_eq!(test["response"]["status"], 201);
+    assert_eq!(test["response"]["body"], "answered 201");
+    assert!(test["response"]["duration_ms"].as_i64().unwrap() >= 0);
+    assert_eq!(test["error"], Value::Null);
+    assert_eq!(test["request"]["method"], "POST");
+    assert!(
+        test["request"]["body"]
+            .as_str()
+            .unwrap()
+            .starts_with(r#"{"id":"evt_"#),
+        "{test}"
+    );
+    let headers = test["request"]["headers"].as_array().unwrap();
+    assert!(
+        headers
+            .iter()
+            .any(|h| h[0] == "authorization" && h[1] == "Basic ********"),
+        "{headers:?}"
+    );
+    assert_eq!(receiver.received().len(), 1);
+    // The sample event is a test: it is not in the CRM's event log.
+    let (_, log) = api.call(reqwest::Method::GET, "/events", None).await;
+    assert_eq!(log["data"], json!([]));
+
+    // The test delivery is in the history with its attempt.
+    let delivery_id = test["delivery_id"].as_str().unwrap();
+    let (status, detail) = api
+        .call(
+            reqwest::Method::GET,
+            &format!("/deliveries/{delivery_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(detail["status"], "succeeded");
+    assert_eq!(detail["event_type"], "lead.created");
+    assert_eq!(detail["attempts"][0]["response"]["status"], 201);
+
+    // A refused connection comes back as an error in words, not a failure of the call.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    api.call(
+        reqwest::Method::PATCH,
+        &format!("/webhooks/{id}"),
+        Some(json!({"url": format!("http://127.0.0.1:{port}/")})),
+    )
+    .await;
+    let (status, test) = api
+        .call(reqwest::Method::POST, &format!("/webhooks/{id}/test"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(test["response"], Value::Null);
+    assert!(
+        test["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("connection refused"),
+        "{test}"
+    );
+
+    // The list filters by status, newest first; retry makes a failed one due again.
+    let (_, failed) = api
+        .call(reqwest::Method::GET, "/deliveries?status=failed", None)
+        .await;
+    assert_eq!(failed["data"].as_array().unwrap().len(), 1);
+    let failed_id = failed["data"][0]["id"].as_str().unwrap().to_string();
+    let (_, all) = api
+        .call(
+            reqwest::Method::GET,
+            &format!("/deliveries?webhook_id={id}&limit=1"),
+            None,
+        )
+        .await;
+    assert_eq!(all["data"][0]["id"], failed_id.as_str(), "newest first");
+    let cursor = all["next_cursor"].as_str().unwrap().to_string();
+    let (_, next) = api
+        .call(
+            reqwest::Method::GET,
+            &format!("/deliveries?webhook_id={id}&limit=1&cursor={cursor}"),
+            None,
+        )
+        .await;
+    assert_eq!(next["data"][0]["id"], delivery_id);
+    assert_eq!(next["next_cursor"], Value::Null);
+
+    api.call(
+        reqwest::Method::PATCH,
+        &format!("/webhooks/{id}"),
+        Some(json!({"url": format!("{}/t", receiver.url)})),
+    )
+    .await;
+    let (status, retried) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/deliveries/{failed_id}/retry"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{retried}");
+    let account = server.store.ensure_default_account().await.unwrap();
+    eventually("the retry to succeed", || async {
+        server
+            .store
+            .delivery(&account.id, &failed_id)
+            .await
+            .unwrap()
+            .status
+            == "succeeded"
+    })
+    .await;
+    let (_, detail) = api
+        .call(
+            reqwest::Method::GET,
+            &format!("/deliveries/{failed_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(detail["attempts"].as_array().unwrap().len(), 2);
     server.stop().await;
 }
