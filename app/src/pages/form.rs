@@ -865,7 +865,7 @@ fn TestPanel(id: String, types: Vec<String>) -> impl IntoView {
 fn TestResult(sent: TestSend) -> impl IntoView {
     let request = &sent.request;
     let request_text = format!(
-        "{} {}\n{}\n{}",
+        "{} {}\n{}\n\n{}",
         request.method,
         request.url,
         request
