@@ -8,6 +8,9 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 
+/// A queued answer: status and headers.
+type Answer = (u16, Vec<(String, String)>);
+
 /// One request the receiver got.
 #[derive(Clone, Debug)]
 pub struct Received {
@@ -23,7 +26,7 @@ pub struct Received {
 pub struct TestReceiver {
     pub url: String,
     got: Arc<Mutex<Vec<Received>>>,
-    answers: Arc<Mutex<VecDeque<u16>>>,
+    answers: Arc<Mutex<VecDeque<Answer>>>,
 }
 
 impl TestReceiver {
@@ -31,7 +34,7 @@ impl TestReceiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
-        let answers: Arc<Mutex<VecDeque<u16>>> = Arc::default();
+        let answers: Arc<Mutex<VecDeque<Answer>>> = Arc::default();
         let (g, a) = (got.clone(), answers.clone());
         let app = axum::Router::new().fallback(
             move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
@@ -43,9 +46,18 @@ impl TestReceiver {
                         headers,
                         body,
                     });
-                    let status = a.lock().unwrap().pop_front().unwrap_or(200);
+                    let (status, headers) =
+                        a.lock().unwrap().pop_front().unwrap_or((200, Vec::new()));
+                    let mut map = HeaderMap::new();
+                    for (name, value) in headers {
+                        map.insert(
+                            axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                            value.parse().unwrap(),
+                        );
+                    }
                     (
                         StatusCode::from_u16(status).unwrap(),
+                        map,
                         format!("answered {status}"),
                     )
                 }
@@ -57,7 +69,19 @@ impl TestReceiver {
 
     /// Answers the next requests with these statuses.
     pub fn answer(&self, statuses: &[u16]) {
-        self.answers.lock().unwrap().extend(statuses);
+        self.answers
+            .lock()
+            .unwrap()
+            .extend(statuses.iter().map(|&s| (s, Vec::new())));
+    }
+
+    /// Answers the next request with this status and these headers.
+    pub fn answer_with(&self, status: u16, headers: &[(&str, &str)]) {
+        let headers = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.answers.lock().unwrap().push_back((status, headers));
     }
 
     pub fn received(&self) -> Vec<Received> {

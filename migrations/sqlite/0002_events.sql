@@ -42,6 +42,9 @@ CREATE TABLE deliveries (
     account_id           TEXT NOT NULL REFERENCES accounts (id),
     webhook_id           TEXT NOT NULL REFERENCES webhooks (id),
     event_seq            INTEGER NOT NULL REFERENCES events (seq),
+    -- Copied from the webhook's delivery mode at fan-out: queued deliveries
+    -- of a webhook go one at a time, in event order.
+    queued               BOOLEAN NOT NULL DEFAULT FALSE,
     status               TEXT NOT NULL CHECK (status IN ('pending', 'retrying', 'succeeded', 'failed')),
     attempts             INTEGER NOT NULL DEFAULT 0,
     next_attempt_at      INTEGER,
@@ -56,6 +59,9 @@ CREATE TABLE deliveries (
 -- The work still to do, by when it is due.
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status IN ('pending', 'retrying');
 CREATE INDEX deliveries_event ON deliveries (event_seq);
+-- A queued delivery waits while an earlier one of its webhook is open.
+CREATE INDEX deliveries_webhook_open ON deliveries (webhook_id, event_seq)
+    WHERE status IN ('pending', 'retrying');
 CREATE INDEX deliveries_account_created ON deliveries (account_id, created_at);
 
 -- Every attempt, as PRODUCT.md section 5 lists: the request as sent (secrets

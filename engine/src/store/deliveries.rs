@@ -166,15 +166,19 @@ impl From<StateRow> for DeliveryState {
 }
 
 const CLAIM_SQLITE: &str = "UPDATE deliveries SET claimed_until = $1 WHERE id IN (\
-     SELECT id FROM deliveries WHERE status IN ('pending', 'retrying') AND next_attempt_at <= $2 \
-     AND claimed_until < $2 ORDER BY next_attempt_at LIMIT $3) \
+     SELECT id FROM deliveries d WHERE status IN ('pending', 'retrying') AND next_attempt_at <= $2 \
+     AND claimed_until < $2 AND (NOT queued OR NOT EXISTS (SELECT 1 FROM deliveries p \
+     WHERE p.webhook_id = d.webhook_id AND p.status IN ('pending', 'retrying') AND p.event_seq < d.event_seq)) \
+     ORDER BY next_attempt_at LIMIT $3) \
      RETURNING id, account_id, webhook_id, event_seq, attempts";
 
 /// PostgreSQL: rows another worker is claiming right now are skipped, so two
 /// workers never take the same delivery.
 const CLAIM_POSTGRES: &str = "UPDATE deliveries SET claimed_until = $1 WHERE id IN (\
-     SELECT id FROM deliveries WHERE status IN ('pending', 'retrying') AND next_attempt_at <= $2 \
-     AND claimed_until < $2 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+     SELECT id FROM deliveries d WHERE status IN ('pending', 'retrying') AND next_attempt_at <= $2 \
+     AND claimed_until < $2 AND (NOT queued OR NOT EXISTS (SELECT 1 FROM deliveries p \
+     WHERE p.webhook_id = d.webhook_id AND p.status IN ('pending', 'retrying') AND p.event_seq < d.event_seq)) \
+     ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
      RETURNING id, account_id, webhook_id, event_seq, attempts";
 
 impl Store {
@@ -382,15 +386,25 @@ impl Store {
                 .bind(&o.error)
                 .execute(&mut *tx)
                 .await?;
-                let (status, next) = next_step(job, o.succeeded(), now);
+                let step = next_step(job, o, now);
+                if let Step::Failed { disable: Some(reason) } = step {
+                    sqlx::query(
+                        "UPDATE webhooks SET active = FALSE, disabled_reason = $2, updated_at = $3 WHERE id = $1",
+                    )
+                    .bind(&job.webhook_id)
+                    .bind(reason)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 sqlx::query(
                     "UPDATE deliveries SET status = $2, attempts = $3, next_attempt_at = $4, \
                      last_response_status = $5, last_error = $6, claimed_until = 0, updated_at = $7 WHERE id = $1",
                 )
                 .bind(&job.delivery_id)
-                .bind(status)
+                .bind(step.status())
                 .bind(job.attempt as i32)
-                .bind(next)
+                .bind(step.next_attempt_at())
                 .bind(o.response.as_ref().map(|r| i32::from(r.status)))
                 .bind(&o.error)
                 .bind(now)
@@ -528,16 +542,55 @@ impl Store {
     }
 }
 
-/// The status after an attempt and, when retrying, when the next one is due:
-/// the webhook's schedule with up to 10% jitter so retries of many
-/// deliveries do not arrive at once.
-fn next_step(job: &Job, succeeded: bool, now: i64) -> (&'static str, Option<i64>) {
-    if succeeded {
-        return ("succeeded", None);
+/// The longest a `Retry-After` may push an attempt back.
+const MAX_RETRY_AFTER_MS: i64 = 24 * 3600 * 1000;
+
+/// What an attempt's outcome means for its delivery.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    Succeeded,
+    /// Given up; `disable` when the receiver asked never to be called again.
+    Failed {
+        disable: Option<&'static str>,
+    },
+    Retry {
+        at: i64,
+    },
+}
+
+impl Step {
+    fn status(&self) -> &'static str {
+        match self {
+            Step::Succeeded => "succeeded",
+            Step::Failed { .. } => "failed",
+            Step::Retry { .. } => "retrying",
+        }
+    }
+
+    fn next_attempt_at(&self) -> Option<i64> {
+        match self {
+            Step::Retry { at } => Some(*at),
+            _ => None,
+        }
+    }
+}
+
+/// The next step after an attempt: success ends it; 410 Gone gives up and
+/// turns the webhook off; otherwise the webhook's schedule (with up to 10%
+/// jitter, so many retries do not arrive at once), pushed back by a
+/// `Retry-After` on 429 and 503, until the attempts are used up.
+fn next_step(job: &Job, outcome: &Outcome, now: i64) -> Step {
+    if outcome.succeeded() {
+        return Step::Succeeded;
+    }
+    if outcome.response.as_ref().is_some_and(|r| r.status == 410) {
+        return Step::Failed {
+            disable: Some("The receiver answered 410 Gone: it asked not to be called again."),
+        };
     }
     let retry = &job.webhook.retry;
     if job.attempt >= retry.max_attempts {
-        return ("failed", None);
+        return Step::Failed { disable: None };
     }
     let delay_s = retry
         .schedule_s
@@ -551,5 +604,75 @@ fn next_step(job: &Job, succeeded: bool, now: i64) -> (&'static str, Option<i64>
     } else {
         0
     };
-    ("retrying", Some(now + delay_ms + jitter))
+    let asked = outcome
+        .response
+        .as_ref()
+        .filter(|r| r.status == 429 || r.status == 503)
+        .and_then(|r| retry_after_ms(r, now))
+        .unwrap_or(0);
+    Step::Retry {
+        at: now + (delay_ms + jitter).max(asked),
+    }
+}
+
+/// A `Retry-After` header, in seconds or as an HTTP date, as milliseconds from now.
+fn retry_after_ms(response: &ReceivedResponse, now: i64) -> Option<i64> {
+    let value = response
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+        .map(|(_, v)| v.trim())?;
+    let ms = match value.parse::<i64>() {
+        Ok(seconds) => seconds.saturating_mul(1000),
+        Err(_) => {
+            chrono::DateTime::parse_from_rfc2822(value)
+                .ok()?
+                .timestamp_millis()
+                - now
+        }
+    };
+    Some(ms.clamp(0, MAX_RETRY_AFTER_MS))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(status: u16, headers: &[(&str, &str)]) -> ReceivedResponse {
+        ReceivedResponse {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: String::new(),
+        }
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        let now = chrono::DateTime::parse_from_rfc3339("2015-10-21T07:28:00Z")
+            .unwrap()
+            .timestamp_millis();
+        assert_eq!(
+            retry_after_ms(&response(429, &[("Retry-After", "120")]), now),
+            Some(120_000)
+        );
+        assert_eq!(
+            retry_after_ms(
+                &response(503, &[("retry-after", "Wed, 21 Oct 2015 07:29:00 GMT")]),
+                now
+            ),
+            Some(60_000)
+        );
+        assert_eq!(
+            retry_after_ms(&response(503, &[("retry-after", "soon")]), now),
+            None
+        );
+        assert_eq!(
+            retry_after_ms(&response(503, &[("retry-after", "99999999")]), now),
+            Some(MAX_RETRY_AFTER_MS)
+        );
+        assert_eq!(retry_after_ms(&response(503, &[]), now), None);
+    }
 }

@@ -101,6 +101,7 @@ fn key_hash(key: &str) -> String {
 struct HookTriggers {
     id: String,
     triggers: String,
+    delivery_mode: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -167,14 +168,15 @@ impl Store {
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin_with(super::begin_write(pool)).await?;
             let hooks = sqlx::query_as::<_, HookTriggers>(
-                "SELECT id, triggers FROM webhooks WHERE account_id = $1 AND active AND deleted_at IS NULL",
+                "SELECT id, triggers, delivery_mode FROM webhooks WHERE account_id = $1 AND active AND deleted_at IS NULL",
             )
             .bind(&account.id)
             .fetch_all(&mut *tx)
             .await?;
-            let hooks: Vec<(String, Vec<Trigger>)> = hooks
+            // (id, triggers, queued)
+            let hooks: Vec<(String, Vec<Trigger>, bool)> = hooks
                 .into_iter()
-                .map(|h| (h.id, serde_json::from_str(&h.triggers).unwrap_or_default()))
+                .map(|h| (h.id, serde_json::from_str(&h.triggers).unwrap_or_default(), h.delivery_mode == "queued"))
                 .collect();
             let mut answers = Vec::with_capacity(events.len());
             for new in events {
@@ -199,16 +201,16 @@ impl Store {
                     actor: new.actor.clone(),
                     data: new.data.clone(),
                 };
-                let fired: Vec<&String> = hooks
+                let fired: Vec<(&String, bool)> = hooks
                     .iter()
-                    .filter(|(_, triggers)| {
+                    .filter(|(_, triggers, _)| {
                         matching::fires(&WebhookInput { triggers: triggers.clone(), ..WebhookInput::default() }, &event)
                     })
-                    .map(|(id, _)| id)
+                    .map(|(id, _, queued)| (id, *queued))
                     .collect();
                 let deliveries: Vec<DeliveryRef> = fired
                     .iter()
-                    .map(|webhook_id| DeliveryRef {
+                    .map(|(webhook_id, _)| DeliveryRef {
                         id: new_id("dlv"),
                         webhook_id: (*webhook_id).clone(),
                         status: "pending".into(),
@@ -231,15 +233,16 @@ impl Store {
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
-                for d in &answer.deliveries {
+                for (d, (_, queued)) in answer.deliveries.iter().zip(&fired) {
                     sqlx::query(
-                        "INSERT INTO deliveries (id, account_id, webhook_id, event_seq, status, attempts, \
-                         next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, $5)",
+                        "INSERT INTO deliveries (id, account_id, webhook_id, event_seq, queued, status, attempts, \
+                         next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6, $6)",
                     )
                     .bind(&d.id)
                     .bind(&account.id)
                     .bind(&d.webhook_id)
                     .bind(seq)
+                    .bind(*queued)
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;

@@ -31,6 +31,9 @@ both_databases!(
     a_refused_connection_is_recorded_in_plain_words,
     get_sends_the_fields_in_the_query_string,
     private_destinations_are_refused_unless_allowed,
+    retry_after_is_honoured_on_429,
+    gone_disables_the_webhook,
+    queued_deliveries_keep_event_order_through_failures,
 );
 
 fn config(allow_private: bool) -> DeliveryConfig {
@@ -323,6 +326,140 @@ async fn private_destinations_are_refused_unless_allowed(store: Store) {
     assert!(
         receiver.received().is_empty(),
         "nothing reached the receiver"
+    );
+    delivery.shutdown().await;
+}
+
+async fn retry_after_is_honoured_on_429(store: Store) {
+    let receiver = TestReceiver::start().await;
+    receiver.answer_with(429, &[("Retry-After", "2")]);
+    let account = store.ensure_default_account().await.unwrap();
+    let mut input = hook(&receiver.url);
+    input.retry = RetryPolicy {
+        max_attempts: 3,
+        schedule_s: vec![0, 0, 0],
+    };
+    store.create_webhook(&account.id, input).await.unwrap();
+    let delivery = Delivery::start(store.clone(), config(true)).unwrap();
+    let id = send_lead(&store).await;
+    delivery.waker().notify_one();
+    eventually("the second attempt to succeed", || async {
+        status_of(&store, &id).await == "succeeded"
+    })
+    .await;
+    let attempts = store.attempts(&id).await.unwrap();
+    assert_eq!(attempts[0].response.as_ref().unwrap().status, 429);
+    let gap = attempts[1].at - attempts[0].at;
+    assert!(
+        gap >= chrono::Duration::milliseconds(1900),
+        "the schedule said now, Retry-After said 2 s: {gap}"
+    );
+    delivery.shutdown().await;
+}
+
+async fn gone_disables_the_webhook(store: Store) {
+    let receiver = TestReceiver::start().await;
+    receiver.answer(&[410]);
+    let account = store.ensure_default_account().await.unwrap();
+    let (view, _) = store
+        .create_webhook(&account.id, hook(&receiver.url))
+        .await
+        .unwrap();
+    let delivery = Delivery::start(store.clone(), config(true)).unwrap();
+    let id = send_lead(&store).await;
+    delivery.waker().notify_one();
+    eventually("the delivery to be given up", || async {
+        status_of(&store, &id).await == "failed"
+    })
+    .await;
+    assert_eq!(
+        store.attempts(&id).await.unwrap().len(),
+        1,
+        "no retries after 410"
+    );
+    let hook = store.webhook(&account.id, &view.id).await.unwrap();
+    assert!(!hook.input.active);
+    assert!(hook.disabled_reason.unwrap().contains("410 Gone"));
+    // A disabled webhook fires no more.
+    let answers = store
+        .accept_events(
+            &account,
+            vec![NewEvent {
+                event_type: "lead.created".into(),
+                data: serde_json::json!({}),
+                occurred_at: None,
+                actor: None,
+                idempotency_key: None,
+            }],
+        )
+        .await
+        .unwrap();
+    assert!(answers[0].deliveries.is_empty());
+    // Turning it back on clears the reason.
+    let hook = store
+        .set_webhook_active(&account.id, &view.id, true)
+        .await
+        .unwrap();
+    assert_eq!(hook.disabled_reason, None);
+    delivery.shutdown().await;
+}
+
+async fn queued_deliveries_keep_event_order_through_failures(store: Store) {
+    let receiver = TestReceiver::start().await;
+    receiver.answer(&[500, 503]);
+    let account = store.ensure_default_account().await.unwrap();
+    let mut input = hook(&receiver.url);
+    input.delivery_mode = engine::model::DeliveryMode::Queued;
+    input.format = Format::JsonMapped;
+    input.mapping = vec![MappingRow {
+        key: "n".into(),
+        value: MappingValue::Field("lead.comments".into()),
+    }];
+    input.retry = RetryPolicy {
+        max_attempts: 5,
+        schedule_s: vec![0, 1, 1, 1, 1],
+    };
+    store.create_webhook(&account.id, input).await.unwrap();
+    let delivery = Delivery::start(store.clone(), config(true)).unwrap();
+    let mut ids = Vec::new();
+    for n in 1..=4 {
+        let answers = store
+            .accept_events(
+                &account,
+                vec![NewEvent {
+                    event_type: "lead.created".into(),
+                    data: serde_json::json!({"comments": n}),
+                    occurred_at: None,
+                    actor: None,
+                    idempotency_key: None,
+                }],
+            )
+            .await
+            .unwrap();
+        ids.push(answers[0].deliveries[0].id.clone());
+    }
+    delivery.waker().notify_one();
+    for id in &ids {
+        eventually("every delivery to succeed", || async {
+            status_of(&store, id).await == "succeeded"
+        })
+        .await;
+    }
+    let order: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert_eq!(
+        order,
+        vec![
+            r#"{"n":1}"#,
+            r#"{"n":1}"#,
+            r#"{"n":1}"#,
+            r#"{"n":2}"#,
+            r#"{"n":3}"#,
+            r#"{"n":4}"#
+        ]
     );
     delivery.shutdown().await;
 }
