@@ -153,12 +153,14 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: ApiState) -> Router<S> {
 
 async fn post_event(
     State(store): State<Store>,
+    State(sender): State<Sender>,
     State(wake): State<Wake>,
     ApiAccount(account): ApiAccount,
     body: Result<Json<NewEvent>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(event) = body?;
-    let mut answers = store.accept_events(&account, vec![event]).await?;
+    let mut answers =
+        engine::delivery::accept_events(&store, &sender, &account, vec![event]).await?;
     if let Some(wake) = &wake.0 {
         wake.notify_one();
     }

@@ -128,6 +128,71 @@ async fn run(
     let _ = recorder.await;
 }
 
+/// Accepts events like [`Store::accept_events`], then makes the first
+/// attempt of every delivery to an inline webhook right away (concurrently,
+/// each bounded by its webhook's timeout) and fills its outcome into the
+/// answer. Failed inline deliveries are retried in the background as usual.
+pub async fn accept_events(
+    store: &Store,
+    sender: &Sender,
+    account: &crate::store::Account,
+    events: Vec<crate::store::NewEvent>,
+) -> Result<Vec<crate::store::Accepted>, crate::store::Error> {
+    let mut answers = store.accept_events(account, events).await?;
+    let mut inline = std::collections::HashMap::<String, bool>::new();
+    let mut attempts = tokio::task::JoinSet::new();
+    for (a, answer) in answers.iter().enumerate() {
+        for (d, delivery) in answer.deliveries.iter().enumerate() {
+            if delivery.status != "pending" {
+                continue;
+            }
+            let is_inline = match inline.get(&delivery.webhook_id) {
+                Some(known) => *known,
+                None => {
+                    let mode = store
+                        .webhook(&account.id, &delivery.webhook_id)
+                        .await?
+                        .input
+                        .execution_mode;
+                    let known = mode == crate::model::ExecutionMode::Inline;
+                    inline.insert(delivery.webhook_id.clone(), known);
+                    known
+                }
+            };
+            if !is_inline {
+                continue;
+            }
+            let Some(job) = store.claim_inline(&delivery.id).await? else {
+                store.release_inline(&delivery.id).await?;
+                continue;
+            };
+            let sender = sender.clone();
+            attempts.spawn(async move { (a, d, sender.attempt(job).await) });
+        }
+    }
+    let mut outcomes = Vec::new();
+    while let Some(done) = attempts.join_next().await {
+        if let Ok((a, d, outcome)) = done {
+            let answer = &mut answers[a].deliveries[d];
+            answer.status = if outcome.succeeded() {
+                "succeeded"
+            } else {
+                "failed"
+            }
+            .into();
+            answer.response_status = outcome.response.as_ref().map(|r| r.status);
+            outcomes.push(outcome);
+        }
+    }
+    if !outcomes.is_empty() {
+        store.record_attempts(&outcomes).await?;
+        for answer in &answers {
+            store.remember_answer(answer).await?;
+        }
+    }
+    Ok(answers)
+}
+
 /// Sends a sample event of `event_type` to the webhook now, records the
 /// attempt like any other, and returns what happened.
 pub async fn test_send(

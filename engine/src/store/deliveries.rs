@@ -205,6 +205,44 @@ impl Store {
                     .await?
             }
         };
+        self.jobs_for(claimed).await
+    }
+
+    /// Takes an inline delivery that [`Store::accept_events`] just held for
+    /// this request, if it is (when queued) first in its webhook's line.
+    pub async fn claim_inline(&self, delivery_id: &str) -> Result<Option<Job>> {
+        let now = now_ms();
+        let lease_ms = super::events::INLINE_HOLD_MS;
+        let claimed = on_pool!(&self.db, pool => sqlx::query_as::<_, Claimed>(
+            "UPDATE deliveries SET claimed_until = $1 WHERE id = $3 AND status = 'pending' AND attempts = 0 \
+             AND claimed_until > $2 AND (NOT queued OR NOT EXISTS (SELECT 1 FROM deliveries p \
+             WHERE p.webhook_id = deliveries.webhook_id AND p.status IN ('pending', 'retrying') \
+             AND p.event_seq < deliveries.event_seq)) \
+             RETURNING id, account_id, webhook_id, event_seq, attempts",
+        )
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(delivery_id)
+        .fetch_all(pool)
+        .await)?;
+        Ok(self.jobs_for(claimed).await?.pop())
+    }
+
+    /// Lets any worker take an inline delivery that could not be attempted
+    /// at once (a queued one waiting for its turn).
+    pub async fn release_inline(&self, delivery_id: &str) -> Result<()> {
+        on_pool!(&self.db, pool => sqlx::query(
+            "UPDATE deliveries SET claimed_until = 0 WHERE id = $1 AND status = 'pending' AND attempts = 0",
+        )
+        .bind(delivery_id)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Loads what claimed deliveries need to be sent.
+    async fn jobs_for(&self, claimed: Vec<Claimed>) -> Result<Vec<Job>> {
         let mut hooks: HashMap<String, Option<(WebhookInput, String, bool)>> = HashMap::new();
         let mut accounts: HashMap<String, Account> = HashMap::new();
         let mut jobs = Vec::with_capacity(claimed.len());

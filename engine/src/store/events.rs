@@ -60,6 +60,8 @@ pub struct EventPage {
 }
 
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+/// How long an inline delivery is held for its request (longer than any timeout).
+pub const INLINE_HOLD_MS: i64 = 120_000;
 pub const MAX_PAGE: i64 = 1000;
 
 /// Checks an incoming event; errors name the JSON field.
@@ -102,6 +104,7 @@ struct HookTriggers {
     id: String,
     triggers: String,
     delivery_mode: String,
+    execution_mode: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -168,15 +171,19 @@ impl Store {
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin_with(super::begin_write(pool)).await?;
             let hooks = sqlx::query_as::<_, HookTriggers>(
-                "SELECT id, triggers, delivery_mode FROM webhooks WHERE account_id = $1 AND active AND deleted_at IS NULL",
+                "SELECT id, triggers, delivery_mode, execution_mode FROM webhooks \
+                 WHERE account_id = $1 AND active AND deleted_at IS NULL",
             )
             .bind(&account.id)
             .fetch_all(&mut *tx)
             .await?;
-            // (id, triggers, queued)
-            let hooks: Vec<(String, Vec<Trigger>, bool)> = hooks
+            // (id, triggers, (queued, inline))
+            let hooks: Vec<(String, Vec<Trigger>, (bool, bool))> = hooks
                 .into_iter()
-                .map(|h| (h.id, serde_json::from_str(&h.triggers).unwrap_or_default(), h.delivery_mode == "queued"))
+                .map(|h| {
+                    let modes = (h.delivery_mode == "queued", h.execution_mode == "inline");
+                    (h.id, serde_json::from_str(&h.triggers).unwrap_or_default(), modes)
+                })
                 .collect();
             let mut answers = Vec::with_capacity(events.len());
             for new in events {
@@ -201,12 +208,12 @@ impl Store {
                     actor: new.actor.clone(),
                     data: new.data.clone(),
                 };
-                let fired: Vec<(&String, bool)> = hooks
+                let fired: Vec<(&String, (bool, bool))> = hooks
                     .iter()
                     .filter(|(_, triggers, _)| {
                         matching::fires(&WebhookInput { triggers: triggers.clone(), ..WebhookInput::default() }, &event)
                     })
-                    .map(|(id, _, queued)| (id, *queued))
+                    .map(|(id, _, modes)| (id, *modes))
                     .collect();
                 let deliveries: Vec<DeliveryRef> = fired
                     .iter()
@@ -233,10 +240,15 @@ impl Store {
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
-                for (d, (_, queued)) in answer.deliveries.iter().zip(&fired) {
+                for (d, (_, (queued, inline))) in answer.deliveries.iter().zip(&fired) {
+                    // An inline delivery is held for the request that made it, which
+                    // attempts it at once; should that process die, the hold runs out
+                    // and any worker sends it.
+                    let held_until = if *inline { now + INLINE_HOLD_MS } else { 0 };
                     sqlx::query(
                         "INSERT INTO deliveries (id, account_id, webhook_id, event_seq, queued, status, attempts, \
-                         next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6, $6)",
+                         next_attempt_at, claimed_until, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7, $6, $6)",
                     )
                     .bind(&d.id)
                     .bind(&account.id)
@@ -244,6 +256,7 @@ impl Store {
                     .bind(seq)
                     .bind(*queued)
                     .bind(now)
+                    .bind(held_until)
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -252,6 +265,17 @@ impl Store {
             tx.commit().await?;
             Ok(answers)
         })
+    }
+
+    /// Keeps the final answer (with inline outcomes) for idempotent repeats.
+    pub async fn remember_answer(&self, answer: &Accepted) -> Result<()> {
+        on_pool!(&self.db, pool => sqlx::query("UPDATE events SET response = $2 WHERE id = $1")
+            .bind(&answer.id)
+            .bind(serde_json::to_string(answer).unwrap_or_default())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
     }
 
     /// The account's event log in order, after a cursor, optionally of one type.

@@ -453,3 +453,81 @@ async fn test_send_shows_request_and_response_and_deliveries_read_back() {
     assert_eq!(detail["attempts"].as_array().unwrap().len(), 2);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn inline_webhooks_answer_with_the_first_attempt_and_retry_in_the_background() {
+    let server = start_with(|args| args.delivery.allow_private_destinations = true).await;
+    let api = Api::new(&server).await;
+    let receiver = TestReceiver::start().await;
+    receiver.answer(&[200, 500]);
+    let mut body = hook("Inline");
+    body["url"] = json!(receiver.url);
+    body["execution_mode"] = json!("inline");
+    body["triggers"] = json!([{"event_type": "contact.created"}]);
+    body["retry"] = json!({"max_attempts": 3, "schedule_s": [0, 1, 1]});
+    api.call(reqwest::Method::POST, "/webhooks", Some(body))
+        .await;
+    let mut background = hook("Background");
+    let other = TestReceiver::start().await;
+    background["url"] = json!(format!("{}/bg", other.url));
+    background["triggers"] = json!([{"event_type": "contact.created"}]);
+    let (_, bg) = api
+        .call(reqwest::Method::POST, "/webhooks", Some(background))
+        .await;
+
+    let event =
+        json!({"type": "contact.created", "data": {"first_name": "Ann"}, "idempotency_key": "k1"});
+    let (status, accepted) = api
+        .call(reqwest::Method::POST, "/events", Some(event.clone()))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let deliveries = accepted["deliveries"].as_array().unwrap();
+    let inline = deliveries
+        .iter()
+        .find(|d| d["webhook_id"] != bg["id"])
+        .unwrap();
+    let later = deliveries
+        .iter()
+        .find(|d| d["webhook_id"] == bg["id"])
+        .unwrap();
+    assert_eq!(inline["status"], "succeeded", "{accepted}");
+    assert_eq!(inline["response_status"], 200);
+    assert_eq!(later["status"], "pending");
+    assert!(later.get("response_status").is_none());
+    // The repeat gets the same answer, outcome included.
+    let (_, again) = api
+        .call(reqwest::Method::POST, "/events", Some(event))
+        .await;
+    assert_eq!(again, accepted);
+
+    // A failing inline attempt is reported and then retried in the background.
+    let (_, accepted) = api
+        .call(
+            reqwest::Method::POST,
+            "/events",
+            Some(json!({"type": "contact.created", "data": {}})),
+        )
+        .await;
+    let inline = accepted["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["webhook_id"] != bg["id"])
+        .unwrap()
+        .clone();
+    let id = inline["id"].as_str().unwrap().to_string();
+    assert_eq!(inline["status"], "failed", "{accepted}");
+    assert_eq!(inline["response_status"], 500);
+    let account = server.store.ensure_default_account().await.unwrap();
+    eventually("the inline delivery to end up succeeded", || async {
+        server
+            .store
+            .delivery(&account.id, &id)
+            .await
+            .unwrap()
+            .status
+            == "succeeded"
+    })
+    .await;
+    server.stop().await;
+}
