@@ -28,6 +28,8 @@ pub enum Command {
     /// Manage console users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Measure delivery speed against a loopback receiver this starts itself.
+    Bench(crate::bench::BenchArgs),
     /// Manage API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),

@@ -5,11 +5,13 @@
 //!
 //! # Layout
 //! - [`api`]: the REST API under `/api/v1`.
+//! - [`bench`]: `postback bench`, the delivery benchmark.
 //! - [`config`]: the command line and environment variables.
 //! - [`sessions`]: tower-sessions records kept in Postback's own database.
 //! - [`guard`]: sends page requests to setup or sign-in when needed.
 
 pub mod api;
+pub mod bench;
 pub mod config;
 pub mod guard;
 pub mod sessions;
@@ -63,6 +65,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store.close().await;
             Ok(())
         }
+        Command::Bench(args) => bench::run(args).await,
         Command::Migrate(db) => {
             open_store(&db.database_url).await?;
             println!("migrations applied");

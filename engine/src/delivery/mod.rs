@@ -86,7 +86,7 @@ async fn run(
 ) {
     let permits = Arc::new(Semaphore::new(config.concurrency));
     let (results, outcomes) = mpsc::unbounded_channel::<Outcome>();
-    let recorder = tokio::spawn(record(store.clone(), outcomes));
+    let recorder = tokio::spawn(record(store.clone(), outcomes, wake.clone()));
     loop {
         if *stopped.borrow() {
             break;
@@ -222,8 +222,9 @@ pub async fn test_send(
     })
 }
 
-/// Writes outcomes as they come, many per transaction.
-async fn record(store: Store, mut outcomes: mpsc::UnboundedReceiver<Outcome>) {
+/// Writes outcomes as they come, many per transaction, then wakes the
+/// claimer: a queued webhook's next delivery may be free to go now.
+async fn record(store: Store, mut outcomes: mpsc::UnboundedReceiver<Outcome>, wake: Arc<Notify>) {
     let mut batch = Vec::with_capacity(512);
     while outcomes.recv_many(&mut batch, 512).await > 0 {
         if let Err(e) = store.record_attempts(&batch).await {
@@ -231,5 +232,6 @@ async fn record(store: Store, mut outcomes: mpsc::UnboundedReceiver<Outcome>) {
             tracing::error!(error = %e, count = batch.len(), "recording attempts failed");
         }
         batch.clear();
+        wake.notify_one();
     }
 }

@@ -521,6 +521,17 @@ impl Store {
         Ok(DeliveryPage { data, next_cursor })
     }
 
+    /// How many of the account's deliveries have this status.
+    pub async fn count_deliveries(&self, account_id: &str, status: &str) -> Result<i64> {
+        Ok(on_pool!(&self.db, pool => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM deliveries WHERE account_id = $1 AND status = $2",
+        )
+        .bind(account_id)
+        .bind(status)
+        .fetch_one(pool)
+        .await)?)
+    }
+
     /// Makes a delivery due now for one more attempt (also after it failed).
     pub async fn retry_delivery(&self, account_id: &str, id: &str) -> Result<DeliveryState> {
         let now = now_ms();

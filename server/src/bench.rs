@@ -1,0 +1,232 @@
+//! `postback bench`: measures delivery on this machine against a loopback
+//! receiver it starts itself (answers 200 at once). Prints deliveries per
+//! second for a burst, and event-to-request latency percentiles at a steady
+//! rate. Every attempt is recorded durably, as in production. Bounded in
+//! count and time; it stops by itself.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use axum::http::HeaderMap;
+use clap::{Args, ValueEnum};
+use engine::delivery::{Delivery, DeliveryConfig};
+use engine::model::{DeliveryMode, RetryPolicy, Trigger, WebhookInput};
+use engine::store::NewEvent;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    Fast,
+    Queued,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// The database to measure; default a fresh SQLite file in a temporary folder.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Events in the burst.
+    #[arg(long, default_value_t = 20_000)]
+    pub events: usize,
+    /// Webhooks each event fans out to.
+    #[arg(long, default_value_t = 1)]
+    pub webhooks: usize,
+    #[arg(long, value_enum, default_value_t = ModeArg::Fast)]
+    pub mode: ModeArg,
+    /// Events per second in the latency phase.
+    #[arg(long, default_value_t = 1000)]
+    pub rate: u32,
+    /// Seconds the latency phase lasts.
+    #[arg(long, default_value_t = 5)]
+    pub seconds: u32,
+    /// Events accepted per transaction in the burst.
+    #[arg(long, default_value_t = 100)]
+    pub batch: usize,
+}
+
+/// Arrival time of each delivery id at the receiver.
+type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
+
+async fn start_receiver() -> anyhow::Result<(String, Arrivals)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    let arrivals: Arrivals = Arc::default();
+    let seen = arrivals.clone();
+    let app = axum::Router::new().fallback(move |headers: HeaderMap| {
+        let seen = seen.clone();
+        async move {
+            if let Some(id) = headers.get("webhook-id").and_then(|v| v.to_str().ok()) {
+                seen.lock()
+                    .expect("arrivals lock")
+                    .insert(id.to_string(), Instant::now());
+            }
+            "ok"
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((url, arrivals))
+}
+
+fn lead(n: usize) -> NewEvent {
+    NewEvent {
+        event_type: "lead.created".into(),
+        data: serde_json::json!({"id": format!("l_{n}"), "type": "call",
+            "contact": {"id": format!("c_{n}"), "first_name": "Jane", "last_name": "Doe", "email": "jane@example.com"}}),
+        occurred_at: None,
+        actor: None,
+        idempotency_key: None,
+    }
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let url = match &args.database_url {
+        Some(url) => url.clone(),
+        None => {
+            let dir = std::env::temp_dir().join(engine::store::new_id("postback-bench"));
+            format!("sqlite://{}/bench.db?mode=rwc", dir.display())
+        }
+    };
+    let store = crate::open_store(&url).await?;
+    let account = store.ensure_default_account().await?;
+    let (receiver, arrivals) = start_receiver().await?;
+    for i in 0..args.webhooks.max(1) {
+        let input = WebhookInput {
+            title: format!("bench {i} {}", engine::store::new_id("b")),
+            url: receiver.clone(),
+            triggers: vec![Trigger {
+                event_type: "lead.created".into(),
+                filters: vec![],
+            }],
+            delivery_mode: match args.mode {
+                ModeArg::Fast => DeliveryMode::Fast,
+                ModeArg::Queued => DeliveryMode::Queued,
+            },
+            retry: RetryPolicy {
+                max_attempts: 3,
+                schedule_s: vec![0, 1, 1],
+            },
+            ..WebhookInput::default()
+        };
+        store
+            .create_webhook(&account.id, input)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let config = DeliveryConfig {
+        allow_private: true,
+        ..DeliveryConfig::default()
+    };
+    let delivery =
+        Delivery::start(store.clone(), config).context("starting the delivery engine")?;
+    let wake = delivery.waker();
+    println!(
+        "postback bench: {} on {}, {} webhook(s), {:?} mode, every attempt recorded ({})",
+        env!("CARGO_PKG_VERSION"),
+        store.backend(),
+        args.webhooks.max(1),
+        args.mode,
+        if store.backend() == "sqlite" {
+            "WAL, synchronous=FULL"
+        } else {
+            "PostgreSQL defaults"
+        },
+    );
+
+    // Burst: accept every event (batched transactions), wait until every
+    // delivery is recorded as succeeded.
+    let expected = (args.events * args.webhooks.max(1)) as i64;
+    let started = Instant::now();
+    let mut sent = 0;
+    while sent < args.events {
+        let n = args.batch.max(1).min(args.events - sent);
+        store
+            .accept_events(&account, (sent..sent + n).map(lead).collect())
+            .await?;
+        wake.notify_one();
+        sent += n;
+    }
+    let accepted_in = started.elapsed();
+    let deadline = started + Duration::from_secs(300);
+    loop {
+        let done = store.count_deliveries(&account.id, "succeeded").await?;
+        if done >= expected || Instant::now() > deadline {
+            let took = started.elapsed();
+            println!(
+                "burst: {expected} deliveries of {} events in {:.2} s = {:.0} deliveries/s (accepting took {:.2} s = {:.0} events/s){}",
+                args.events,
+                took.as_secs_f64(),
+                done as f64 / took.as_secs_f64(),
+                accepted_in.as_secs_f64(),
+                args.events as f64 / accepted_in.as_secs_f64(),
+                if done < expected {
+                    format!(" — only {done} done before the deadline")
+                } else {
+                    String::new()
+                },
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Steady rate: one event per tick, latency from accept to arrival.
+    let mut sent_at: HashMap<String, Instant> = HashMap::new();
+    let total = (args.rate * args.seconds) as usize;
+    let mut tick =
+        tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(args.rate.max(1))));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut accept_ms = Vec::with_capacity(total);
+    for n in 0..total {
+        tick.tick().await;
+        let t0 = Instant::now();
+        let answers = store
+            .accept_events(&account, vec![lead(args.events + n)])
+            .await?;
+        accept_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
+        wake.notify_one();
+        for d in &answers[0].deliveries {
+            sent_at.insert(d.id.clone(), t0);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while arrivals.lock().expect("arrivals lock").len() < expected as usize + sent_at.len()
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let arrived = arrivals.lock().expect("arrivals lock").clone();
+    let mut latency: Vec<f64> = sent_at
+        .iter()
+        .filter_map(|(id, t0)| {
+            arrived
+                .get(id)
+                .map(|t| t.duration_since(*t0).as_secs_f64() * 1000.0)
+        })
+        .collect();
+    println!(
+        "steady: {} events at {}/s: event-to-request {}; accept {}",
+        total,
+        args.rate,
+        percentiles(&mut latency),
+        percentiles(&mut accept_ms)
+    );
+    delivery.shutdown().await;
+    store.close().await;
+    Ok(())
+}
+
+fn percentiles(values: &mut [f64]) -> String {
+    if values.is_empty() {
+        return "no samples".into();
+    }
+    values.sort_by(f64::total_cmp);
+    let at = |p: f64| values[((values.len() - 1) as f64 * p).round() as usize];
+    format!(
+        "p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        at(1.0)
+    )
+}
