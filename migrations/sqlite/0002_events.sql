@@ -79,3 +79,9 @@ CREATE TABLE attempts (
     error            TEXT
 );
 CREATE INDEX attempts_delivery ON attempts (delivery_id, attempt);
+
+-- Webhook health, for turning off a webhook whose deliveries keep failing:
+-- when the current run of failed attempts began, and how many deliveries in
+-- a row were given up. A success resets both.
+ALTER TABLE webhooks ADD COLUMN failing_since INTEGER;
+ALTER TABLE webhooks ADD COLUMN given_up_in_a_row INTEGER NOT NULL DEFAULT 0;

@@ -117,9 +117,24 @@ pub struct DeliveryArgs {
     /// Attempts in flight at once.
     #[arg(long, env = "POSTBACK_CONCURRENCY", default_value_t = 256)]
     pub concurrency: usize,
+
+    /// Turn a webhook off after this many of its deliveries in a row were given up.
+    #[arg(long, env = "POSTBACK_DISABLE_AFTER_GIVEN_UP", default_value_t = 100)]
+    pub disable_after_given_up: u32,
+
+    /// Turn a webhook off after every attempt failed for this many hours.
+    #[arg(long, env = "POSTBACK_DISABLE_AFTER_HOURS", default_value_t = 120)]
+    pub disable_after_hours: u32,
 }
 
 impl DeliveryArgs {
+    pub fn disable_policy(&self) -> engine::store::DisablePolicy {
+        engine::store::DisablePolicy {
+            after_given_up: self.disable_after_given_up.max(1),
+            after_failing_ms: i64::from(self.disable_after_hours.max(1)) * 3_600_000,
+        }
+    }
+
     pub fn config(&self) -> engine::delivery::DeliveryConfig {
         engine::delivery::DeliveryConfig {
             allow_private: self.allow_private_destinations,

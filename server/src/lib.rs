@@ -56,7 +56,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             serve(args, store, listener, shutdown_signal()).await
         }
         Command::Worker(args) => {
-            let store = open_store(&args.db.database_url).await?;
+            let store = open_store(&args.db.database_url)
+                .await?
+                .with_disable_policy(args.delivery.disable_policy());
             let delivery = Delivery::start(store.clone(), args.delivery.config())
                 .context("starting the delivery engine")?;
             tracing::info!(database = store.backend(), "Postback is delivering");
@@ -163,9 +165,11 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = store.with_validation(ValidateOptions {
-        https_only: args.https_only,
-    });
+    let store = store
+        .with_validation(ValidateOptions {
+            https_only: args.https_only,
+        })
+        .with_disable_policy(args.delivery.disable_policy());
     let addr = listener.local_addr()?;
     let mut leptos_options = get_configuration(None)
         .map(|c| c.leptos_options)

@@ -32,6 +32,7 @@ pub fn WebhooksPage() -> impl IntoView {
                                     })}
                                 </div>
                                 {move || toggle_error().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+                                <DisabledBanner hooks=hooks.clone() />
                                 <WebhookTable hooks admin toggle />
                             </Layout>
                         }
@@ -124,4 +125,32 @@ fn WebhookTable(
         </table>
     }
         .into_any()
+}
+
+/// Says which webhooks were turned off for failing, so nobody misses it.
+#[component]
+fn DisabledBanner(hooks: Vec<WebhookView>) -> impl IntoView {
+    let off: Vec<(String, String)> = hooks
+        .into_iter()
+        .filter(|h| !h.input.active)
+        .filter_map(|h| h.disabled_reason.map(|r| (h.input.title, r)))
+        .collect();
+    (!off.is_empty()).then(|| {
+        let count = off.len();
+        view! {
+            <div class="notice warn" role="alert" data-testid="disabled-banner">
+                <strong>
+                    {if count == 1 {
+                        "1 webhook was turned off because its receiver kept failing.".to_string()
+                    } else {
+                        format!("{count} webhooks were turned off because their receivers kept failing.")
+                    }}
+                </strong>
+                <ul>
+                    {off.into_iter().map(|(title, reason)| view! { <li>{format!("{title}: {reason}")}</li> }).collect_view()}
+                </ul>
+                <p>"Fix the receiving side, then activate the webhook again."</p>
+            </div>
+        }
+    })
 }

@@ -15,6 +15,8 @@ use crate::model::{AccountRef, Actor, Event, ReceivedResponse, SentRequest, Webh
 #[derive(Clone, Debug)]
 pub struct Job {
     pub delivery_id: String,
+    /// A test send: recorded, but it says nothing about the webhook's health.
+    pub test: bool,
     pub account_id: String,
     pub webhook_id: String,
     /// 1 for the first attempt.
@@ -295,6 +297,7 @@ impl Store {
             };
             jobs.push(Job {
                 delivery_id: c.id,
+                test: false,
                 account_id: c.account_id,
                 webhook_id: c.webhook_id,
                 attempt: u32::try_from(c.attempts).unwrap_or(0) + 1,
@@ -378,6 +381,7 @@ impl Store {
         })?;
         Ok(Job {
             delivery_id,
+            test: true,
             account_id: account_id.to_string(),
             webhook_id: webhook_id.to_string(),
             attempt: 1,
@@ -425,6 +429,47 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
                 let step = next_step(job, o, now);
+                if !job.test {
+                    if step == Step::Succeeded {
+                        sqlx::query(
+                            "UPDATE webhooks SET failing_since = NULL, given_up_in_a_row = 0 WHERE id = $1 \
+                             AND (failing_since IS NOT NULL OR given_up_in_a_row > 0)",
+                        )
+                        .bind(&job.webhook_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    } else {
+                        sqlx::query(
+                            "UPDATE webhooks SET failing_since = COALESCE(failing_since, $2), \
+                             given_up_in_a_row = given_up_in_a_row + $3 WHERE id = $1",
+                        )
+                        .bind(&job.webhook_id)
+                        .bind(now)
+                        .bind(i32::from(matches!(step, Step::Failed { .. })))
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    let policy = self.disable;
+                    sqlx::query(
+                        "UPDATE webhooks SET active = FALSE, updated_at = $2, disabled_reason = CASE \
+                         WHEN given_up_in_a_row >= $3 THEN $5 ELSE $6 END \
+                         WHERE id = $1 AND active AND (given_up_in_a_row >= $3 OR failing_since <= $4)",
+                    )
+                    .bind(&job.webhook_id)
+                    .bind(now)
+                    .bind(policy.after_given_up as i32)
+                    .bind(now - policy.after_failing_ms)
+                    .bind(format!(
+                        "Turned off automatically: {} deliveries in a row were given up.",
+                        policy.after_given_up
+                    ))
+                    .bind(format!(
+                        "Turned off automatically: every attempt failed for {}.",
+                        human_duration(policy.after_failing_ms)
+                    ))
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 if let Step::Failed { disable: Some(reason) } = step {
                     sqlx::query(
                         "UPDATE webhooks SET active = FALSE, disabled_reason = $2, updated_at = $3 WHERE id = $1",
@@ -588,6 +633,18 @@ impl Store {
                 error: r.error,
             })
             .collect())
+    }
+}
+
+fn human_duration(ms: i64) -> String {
+    let hours = ms / 3_600_000;
+    match (hours / 24, hours % 24) {
+        (0, 0) if ms < 2000 => "1 second".to_string(),
+        (0, 0) => format!("{} seconds", ms / 1000),
+        (0, h) => format!("{h} hours"),
+        (1, 0) => "1 day".to_string(),
+        (d, 0) => format!("{d} days"),
+        (d, h) => format!("{d} days {h} hours"),
     }
 }
 

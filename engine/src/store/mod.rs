@@ -124,6 +124,25 @@ pub struct Store {
     db: Db,
     catalog: std::sync::Arc<Catalog>,
     validate: ValidateOptions,
+    disable: DisablePolicy,
+}
+
+/// When a webhook whose deliveries keep failing is turned off automatically.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DisablePolicy {
+    /// After this many deliveries in a row were given up.
+    pub after_given_up: u32,
+    /// After every attempt failed for this long.
+    pub after_failing_ms: i64,
+}
+
+impl Default for DisablePolicy {
+    fn default() -> Self {
+        DisablePolicy {
+            after_given_up: 100,
+            after_failing_ms: 5 * 24 * 3600 * 1000,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
@@ -176,12 +195,19 @@ impl Store {
             db,
             catalog: std::sync::Arc::new(Catalog::builtin()),
             validate: ValidateOptions::default(),
+            disable: DisablePolicy::default(),
         })
     }
 
     /// Applies the validation settings (e.g. `https_only`) to every save.
     pub fn with_validation(mut self, options: ValidateOptions) -> Self {
         self.validate = options;
+        self
+    }
+
+    /// Sets when failing webhooks are turned off automatically.
+    pub fn with_disable_policy(mut self, policy: DisablePolicy) -> Self {
+        self.disable = policy;
         self
     }
 

@@ -34,6 +34,8 @@ both_databases!(
     retry_after_is_honoured_on_429,
     gone_disables_the_webhook,
     queued_deliveries_keep_event_order_through_failures,
+    a_webhook_that_keeps_failing_is_turned_off,
+    a_webhook_failing_for_too_long_is_turned_off,
 );
 
 fn config(allow_private: bool) -> DeliveryConfig {
@@ -460,6 +462,98 @@ async fn queued_deliveries_keep_event_order_through_failures(store: Store) {
             r#"{"n":3}"#,
             r#"{"n":4}"#
         ]
+    );
+    delivery.shutdown().await;
+}
+
+async fn a_webhook_that_keeps_failing_is_turned_off(store: Store) {
+    let store = store.with_disable_policy(engine::store::DisablePolicy {
+        after_given_up: 2,
+        after_failing_ms: 3_600_000,
+    });
+    let receiver = TestReceiver::start().await;
+    // Given up, then a success (the run starts over), then given up twice.
+    receiver.answer(&[500, 200, 500, 500]);
+    let account = store.ensure_default_account().await.unwrap();
+    let mut input = hook(&receiver.url);
+    input.retry = RetryPolicy {
+        max_attempts: 1,
+        schedule_s: vec![0],
+    };
+    let (view, _) = store.create_webhook(&account.id, input).await.unwrap();
+    let delivery = Delivery::start(store.clone(), config(true)).unwrap();
+    for expected in ["failed", "succeeded", "failed"] {
+        let id = send_lead(&store).await;
+        delivery.waker().notify_one();
+        eventually("the delivery to end", || async {
+            status_of(&store, &id).await == expected
+        })
+        .await;
+        assert!(
+            store
+                .webhook(&account.id, &view.id)
+                .await
+                .unwrap()
+                .input
+                .active,
+            "still on after {expected}"
+        );
+    }
+    let id = send_lead(&store).await;
+    delivery.waker().notify_one();
+    eventually("the delivery to end", || async {
+        status_of(&store, &id).await == "failed"
+    })
+    .await;
+    let hook = store.webhook(&account.id, &view.id).await.unwrap();
+    assert!(!hook.input.active);
+    assert_eq!(
+        hook.disabled_reason.as_deref(),
+        Some("Turned off automatically: 2 deliveries in a row were given up.")
+    );
+    delivery.shutdown().await;
+}
+
+async fn a_webhook_failing_for_too_long_is_turned_off(store: Store) {
+    let store = store.with_disable_policy(engine::store::DisablePolicy {
+        after_given_up: 100,
+        after_failing_ms: 1500,
+    });
+    let receiver = TestReceiver::start().await;
+    receiver.answer(&[500; 10]);
+    let account = store.ensure_default_account().await.unwrap();
+    let mut input = hook(&receiver.url);
+    input.retry = RetryPolicy {
+        max_attempts: 10,
+        schedule_s: vec![0, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+    };
+    let (view, _) = store.create_webhook(&account.id, input).await.unwrap();
+    let delivery = Delivery::start(store.clone(), config(true)).unwrap();
+    let id = send_lead(&store).await;
+    delivery.waker().notify_one();
+    eventually("the webhook to be turned off", || async {
+        !store
+            .webhook(&account.id, &view.id)
+            .await
+            .unwrap()
+            .input
+            .active
+    })
+    .await;
+    let hook = store.webhook(&account.id, &view.id).await.unwrap();
+    assert_eq!(
+        hook.disabled_reason.as_deref(),
+        Some("Turned off automatically: every attempt failed for 1 second.")
+    );
+    // Its open delivery is given up at its next turn instead of being sent.
+    eventually("the delivery to be given up", || async {
+        status_of(&store, &id).await == "failed"
+    })
+    .await;
+    assert!(
+        receiver.received().len() <= 4,
+        "stopped sending: {}",
+        receiver.received().len()
     );
     delivery.shutdown().await;
 }

@@ -531,3 +531,79 @@ async fn inline_webhooks_answer_with_the_first_attempt_and_retry_in_the_backgrou
     .await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_webhook_turned_off_for_failing_is_announced_in_the_console() {
+    let server = start_with(|args| args.delivery.allow_private_destinations = true).await;
+    let api = Api::new(&server).await;
+    let receiver = TestReceiver::start().await;
+    receiver.answer(&[410]);
+    let mut body = hook("Gone away");
+    body["url"] = json!(receiver.url);
+    body["triggers"] = json!([{"event_type": "contact.created"}]);
+    let (_, created) = api
+        .call(reqwest::Method::POST, "/webhooks", Some(body))
+        .await;
+    api.call(
+        reqwest::Method::POST,
+        "/events",
+        Some(json!({"type": "contact.created", "data": {}})),
+    )
+    .await;
+    let account = server.store.ensure_default_account().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+    eventually("the webhook to be turned off", || async {
+        !server
+            .store
+            .webhook(&account.id, &id)
+            .await
+            .unwrap()
+            .input
+            .active
+    })
+    .await;
+    let (_, hook) = api
+        .call(reqwest::Method::GET, &format!("/webhooks/{id}"), None)
+        .await;
+    assert_eq!(
+        hook["disabled_reason"],
+        "The receiver answered 410 Gone: it asked not to be called again."
+    );
+
+    server
+        .store
+        .create_user(
+            &account.id,
+            "admin@example.com",
+            "admin password",
+            engine::model::Role::Admin,
+        )
+        .await
+        .unwrap();
+    let http = client();
+    http.post(format!("{}/api/login", server.base))
+        .form(&[
+            ("email", "admin@example.com"),
+            ("password", "admin password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let html = http
+        .get(format!("{}/webhooks", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("1 webhook was turned off because its receiver kept failing."),
+        "{html}"
+    );
+    assert!(
+        html.contains("Gone away: The receiver answered 410 Gone"),
+        "{html}"
+    );
+    server.stop().await;
+}
