@@ -1,7 +1,9 @@
 //! Integration tests of the `postback` server, in one binary: start-up and
 //! the command line as an operator meets them, the console's access rules
-//! over HTTP, and the REST API as a CRM program uses it.
+//! over HTTP, the REST API as a CRM program uses it, and worker processes
+//! sharing one PostgreSQL database.
 
 mod api;
 mod startup;
 mod support;
+mod workers;

@@ -1,0 +1,145 @@
+//! Scale-out on PostgreSQL: two `postback worker` processes share one
+//! database; every delivery is sent exactly once and queued order holds.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+
+use engine::model::{RetryPolicy, Trigger, WebhookInput};
+use engine::store::{NewEvent, Store};
+use engine::testing::TestReceiver;
+use sqlx::Connection;
+
+/// A fresh PostgreSQL database, or `None` outside CI when none is configured.
+async fn fresh_postgres() -> Option<String> {
+    let Ok(base) = std::env::var("POSTBACK_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must set POSTBACK_TEST_POSTGRES_URL"
+        );
+        eprintln!("skipped: POSTBACK_TEST_POSTGRES_URL is not set");
+        return None;
+    };
+    let name = engine::store::new_id("pbtest");
+    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    Some(format!("{}/{name}", base.rsplit_once('/').unwrap().0))
+}
+
+fn worker(url: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_postback"))
+        .args([
+            "worker",
+            "--database-url",
+            url,
+            "--allow-private-destinations",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start postback worker")
+}
+
+struct Workers(Vec<Child>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_on_one_postgres_send_every_delivery_once() {
+    let Some(url) = fresh_postgres().await else {
+        return;
+    };
+    let store = server::open_store(&url).await.unwrap();
+    let receiver = TestReceiver::start().await;
+    let account = store.ensure_default_account().await.unwrap();
+    for (title, mode) in [
+        ("fast", engine::model::DeliveryMode::Fast),
+        ("queued", engine::model::DeliveryMode::Queued),
+    ] {
+        let input = WebhookInput {
+            title: title.into(),
+            url: format!("{}/{title}", receiver.url),
+            triggers: vec![Trigger {
+                event_type: "contact.created".into(),
+                filters: vec![],
+            }],
+            delivery_mode: mode,
+            retry: RetryPolicy {
+                max_attempts: 3,
+                schedule_s: vec![0, 1, 1],
+            },
+            ..WebhookInput::default()
+        };
+        store.create_webhook(&account.id, input).await.unwrap();
+    }
+    let _workers = Workers(vec![worker(&url), worker(&url)]);
+    let events: Vec<NewEvent> = (0..150)
+        .map(|n| NewEvent {
+            event_type: "contact.created".into(),
+            data: serde_json::json!({"id": format!("c{n}")}),
+            occurred_at: None,
+            actor: None,
+            idempotency_key: None,
+        })
+        .collect();
+    for chunk in events.chunks(30) {
+        store.accept_events(&account, chunk.to_vec()).await.unwrap();
+    }
+    let check = store.clone();
+    let account_id = account.id.clone();
+    eventually_long(&check, &account_id, 300).await;
+
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for r in receiver.received() {
+        *seen
+            .entry(r.headers["webhook-id"].to_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(seen.len(), 300, "every delivery arrived");
+    assert!(seen.values().all(|&n| n == 1), "no delivery was sent twice");
+    // The queued webhook's requests arrived in event order.
+    let queued: Vec<String> = receiver
+        .received()
+        .iter()
+        .filter(|r| r.uri.path() == "/queued")
+        .map(|r| {
+            serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["data"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let expected: Vec<String> = (0..150).map(|n| format!("c{n}")).collect();
+    assert_eq!(queued, expected);
+}
+
+/// Waits (up to a minute) until the account has `count` succeeded deliveries.
+async fn eventually_long(store: &Store, account_id: &str, count: i64) {
+    for _ in 0..600 {
+        if store
+            .count_deliveries(account_id, "succeeded")
+            .await
+            .unwrap()
+            >= count
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!(
+        "only {} of {count} deliveries succeeded",
+        store
+            .count_deliveries(account_id, "succeeded")
+            .await
+            .unwrap()
+    );
+}
