@@ -264,6 +264,16 @@ pub async fn test_webhook(
         .map_err(ssr::engine_error)
 }
 
+/// Rotates the signing secret; returns the new one (shown once). Admins only.
+#[server(endpoint = "rotate_secret")]
+pub async fn rotate_secret(id: String) -> Result<String, ServerFnError> {
+    let (store, user) = ssr::require_admin().await?;
+    store
+        .rotate_signing_secret(&user.account_id, &id)
+        .await
+        .map_err(ssr::engine_error)
+}
+
 /// Deletes a webhook. Admins only.
 #[server(endpoint = "delete_webhook")]
 pub async fn delete_webhook(id: String) -> Result<(), ServerFnError> {

@@ -161,8 +161,15 @@ test.describe.serial('console', () => {
       await expect(page.getByTestId('test-request')).toContainText('Authorization: ********');
       await expect(page.getByTestId('test-request')).not.toContainText('live-token-123');
 
+      // Rotating the secret shows the new one once; requests then carry both signatures.
+      await page.getByTestId('rotate').click();
+      await page.getByTestId('rotate-yes').click();
+      await expect(page.getByTestId('rotated-secret')).toHaveText(/^whsec_[A-Za-z0-9+/=]{40,}$/);
+      await page.getByTestId('send-test').click();
+      await expect(page.getByTestId('test-request')).toContainText(/webhook-signature: v1,\S+ v1,\S+/);
+
       // The receiver got the real request, secret and signature included.
-      expect(receiver.received).toHaveLength(1);
+      expect(receiver.received).toHaveLength(2);
       expect(receiver.received[0].headers['authorization']).toBe('Bearer live-token-123');
       expect(receiver.received[0].headers['webhook-signature']).toMatch(/^v1,/);
       expect(receiver.received[0].headers['content-type']).toBe('application/x-www-form-urlencoded');

@@ -85,3 +85,8 @@ CREATE INDEX attempts_delivery ON attempts (delivery_id, attempt);
 -- a row were given up. A success resets both.
 ALTER TABLE webhooks ADD COLUMN failing_since BIGINT;
 ALTER TABLE webhooks ADD COLUMN given_up_in_a_row INTEGER NOT NULL DEFAULT 0;
+
+-- Secret rotation: the secret before the last rotation keeps signing (beside
+-- the new one) until previous_secret_until, so receivers can switch over.
+ALTER TABLE webhooks ADD COLUMN previous_secret TEXT;
+ALTER TABLE webhooks ADD COLUMN previous_secret_until BIGINT;

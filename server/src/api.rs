@@ -142,6 +142,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: ApiState) -> Router<S> {
             get(get_webhook).patch(patch_webhook).delete(delete_webhook),
         )
         .route("/webhooks/{id}/test", post(test_webhook))
+        .route("/webhooks/{id}/rotate-secret", post(rotate_secret))
         .route("/deliveries", get(list_deliveries))
         .route("/deliveries/{id}", get(get_delivery))
         .route("/deliveries/{id}/retry", post(retry_delivery))
@@ -344,4 +345,15 @@ async fn retry_delivery(
         StatusCode::ACCEPTED,
         Json(serde_json::to_value(state).unwrap_or_default()),
     ))
+}
+
+/// Replaces the signing secret and returns the new one, this once; the old
+/// one keeps signing too for 24 hours.
+async fn rotate_secret(
+    State(store): State<Store>,
+    ApiAccount(account): ApiAccount,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let secret = store.rotate_signing_secret(&account.id, &id).await?;
+    Ok(Json(json!({ "signing_secret": secret })))
 }

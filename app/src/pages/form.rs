@@ -16,7 +16,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 
 use super::inputs::{CheckInput, SelectInput, TextInput};
 use super::{ErrorPanel, Layout, error_message};
-use crate::api::{DeleteWebhook, SaveOutcome, SaveWebhook, TestWebhook, get_webhook};
+use crate::api::{DeleteWebhook, RotateSecret, SaveOutcome, SaveWebhook, TestWebhook, get_webhook};
 use engine::model::TestSend;
 
 #[component]
@@ -826,8 +826,44 @@ pub fn WebhookForm(user: User, hook: Option<WebhookView>) -> impl IntoView {
         </div>
         {(!is_new && !readonly).then(|| {
             let types: Vec<String> = initial_types.clone();
-            view! { <TestPanel id=id_for_test.clone().unwrap_or_default() types /> }
+            let id = id_for_test.clone().unwrap_or_default();
+            view! {
+                <TestPanel id=id.clone() types />
+                <RotatePanel id />
+            }
         })}
+    }
+}
+
+/// Rotates the signing secret and shows the new one once.
+#[component]
+fn RotatePanel(id: String) -> impl IntoView {
+    let action = ServerAction::<RotateSecret>::new();
+    let confirm = RwSignal::new(false);
+    view! {
+        <section class="test-panel" aria-label="Signing secret" data-testid="rotate-panel">
+            <h2>"Signing secret"</h2>
+            <p class="hint">"Every request is signed (Standard Webhooks). Rotating makes a new secret; for 24 hours requests carry signatures with both, so the receiver can switch over."</p>
+            {move || match action.value().get() {
+                Some(Ok(secret)) => view! {
+                    <p>"New signing secret, shown this once:"</p>
+                    <p><code class="secret" data-testid="rotated-secret">{secret}</code></p>
+                }.into_any(),
+                Some(Err(e)) => view! { <p class="form-error" role="alert">{error_message(&e)}</p> }.into_any(),
+                None if confirm.get() => {
+                    let id = id.clone();
+                    view! {
+                        <p>"Rotate now? The receiver must learn the new secret within 24 hours."</p>
+                        <button type="button" class="danger" data-testid="rotate-yes"
+                            on:click=move |_| { action.dispatch(RotateSecret { id: id.clone() }); }>"Rotate secret"</button>
+                        <button type="button" on:click=move |_| confirm.set(false)>"Cancel"</button>
+                    }.into_any()
+                }
+                None => view! {
+                    <button type="button" data-testid="rotate" on:click=move |_| confirm.set(true)>"Rotate signing secret…"</button>
+                }.into_any(),
+            }}
+        </section>
     }
 }
 

@@ -94,8 +94,10 @@ impl Sender {
         };
         let timestamp = at_ms / 1000;
         let body = rendered.body.clone().unwrap_or_default();
-        let secrets: Vec<Vec<u8>> = signing::secret_bytes(&job.signing_secret)
-            .into_iter()
+        let secrets: Vec<Vec<u8>> = job
+            .signing_secrets
+            .iter()
+            .filter_map(|s| signing::secret_bytes(s).ok())
             .collect();
         let mut headers = rendered.headers.clone();
         headers.extend(signing::headers(

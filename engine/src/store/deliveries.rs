@@ -23,7 +23,8 @@ pub struct Job {
     pub attempt: u32,
     pub event: Event,
     pub webhook: WebhookInput,
-    pub signing_secret: String,
+    /// The current signing secret first; during a rotation also the old one.
+    pub signing_secrets: Vec<String>,
 }
 
 pub const MAX_RECORDED_BODY: usize = 8 * 1024;
@@ -245,7 +246,7 @@ impl Store {
 
     /// Loads what claimed deliveries need to be sent.
     async fn jobs_for(&self, claimed: Vec<Claimed>) -> Result<Vec<Job>> {
-        let mut hooks: HashMap<String, Option<(WebhookInput, String, bool)>> = HashMap::new();
+        let mut hooks: HashMap<String, Option<(WebhookInput, Vec<String>, bool)>> = HashMap::new();
         let mut accounts: HashMap<String, Account> = HashMap::new();
         let mut jobs = Vec::with_capacity(claimed.len());
         for c in claimed {
@@ -254,9 +255,10 @@ impl Store {
                     .webhook_with_secrets(&c.account_id, &c.webhook_id)
                     .await
                 {
-                    Ok((input, secret)) => {
+                    Ok((input, _)) => {
                         let active = input.active;
-                        Some((input, secret, active))
+                        let secrets = self.signing_secrets(&c.account_id, &c.webhook_id).await?;
+                        Some((input, secrets, active))
                     }
                     Err(super::Error::NotFound) => None,
                     Err(e) => return Err(e),
@@ -303,7 +305,7 @@ impl Store {
                 attempt: u32::try_from(c.attempts).unwrap_or(0) + 1,
                 event,
                 webhook,
-                signing_secret: secret,
+                signing_secrets: secret,
             });
         }
         Ok(jobs)
@@ -325,8 +327,8 @@ impl Store {
                 "An event type looks like noun.verb, e.g. contact.created.",
             ));
         }
-        let (mut webhook, signing_secret) =
-            self.webhook_with_secrets(account_id, webhook_id).await?;
+        let (mut webhook, _) = self.webhook_with_secrets(account_id, webhook_id).await?;
+        let signing_secrets = self.signing_secrets(account_id, webhook_id).await?;
         webhook.retry = crate::model::RetryPolicy {
             max_attempts: 1,
             schedule_s: vec![0],
@@ -387,7 +389,7 @@ impl Store {
             attempt: 1,
             event,
             webhook,
-            signing_secret,
+            signing_secrets,
         })
     }
 

@@ -154,6 +154,9 @@ pub struct Account {
 
 pub const DEFAULT_ACCOUNT: &str = "default";
 
+/// How long the secret before a rotation keeps signing beside the new one.
+pub const ROTATION_OVERLAP_MS: i64 = 24 * 3600 * 1000;
+
 impl Store {
     /// Opens a pool for `sqlite://…` or `postgres://…`. A SQLite file (and
     /// its folder) is created when missing, in WAL mode with
@@ -607,6 +610,53 @@ impl Store {
         let secret = row.signing_secret.clone();
         let view = row.into_view()?;
         Ok((WebhookInput { auth, ..view.input }, secret))
+    }
+
+    /// The secrets requests are signed with: the current one, and during the
+    /// 24 hours after a rotation also the one before.
+    pub async fn signing_secrets(&self, account_id: &str, id: &str) -> Result<Vec<String>> {
+        let row =
+            on_pool!(&self.db, pool => sqlx::query_as::<_, (String, Option<String>, Option<i64>)>(
+            "SELECT signing_secret, previous_secret, previous_secret_until FROM webhooks \
+             WHERE account_id = $1 AND id = $2 AND deleted_at IS NULL",
+        )
+        .bind(account_id)
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?
+            .ok_or(Error::NotFound)?;
+        let now = now_ms();
+        let mut secrets = vec![row.0];
+        if let (Some(previous), Some(until)) = (row.1, row.2)
+            && until > now
+        {
+            secrets.push(previous);
+        }
+        Ok(secrets)
+    }
+
+    /// Replaces the signing secret; the old one keeps signing too for
+    /// [`ROTATION_OVERLAP_MS`]. Returns the new secret: shown this once.
+    pub async fn rotate_signing_secret(&self, account_id: &str, id: &str) -> Result<String> {
+        let secret = new_signing_secret();
+        let now = now_ms();
+        let done = on_pool!(&self.db, pool => sqlx::query(
+            "UPDATE webhooks SET previous_secret = signing_secret, previous_secret_until = $3, \
+             signing_secret = $4, updated_at = $5 WHERE account_id = $1 AND id = $2 AND deleted_at IS NULL",
+        )
+        .bind(account_id)
+        .bind(id)
+        .bind(now + ROTATION_OVERLAP_MS)
+        .bind(&secret)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        if done == 0 {
+            Err(Error::NotFound)
+        } else {
+            Ok(secret)
+        }
     }
 
     /// The account's live webhooks, newest first, secrets masked.

@@ -36,6 +36,7 @@ both_databases!(
     queued_deliveries_keep_event_order_through_failures,
     a_webhook_that_keeps_failing_is_turned_off,
     a_webhook_failing_for_too_long_is_turned_off,
+    after_a_rotation_both_secrets_verify,
 );
 
 fn config(allow_private: bool) -> DeliveryConfig {
@@ -555,5 +556,43 @@ async fn a_webhook_failing_for_too_long_is_turned_off(store: Store) {
         "stopped sending: {}",
         receiver.received().len()
     );
+    delivery.shutdown().await;
+}
+
+async fn after_a_rotation_both_secrets_verify(store: Store) {
+    let receiver = TestReceiver::start().await;
+    let account = store.ensure_default_account().await.unwrap();
+    let (view, old) = store
+        .create_webhook(&account.id, hook(&receiver.url))
+        .await
+        .unwrap();
+    let new = store
+        .rotate_signing_secret(&account.id, &view.id)
+        .await
+        .unwrap();
+    assert_ne!(old, new);
+    assert!(new.starts_with("whsec_"));
+    let delivery = Delivery::start(store.clone(), config(true)).unwrap();
+    let id = send_lead(&store).await;
+    delivery.waker().notify_one();
+    eventually("the delivery", || async {
+        status_of(&store, &id).await == "succeeded"
+    })
+    .await;
+    let got = &receiver.received()[0];
+    assert_eq!(
+        got.headers["webhook-signature"]
+            .to_str()
+            .unwrap()
+            .split(' ')
+            .count(),
+        2
+    );
+    for secret in [&new, &old] {
+        standardwebhooks::Webhook::new(secret)
+            .unwrap()
+            .verify(&got.body, &got.headers)
+            .expect("verifies");
+    }
     delivery.shutdown().await;
 }

@@ -178,6 +178,28 @@ async fn webhooks_crud_masks_secrets_and_reports_field_errors() {
         }
     );
 
+    let (status, rotated) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/webhooks/{id}/rotate-secret"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let new_secret = rotated["signing_secret"].as_str().unwrap();
+    assert!(
+        new_secret.starts_with("whsec_")
+            && new_secret != created["signing_secret"].as_str().unwrap()
+    );
+    let (status, _) = api
+        .call(
+            reqwest::Method::POST,
+            "/webhooks/wh_nope/rotate-secret",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
     let (status, list) = api.call(reqwest::Method::GET, "/webhooks", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
