@@ -69,14 +69,11 @@ async fn start_receiver() -> anyhow::Result<(String, Arrivals)> {
 }
 
 fn lead(n: usize) -> NewEvent {
-    NewEvent {
-        event_type: "lead.created".into(),
-        data: serde_json::json!({"id": format!("l_{n}"), "type": "call",
+    NewEvent::new(
+        "lead.created",
+        serde_json::json!({"id": format!("l_{n}"), "type": "call",
             "contact": {"id": format!("c_{n}"), "first_name": "Jane", "last_name": "Doe", "email": "jane@example.com"}}),
-        occurred_at: None,
-        actor: None,
-        idempotency_key: None,
-    }
+    )
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {

@@ -139,27 +139,10 @@ pub async fn accept_events(
     events: Vec<crate::store::NewEvent>,
 ) -> Result<Vec<crate::store::Accepted>, crate::store::Error> {
     let mut answers = store.accept_events(account, events).await?;
-    let mut inline = std::collections::HashMap::<String, bool>::new();
     let mut attempts = tokio::task::JoinSet::new();
     for (a, answer) in answers.iter().enumerate() {
         for (d, delivery) in answer.deliveries.iter().enumerate() {
-            if delivery.status != "pending" {
-                continue;
-            }
-            let is_inline = match inline.get(&delivery.webhook_id) {
-                Some(known) => *known,
-                None => {
-                    let mode = store
-                        .webhook(&account.id, &delivery.webhook_id)
-                        .await?
-                        .input
-                        .execution_mode;
-                    let known = mode == crate::model::ExecutionMode::Inline;
-                    inline.insert(delivery.webhook_id.clone(), known);
-                    known
-                }
-            };
-            if !is_inline {
+            if !delivery.inline || delivery.status != "pending" {
                 continue;
             }
             let Some(job) = store.claim_inline(&delivery.id).await? else {

@@ -255,9 +255,8 @@ impl Store {
                     .webhook_with_secrets(&c.account_id, &c.webhook_id)
                     .await
                 {
-                    Ok((input, _)) => {
+                    Ok((input, secrets)) => {
                         let active = input.active;
-                        let secrets = self.signing_secrets(&c.account_id, &c.webhook_id).await?;
                         Some((input, secrets, active))
                     }
                     Err(super::Error::NotFound) => None,
@@ -327,8 +326,8 @@ impl Store {
                 "An event type looks like noun.verb, e.g. contact.created.",
             ));
         }
-        let (mut webhook, _) = self.webhook_with_secrets(account_id, webhook_id).await?;
-        let signing_secrets = self.signing_secrets(account_id, webhook_id).await?;
+        let (mut webhook, signing_secrets) =
+            self.webhook_with_secrets(account_id, webhook_id).await?;
         webhook.retry = crate::model::RetryPolicy {
             max_attempts: 1,
             schedule_s: vec![0],

@@ -25,6 +25,19 @@ pub struct NewEvent {
     pub idempotency_key: Option<String>,
 }
 
+impl NewEvent {
+    /// An event of `event_type` about `data`, now, with no actor or key.
+    pub fn new(event_type: &str, data: Value) -> Self {
+        NewEvent {
+            event_type: event_type.into(),
+            data,
+            occurred_at: None,
+            actor: None,
+            idempotency_key: None,
+        }
+    }
+}
+
 /// The 202 answer to an accepted event.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Accepted {
@@ -39,6 +52,10 @@ pub struct DeliveryRef {
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_status: Option<u16>,
+    /// Held for the request that made it, to attempt at once (inline
+    /// webhooks). Not part of the answer; a repeated answer has it false.
+    #[serde(skip)]
+    pub inline: bool,
 }
 
 /// One entry of the event log.
@@ -217,11 +234,12 @@ impl Store {
                     .collect();
                 let deliveries: Vec<DeliveryRef> = fired
                     .iter()
-                    .map(|(webhook_id, _)| DeliveryRef {
+                    .map(|(webhook_id, (_, inline))| DeliveryRef {
                         id: new_id("dlv"),
                         webhook_id: (*webhook_id).clone(),
                         status: "pending".into(),
                         response_status: None,
+                        inline: *inline,
                     })
                     .collect();
                 let answer = Accepted { id: event.id.clone(), deliveries };

@@ -114,7 +114,7 @@ macro_rules! webhook_columns {
     () => {
         "id, account_id, title, url, port, method, format, auth, headers, triggers, mapping, \
          execution_mode, delivery_mode, retry, timeout_ms, active, disabled_reason, \
-         signing_secret, created_at, updated_at"
+         signing_secret, previous_secret, previous_secret_until, created_at, updated_at"
     };
 }
 
@@ -598,41 +598,25 @@ impl Store {
         self.webhook_row(account_id, id).await?.into_view()
     }
 
-    /// A webhook as the sender needs it: real secrets and the signing secret.
-    /// Never hand this to a page or an API answer.
+    /// A webhook as the sender needs it: real auth secrets, and the secrets
+    /// requests are signed with (the current one first; during the 24 hours
+    /// after a rotation also the one before). Never hand this to a page or an
+    /// API answer.
     pub async fn webhook_with_secrets(
         &self,
         account_id: &str,
         id: &str,
-    ) -> Result<(WebhookInput, String)> {
+    ) -> Result<(WebhookInput, Vec<String>)> {
         let row = self.webhook_row(account_id, id).await?;
         let auth: Auth = serde_json::from_str(&row.auth).unwrap_or_default();
-        let secret = row.signing_secret.clone();
-        let view = row.into_view()?;
-        Ok((WebhookInput { auth, ..view.input }, secret))
-    }
-
-    /// The secrets requests are signed with: the current one, and during the
-    /// 24 hours after a rotation also the one before.
-    pub async fn signing_secrets(&self, account_id: &str, id: &str) -> Result<Vec<String>> {
-        let row =
-            on_pool!(&self.db, pool => sqlx::query_as::<_, (String, Option<String>, Option<i64>)>(
-            "SELECT signing_secret, previous_secret, previous_secret_until FROM webhooks \
-             WHERE account_id = $1 AND id = $2 AND deleted_at IS NULL",
-        )
-        .bind(account_id)
-        .bind(id)
-        .fetch_optional(pool)
-        .await)?
-            .ok_or(Error::NotFound)?;
-        let now = now_ms();
-        let mut secrets = vec![row.0];
-        if let (Some(previous), Some(until)) = (row.1, row.2)
-            && until > now
+        let mut secrets = vec![row.signing_secret.clone()];
+        if let (Some(previous), Some(until)) = (&row.previous_secret, row.previous_secret_until)
+            && until > now_ms()
         {
-            secrets.push(previous);
+            secrets.push(previous.clone());
         }
-        Ok(secrets)
+        let view = row.into_view()?;
+        Ok((WebhookInput { auth, ..view.input }, secrets))
     }
 
     /// Replaces the signing secret; the old one keeps signing too for
@@ -732,6 +716,8 @@ struct WebhookRow {
     active: bool,
     disabled_reason: Option<String>,
     signing_secret: String,
+    previous_secret: Option<String>,
+    previous_secret_until: Option<i64>,
     created_at: i64,
     updated_at: i64,
 }
@@ -763,6 +749,8 @@ impl WebhookRow {
             active: input.active,
             disabled_reason: None,
             signing_secret: secret.to_string(),
+            previous_secret: None,
+            previous_secret_until: None,
             created_at: now,
             updated_at: now,
         })

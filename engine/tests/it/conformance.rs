@@ -188,12 +188,12 @@ async fn webhook_round_trips_every_field(store: Store) {
     assert_eq!(view.input, expected);
     let fetched = store.webhook(&account.id, &view.id).await.unwrap();
     assert_eq!(fetched, view);
-    let (with_secrets, stored_secret) = store
+    let (with_secrets, signing_secrets) = store
         .webhook_with_secrets(&account.id, &view.id)
         .await
         .unwrap();
     assert_eq!(with_secrets, input);
-    assert_eq!(stored_secret, secret);
+    assert_eq!(signing_secrets, vec![secret]);
 }
 
 async fn secrets_are_masked_and_kept_on_save(store: Store) {
@@ -398,16 +398,6 @@ async fn sessions_save_load_expire(store: Store) {
     assert_eq!(store.session_load("s1").await.unwrap(), None);
 }
 
-fn event(event_type: &str, data: serde_json::Value) -> NewEvent {
-    NewEvent {
-        event_type: event_type.into(),
-        data,
-        occurred_at: None,
-        actor: None,
-        idempotency_key: None,
-    }
-}
-
 async fn api_keys_name_their_account(store: Store) {
     let a = store.ensure_default_account().await.unwrap();
     let b = store.create_account("Second", None).await.unwrap();
@@ -454,12 +444,12 @@ async fn events_fan_out_to_matching_active_webhooks(store: Store) {
         .accept_events(
             &account,
             vec![
-                event(
+                NewEvent::new(
                     "lead.created",
                     serde_json::json!({"type": "call", "contact": {"first_name": "Ann"}}),
                 ),
-                event("lead.created", serde_json::json!({"type": "chat"})),
-                event("contact.created", serde_json::json!({"first_name": "Bo"})),
+                NewEvent::new("lead.created", serde_json::json!({"type": "chat"})),
+                NewEvent::new("contact.created", serde_json::json!({"first_name": "Bo"})),
             ],
         )
         .await
@@ -493,7 +483,7 @@ async fn a_repeated_idempotency_key_returns_the_first_answer(store: Store) {
         .create_webhook(&account.id, webhook("Leads"))
         .await
         .unwrap();
-    let mut first = event("lead.created", serde_json::json!({"type": "call"}));
+    let mut first = NewEvent::new("lead.created", serde_json::json!({"type": "call"}));
     first.idempotency_key = Some("crm-42".into());
     let a = store
         .accept_events(&account, vec![first.clone()])
@@ -520,7 +510,10 @@ async fn the_event_log_reads_in_order_with_a_cursor(store: Store) {
     store
         .accept_events(
             &other,
-            vec![event("contact.created", serde_json::json!({"n": -1}))],
+            vec![NewEvent::new(
+                "contact.created",
+                serde_json::json!({"n": -1}),
+            )],
         )
         .await
         .unwrap();
@@ -531,7 +524,7 @@ async fn the_event_log_reads_in_order_with_a_cursor(store: Store) {
         } else {
             "lead.created"
         };
-        let mut e = event(kind, serde_json::json!({"n": n}));
+        let mut e = NewEvent::new(kind, serde_json::json!({"n": n}));
         e.actor = Some(engine::model::Actor {
             id: "u1".into(),
             name: "Jane".into(),
@@ -583,8 +576,8 @@ async fn bad_events_are_rejected_and_nothing_is_stored(store: Store) {
         .accept_events(
             &account,
             vec![
-                event("contact.created", serde_json::json!({})),
-                event("Contact Created", serde_json::json!({})),
+                NewEvent::new("contact.created", serde_json::json!({})),
+                NewEvent::new("Contact Created", serde_json::json!({})),
             ],
         )
         .await
@@ -596,7 +589,7 @@ async fn bad_events_are_rejected_and_nothing_is_stored(store: Store) {
     let err = store
         .accept_events(
             &account,
-            vec![event("contact.created", serde_json::json!([1]))],
+            vec![NewEvent::new("contact.created", serde_json::json!([1]))],
         )
         .await
         .unwrap_err();

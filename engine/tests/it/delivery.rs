@@ -72,13 +72,10 @@ async fn send_lead(store: &Store) -> String {
     let answers = store
         .accept_events(
             &account,
-            vec![NewEvent {
-                event_type: "lead.created".into(),
-                data: serde_json::json!({"type": "call", "contact": {"first_name": "Ann", "id": "c9"}}),
-                occurred_at: None,
-                actor: None,
-                idempotency_key: None,
-            }],
+            vec![NewEvent::new(
+                "lead.created",
+                serde_json::json!({"type": "call", "contact": {"first_name": "Ann", "id": "c9"}}),
+            )],
         )
         .await
         .unwrap();
@@ -300,13 +297,10 @@ async fn private_destinations_are_refused_unless_allowed(store: Store) {
     let answers = store
         .accept_events(
             &account_ref,
-            vec![NewEvent {
-                event_type: "lead.created".into(),
-                data: serde_json::json!({"type": "call"}),
-                occurred_at: None,
-                actor: None,
-                idempotency_key: None,
-            }],
+            vec![NewEvent::new(
+                "lead.created",
+                serde_json::json!({"type": "call"}),
+            )],
         )
         .await
         .unwrap();
@@ -387,13 +381,7 @@ async fn gone_disables_the_webhook(store: Store) {
     let answers = store
         .accept_events(
             &account,
-            vec![NewEvent {
-                event_type: "lead.created".into(),
-                data: serde_json::json!({}),
-                occurred_at: None,
-                actor: None,
-                idempotency_key: None,
-            }],
+            vec![NewEvent::new("lead.created", serde_json::json!({}))],
         )
         .await
         .unwrap();
@@ -429,13 +417,10 @@ async fn queued_deliveries_keep_event_order_through_failures(store: Store) {
         let answers = store
             .accept_events(
                 &account,
-                vec![NewEvent {
-                    event_type: "lead.created".into(),
-                    data: serde_json::json!({"comments": n}),
-                    occurred_at: None,
-                    actor: None,
-                    idempotency_key: None,
-                }],
+                vec![NewEvent::new(
+                    "lead.created",
+                    serde_json::json!({"comments": n}),
+                )],
             )
             .await
             .unwrap();

@@ -83,12 +83,11 @@ async fn two_workers_on_one_postgres_send_every_delivery_once() {
     }
     let _workers = Workers(vec![worker(&url), worker(&url)]);
     let events: Vec<NewEvent> = (0..150)
-        .map(|n| NewEvent {
-            event_type: "contact.created".into(),
-            data: serde_json::json!({"id": format!("c{n}")}),
-            occurred_at: None,
-            actor: None,
-            idempotency_key: None,
+        .map(|n| {
+            NewEvent::new(
+                "contact.created",
+                serde_json::json!({"id": format!("c{n}")}),
+            )
         })
         .collect();
     for chunk in events.chunks(30) {
