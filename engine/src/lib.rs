@@ -9,18 +9,24 @@
 //!   (JSON, form, query string, XML, ADF). Compiles to WASM for the preview.
 //! - [`validate`]: every webhook rule, each error tied to its field.
 //! - [`matching`]: which webhooks an event fires (triggers and filters).
+//! - [`reports`]: date ranges, per-webhook counts, chart bars, the record
+//!   an event is about, retry-all progress.
 //! - `signing` (feature `store`): Standard Webhooks signatures.
 //! - `delivery` (feature `store`): claims due deliveries, sends them signed,
 //!   records every attempt.
+//! - `upkeep` (feature `store`): folds report counts, purges deliveries
+//!   past retention, marks retry-all runs.
 //! - `testing` (feature `testing`): a recording HTTP receiver for tests.
 //! - `store` (feature `store`): accounts, users, sessions, webhooks, API keys,
-//!   events and deliveries on SQLite or PostgreSQL, behind one interface.
+//!   events, deliveries and the reports' queries on SQLite or PostgreSQL,
+//!   behind one interface.
 
 pub mod catalog;
 pub mod fields;
 pub mod matching;
 pub mod model;
 pub mod render;
+pub mod reports;
 pub mod validate;
 
 #[cfg(feature = "store")]
@@ -31,6 +37,8 @@ pub mod signing;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "store")]
+pub mod upkeep;
 
 #[cfg(feature = "store")]
 pub use store::{Error, Store};

@@ -218,3 +218,23 @@ async fn record(store: Store, mut outcomes: mpsc::UnboundedReceiver<Outcome>, wa
         wake.notify_one();
     }
 }
+
+/// Resends one delivery now (a support action): one more attempt, made
+/// here and recorded like any other; the delivery's state after it.
+pub async fn resend(
+    store: &Store,
+    sender: &Sender,
+    account_id: &str,
+    delivery_id: &str,
+) -> Result<crate::store::DeliveryState, crate::store::Error> {
+    store.retry_delivery(account_id, delivery_id).await?;
+    let lease = DeliveryConfig::default().lease.as_millis() as i64;
+    // A worker that woke first sends it instead; either way one attempt.
+    if let Some(job) = store.claim_one(delivery_id, lease).await? {
+        let outcome = sender.attempt(job).await;
+        store
+            .record_attempts(std::slice::from_ref(&outcome))
+            .await?;
+    }
+    store.delivery(account_id, delivery_id).await
+}

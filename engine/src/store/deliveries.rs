@@ -73,6 +73,11 @@ pub struct DeliveryState {
     pub next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
     pub last_response_status: Option<u16>,
     pub last_error: Option<String>,
+    /// The record the event is about (see [`crate::reports::record_of`]).
+    pub record_id: Option<String>,
+    pub record_label: Option<String>,
+    /// A test send from the console or the API.
+    pub test: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -106,6 +111,9 @@ struct StateRow {
     next_attempt_at: Option<i64>,
     last_response_status: Option<i32>,
     last_error: Option<String>,
+    record_id: Option<String>,
+    record_label: Option<String>,
+    is_test: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -124,7 +132,21 @@ struct AttemptRow {
 macro_rules! state_columns {
     () => {
         "d.id, d.webhook_id, e.id AS event_id, e.type AS event_type, d.created_at, d.status, d.attempts, \
-         d.next_attempt_at, d.last_response_status, d.last_error"
+         d.next_attempt_at, d.last_response_status, d.last_error, d.record_id, d.record_label, e.is_test"
+    };
+}
+
+/// The history's query: filters $1–$7, the position $8/$9 compared by
+/// `$position`, walked in `$order`, $10 rows.
+macro_rules! history_query {
+    ($position:literal, $order:literal) => {
+        concat!(
+            "SELECT ", state_columns!(), " FROM deliveries d JOIN events e ON e.seq = d.event_seq \
+             WHERE d.account_id = $1 AND ($2 IS NULL OR d.webhook_id = $2) AND ($3 IS NULL OR d.status = $3) \
+             AND ($4 IS NULL OR d.event_type = $4) AND ($5 IS NULL OR d.record_id = $5) \
+             AND d.created_at >= $6 AND d.created_at < $7 AND ", $position,
+            " ORDER BY d.created_at ", $order, ", d.id ", $order, " LIMIT $10"
+        )
     };
 }
 
@@ -136,7 +158,12 @@ pub struct DeliveryFilter {
     pub event_type: Option<String>,
     pub from: Option<chrono::DateTime<chrono::Utc>>,
     pub to: Option<chrono::DateTime<chrono::Utc>>,
+    /// The record's id (exact).
+    pub record: Option<String>,
+    /// The next (older) page: a `next_cursor` this server gave out.
     pub cursor: Option<String>,
+    /// The previous (newer) page: a `prev_cursor` this server gave out.
+    pub prev: Option<String>,
     #[serde(default = "default_limit")]
     pub limit: i64,
 }
@@ -148,7 +175,11 @@ fn default_limit() -> i64 {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryPage {
     pub data: Vec<DeliveryState>,
+    /// Older deliveries follow.
     pub next_cursor: Option<String>,
+    /// Newer deliveries come before this page.
+    #[serde(default)]
+    pub prev_cursor: Option<String>,
 }
 
 impl From<StateRow> for DeliveryState {
@@ -164,6 +195,9 @@ impl From<StateRow> for DeliveryState {
             next_attempt_at: row.next_attempt_at.map(from_ms),
             last_response_status: row.last_response_status.and_then(|s| u16::try_from(s).ok()),
             last_error: row.last_error,
+            record_id: row.record_id,
+            record_label: row.record_label,
+            test: row.is_test,
         }
     }
 }
@@ -222,6 +256,22 @@ impl Store {
              WHERE p.webhook_id = deliveries.webhook_id AND p.status IN ('pending', 'retrying') \
              AND p.event_seq < deliveries.event_seq)) \
              RETURNING id, account_id, webhook_id, event_seq, attempts",
+        )
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(delivery_id)
+        .fetch_all(pool)
+        .await)?;
+        Ok(self.jobs_for(claimed).await?.pop())
+    }
+
+    /// Takes one delivery that is waiting for an attempt (a resend made it
+    /// due), unless a worker has it already.
+    pub async fn claim_one(&self, delivery_id: &str, lease_ms: i64) -> Result<Option<Job>> {
+        let now = now_ms();
+        let claimed = on_pool!(&self.db, pool => sqlx::query_as::<_, Claimed>(
+            "UPDATE deliveries SET claimed_until = $1 WHERE id = $3 AND status IN ('pending', 'retrying') \
+             AND claimed_until < $2 RETURNING id, account_id, webhook_id, event_seq, attempts",
         )
         .bind(now + lease_ms)
         .bind(now)
@@ -349,6 +399,7 @@ impl Store {
             ..sample
         };
         let delivery_id = super::new_id("dlv");
+        let record = crate::reports::record_of(&event.data);
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin_with(super::begin_write(pool)).await?;
             let seq: i64 = sqlx::query_scalar(
@@ -367,7 +418,8 @@ impl Store {
             // Claimed far ahead and never due: no worker picks it up.
             sqlx::query(
                 "INSERT INTO deliveries (id, account_id, webhook_id, event_seq, status, attempts, next_attempt_at, \
-                 claimed_until, created_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', 0, NULL, $5, $6, $6)",
+                 claimed_until, created_at, updated_at, event_type, record_id, record_label) \
+                 VALUES ($1, $2, $3, $4, 'pending', 0, NULL, $5, $6, $6, $7, $8, $9)",
             )
             .bind(&delivery_id)
             .bind(account_id)
@@ -375,6 +427,9 @@ impl Store {
             .bind(seq)
             .bind(i64::MAX / 2)
             .bind(now)
+            .bind(&event.event_type)
+            .bind(&record.0)
+            .bind(&record.1)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -514,57 +569,86 @@ impl Store {
         Ok(row.into())
     }
 
-    /// The account's deliveries, newest first, filtered, one page after a cursor.
+    /// The account's deliveries, newest first, filtered, one page before
+    /// (`cursor`) or after (`prev`) a position. Keyset pagination: every
+    /// page is an index range, however deep.
     pub async fn list_deliveries(
         &self,
         account_id: &str,
         filter: &DeliveryFilter,
     ) -> Result<DeliveryPage> {
-        let (before_at, before_id) = match filter.cursor.as_deref() {
-            None | Some("") => (i64::MAX, String::new()),
-            Some(cursor) => cursor
+        let parse = |field: &str, cursor: &str| {
+            cursor
                 .split_once('_')
                 .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_string())))
                 .ok_or_else(|| {
                     super::Error::field(
-                        "cursor",
+                        field,
                         "invalid_cursor",
                         "The cursor is not one this server gave out.",
                     )
-                })?,
+                })
+        };
+        let back = match filter.prev.as_deref().filter(|p| !p.is_empty()) {
+            Some(prev) => Some(parse("prev", prev)?),
+            None => None,
+        };
+        let forward = match filter.cursor.as_deref().filter(|c| !c.is_empty()) {
+            Some(cursor) if back.is_none() => Some(parse("cursor", cursor)?),
+            _ => None,
+        };
+        let (position, newer) = match (&back, &forward) {
+            (Some(p), _) => (p.clone(), true),
+            (None, Some(p)) => (p.clone(), false),
+            (None, None) => ((i64::MAX, "\u{10FFFF}".to_string()), false),
         };
         let limit = filter.limit.clamp(1, 500);
-        let rows = on_pool!(&self.db, pool => sqlx::query_as::<_, StateRow>(concat!(
-            "SELECT ", state_columns!(), " FROM deliveries d JOIN events e ON e.seq = d.event_seq \
-             WHERE d.account_id = $1 AND ($2 IS NULL OR d.webhook_id = $2) AND ($3 IS NULL OR d.status = $3) \
-             AND ($4 IS NULL OR e.type = $4) AND d.created_at >= $5 AND d.created_at < $6 \
-             AND (d.created_at < $7 OR (d.created_at = $7 AND d.id < $8)) \
-             ORDER BY d.created_at DESC, d.id DESC LIMIT $9"
-        ))
-        .bind(account_id)
-        .bind(&filter.webhook_id)
-        .bind(&filter.status)
-        .bind(&filter.event_type)
-        .bind(filter.from.map_or(0, |t| t.timestamp_millis()))
-        .bind(filter.to.map_or(i64::MAX, |t| t.timestamp_millis()))
-        .bind(before_at)
-        .bind(if before_id.is_empty() { "\u{10FFFF}".to_string() } else { before_id })
-        .bind(limit + 1)
-        .fetch_all(pool)
-        .await)?;
+        let sql = if newer {
+            history_query!(
+                "(d.created_at > $8 OR (d.created_at = $8 AND d.id > $9))",
+                "ASC"
+            )
+        } else {
+            history_query!(
+                "(d.created_at < $8 OR (d.created_at = $8 AND d.id < $9))",
+                "DESC"
+            )
+        };
+        let rows = on_pool!(&self.db, pool => sqlx::query_as::<_, StateRow>(sql)
+            .bind(account_id)
+            .bind(filter.webhook_id.as_deref().filter(|v| !v.is_empty()))
+            .bind(filter.status.as_deref().filter(|v| !v.is_empty()))
+            .bind(filter.event_type.as_deref().filter(|v| !v.is_empty()))
+            .bind(filter.record.as_deref().filter(|v| !v.is_empty()))
+            .bind(filter.from.map_or(0, |t| t.timestamp_millis()))
+            .bind(filter.to.map_or(i64::MAX, |t| t.timestamp_millis()))
+            .bind(position.0)
+            .bind(&position.1)
+            .bind(limit + 1)
+            .fetch_all(pool)
+            .await)?;
         let more = rows.len() as i64 > limit;
-        let data: Vec<DeliveryState> = rows
+        let mut data: Vec<DeliveryState> = rows
             .into_iter()
             .take(limit as usize)
             .map(DeliveryState::from)
             .collect();
-        let next_cursor = if more {
-            data.last()
-                .map(|d| format!("{}_{}", d.created_at.timestamp_millis(), d.id))
+        if newer {
+            data.reverse();
+        }
+        let cursor_of = |d: &DeliveryState| format!("{}_{}", d.created_at.timestamp_millis(), d.id);
+        // Going back, there is more before when the query found more; going
+        // forward, there is something before whenever we came from a cursor.
+        let (has_newer, has_older) = if newer {
+            (more, true)
         } else {
-            None
+            (forward.is_some(), more)
         };
-        Ok(DeliveryPage { data, next_cursor })
+        Ok(DeliveryPage {
+            next_cursor: data.last().filter(|_| has_older).map(cursor_of),
+            prev_cursor: data.first().filter(|_| has_newer).map(cursor_of),
+            data,
+        })
     }
 
     /// How many of the account's deliveries have this status.

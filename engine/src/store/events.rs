@@ -258,6 +258,7 @@ impl Store {
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
+                let record = crate::reports::record_of(&event.data);
                 for (d, (_, (queued, inline))) in answer.deliveries.iter().zip(&fired) {
                     // An inline delivery is held for the request that made it, which
                     // attempts it at once; should that process die, the hold runs out
@@ -265,8 +266,8 @@ impl Store {
                     let held_until = if *inline { now + INLINE_HOLD_MS } else { 0 };
                     sqlx::query(
                         "INSERT INTO deliveries (id, account_id, webhook_id, event_seq, queued, status, attempts, \
-                         next_attempt_at, claimed_until, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7, $6, $6)",
+                         next_attempt_at, claimed_until, created_at, updated_at, event_type, record_id, record_label) \
+                         VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7, $6, $6, $8, $9, $10)",
                     )
                     .bind(&d.id)
                     .bind(&account.id)
@@ -275,6 +276,9 @@ impl Store {
                     .bind(*queued)
                     .bind(now)
                     .bind(held_until)
+                    .bind(&event.event_type)
+                    .bind(&record.0)
+                    .bind(&record.1)
                     .execute(&mut *tx)
                     .await?;
                 }

@@ -104,10 +104,12 @@ macro_rules! bind_webhook_columns {
 
 mod deliveries;
 mod events;
+mod reports;
 pub use deliveries::{
     AttemptRecord, DeliveryFilter, DeliveryPage, DeliveryState, Job, MAX_RECORDED_BODY, Outcome,
 };
 pub use events::{Accepted, DeliveryRef, EventPage, LoggedEvent, NewEvent, check_event};
+pub use reports::{PastAttempt, PastDelivery};
 
 /// The columns [`WebhookRow`] reads, as a literal for `concat!`.
 macro_rules! webhook_columns {

@@ -4,19 +4,6 @@ use crate::support::{postgres, sqlite};
 use engine::model::{Auth, MappingRow, MappingValue, Role, SECRET_MASK, Trigger, WebhookInput};
 use engine::store::{Error, NewEvent, Store};
 
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(super::sqlite().await).await })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() {
-                if let Some(store) = super::postgres().await { super::$name(store).await }
-            })*
-        }
-    };
-}
-
 conformance!(
     migrations_are_idempotent_and_create_the_default_account_once,
     first_admin_then_login,

@@ -2,6 +2,22 @@
 //! and, when `POSTBACK_TEST_POSTGRES_URL` names a server (CI always gives
 //! one), on PostgreSQL too; each test gets a fresh database.
 
+/// Runs each named `async fn(Store)` of the calling module as two tests,
+/// `sqlite::name` and `postgres::name`.
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(super::sqlite().await).await })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() {
+                if let Some(store) = super::postgres().await { super::$name(store).await }
+            })*
+        }
+    };
+}
+
 mod conformance;
 mod delivery;
+mod reports;
 mod support;

@@ -1,0 +1,84 @@
+//! Background upkeep beside delivery: folding the report counts, purging
+//! deliveries past the retention age in small batches, and marking the
+//! deliveries of retry-all runs (resuming runs a stopped process left).
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::store::{Result, Store, now_ms};
+
+/// Deliveries removed per purge transaction: small, so the delivery
+/// engine's writes never wait long behind one.
+pub const PURGE_BATCH: i64 = 500;
+/// Deliveries a retry-all run makes due per transaction.
+pub const RETRY_BATCH: i64 = 200;
+
+#[derive(Clone, Copy, Debug)]
+pub struct UpkeepConfig {
+    /// Deliveries and their attempts older than this are purged.
+    pub retention_days: u32,
+    /// How often counts are folded and old deliveries purged.
+    pub every: Duration,
+}
+
+impl Default for UpkeepConfig {
+    fn default() -> Self {
+        UpkeepConfig {
+            retention_days: 30,
+            every: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Runs upkeep every `config.every` until `stop` turns true.
+pub async fn run(store: Store, config: UpkeepConfig, mut stop: watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = once(&store, config, &stop).await {
+            tracing::error!(error = %e, "upkeep failed; trying again later");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(config.every) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            break;
+        }
+    }
+}
+
+/// One round: resume unfinished retry-all runs, purge, fold counts.
+pub async fn once(store: &Store, config: UpkeepConfig, stop: &watch::Receiver<bool>) -> Result<()> {
+    for run in store.unmarked_retry_runs().await? {
+        mark_retry_run(store, &run).await?;
+    }
+    let cutoff = now_ms() - i64::from(config.retention_days) * 86_400_000;
+    for account in store.account_ids().await? {
+        let mut purged = 0;
+        loop {
+            if *stop.borrow() {
+                return Ok(());
+            }
+            let gone = store.purge_batch(&account, cutoff, PURGE_BATCH).await?;
+            purged += gone;
+            if gone < PURGE_BATCH as u64 {
+                break;
+            }
+            // Let deliveries write between batches.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if purged > 0 {
+            tracing::info!(account = %account, purged, "purged deliveries past retention");
+        }
+    }
+    store.compact_counts().await
+}
+
+/// Makes every failed delivery of a retry-all run due again, a batch at a
+/// time; the delivery engine sends them as they come due.
+pub async fn mark_retry_run(store: &Store, run_id: &str) -> Result<()> {
+    while !store.mark_retry_batch(run_id, RETRY_BATCH).await? {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
