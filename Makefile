@@ -28,11 +28,13 @@ lint:
 	cargo fmt --all --check
 	cargo clippy -p engine -p server --all-targets --features engine/testing -- -D warnings
 	cargo clippy -p engine --no-default-features -- -D warnings
+	cargo clippy -p app --features ssr --lib --tests -- -D warnings
 	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 rust-test:
 	cargo test -p engine -p server --features engine/testing
 	cargo test -p engine --no-default-features --lib
+	cargo test -p app --features ssr --lib
 
 build:
 	cargo leptos build

@@ -2,6 +2,9 @@
 //! engine function. Server-only code lives in [`ssr`].
 
 use engine::model::{User, WebhookInput, WebhookView};
+use engine::reports::{
+    AttemptRecord, DeliveryPage, DeliveryState, HistoryQuery, RangeQuery, Report, RetryRun,
+};
 use engine::validate::FieldError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
@@ -35,6 +38,8 @@ pub mod ssr {
         /// The client test sends go through.
         pub sender: engine::delivery::Sender,
         pub leptos_options: LeptosOptions,
+        /// How long deliveries are kept, for the report to say.
+        pub retention_days: u32,
     }
 
     impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -101,6 +106,14 @@ pub mod ssr {
             http::StatusCode::INTERNAL_SERVER_ERROR,
             "Something went wrong on the server; it is logged.",
         )
+    }
+
+    /// Not found with a message that names what is missing.
+    pub fn not_found(e: Error, message: &str) -> ServerFnError {
+        match e {
+            Error::NotFound => status(http::StatusCode::NOT_FOUND, message),
+            other => engine_error(other),
+        }
     }
 
     /// Engine errors a page can show: validation stays typed.
@@ -282,4 +295,166 @@ pub async fn delete_webhook(id: String) -> Result<(), ServerFnError> {
         .delete_webhook(&user.account_id, &id)
         .await
         .map_err(ssr::engine_error)
+}
+
+/// The webhooks report page's data. A bad custom range comes back as a
+/// field error for the range form; the rest of the page still renders.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReportView {
+    pub user: User,
+    pub report: Result<Report, FieldError>,
+    pub runs: Vec<RetryRun>,
+}
+
+#[server(endpoint = "report", input = Json)]
+pub async fn webhooks_report(
+    range: RangeQuery,
+    chart: Option<String>,
+) -> Result<ReportView, ServerFnError> {
+    let (store, user) = ssr::require_user().await?;
+    let retention_days = ssr::state()?.retention_days;
+    let report = match range.resolve(chrono::Utc::now()) {
+        Ok(range) => Ok(store
+            .report(
+                &user.account_id,
+                range,
+                chart.as_deref().filter(|c| !c.is_empty()),
+                retention_days,
+            )
+            .await
+            .map_err(ssr::engine_error)?),
+        Err(e) => Err(e),
+    };
+    let runs = store
+        .recent_retry_runs(&user.account_id, 5)
+        .await
+        .map_err(ssr::engine_error)?;
+    Ok(ReportView { user, report, runs })
+}
+
+/// The history page's data: one page of deliveries and the webhook names.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryView {
+    pub user: User,
+    pub page: Result<DeliveryPage, FieldError>,
+    /// (id, title, deleted) of every webhook, for names and the filter.
+    pub webhooks: Vec<(String, String, bool)>,
+}
+
+/// Rows on one history page.
+pub const HISTORY_PAGE: i64 = 50;
+
+#[server(endpoint = "history", input = Json)]
+pub async fn delivery_history(query: HistoryQuery) -> Result<HistoryView, ServerFnError> {
+    let (store, user) = ssr::require_user().await?;
+    let webhooks = store
+        .webhook_titles(&user.account_id)
+        .await
+        .map_err(ssr::engine_error)?;
+    let page =
+        match engine::store::DeliveryFilter::from_query(&query, chrono::Utc::now(), HISTORY_PAGE) {
+            Ok(filter) => match store.list_deliveries(&user.account_id, &filter).await {
+                Ok(page) => Ok(page),
+                Err(engine::store::Error::Validation(mut errors)) => Err(errors.remove(0)),
+                Err(e) => return Err(ssr::engine_error(e)),
+            },
+            Err(e) => Err(e),
+        };
+    Ok(HistoryView {
+        user,
+        page,
+        webhooks,
+    })
+}
+
+/// The delivery detail page's data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryView {
+    pub user: User,
+    pub delivery: DeliveryState,
+    pub webhook_title: String,
+    /// The event envelope as JSON, pretty-printed.
+    pub envelope: String,
+    pub attempts: Vec<AttemptRecord>,
+}
+
+#[server(endpoint = "delivery", input = Json)]
+pub async fn delivery_detail(id: String) -> Result<DeliveryView, ServerFnError> {
+    let (store, user) = ssr::require_user().await?;
+    let delivery = store
+        .delivery(&user.account_id, &id)
+        .await
+        .map_err(|e| ssr::not_found(e, "That delivery does not exist (or was purged)."))?;
+    let event = store
+        .delivery_event(&user.account_id, &id)
+        .await
+        .map_err(ssr::engine_error)?;
+    let attempts = store.attempts(&id).await.map_err(ssr::engine_error)?;
+    let webhook_title = store
+        .webhook_titles(&user.account_id)
+        .await
+        .map_err(ssr::engine_error)?
+        .into_iter()
+        .find(|(hook, _, _)| *hook == delivery.webhook_id)
+        .map(|(_, title, _)| title)
+        .unwrap_or_default();
+    Ok(DeliveryView {
+        user,
+        envelope: serde_json::to_string_pretty(&engine::render::envelope(&event))
+            .unwrap_or_default(),
+        delivery,
+        webhook_title,
+        attempts,
+    })
+}
+
+/// Makes one more attempt of a delivery now and waits for it. Admins only.
+#[server(endpoint = "resend")]
+pub async fn resend_delivery(id: String) -> Result<DeliveryState, ServerFnError> {
+    let (store, user) = ssr::require_admin().await?;
+    let sender = ssr::state()?.sender;
+    engine::delivery::resend(&store, &sender, &user.account_id, &id)
+        .await
+        .map_err(|e| ssr::not_found(e, "That delivery does not exist (or was purged)."))
+}
+
+/// Starts "retry all failed" for a webhook and range, then shows its
+/// progress page. Admins only.
+#[server(endpoint = "retry_all")]
+pub async fn retry_all_failed(
+    webhook_id: String,
+    range: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+) -> Result<String, ServerFnError> {
+    let (store, user) = ssr::require_admin().await?;
+    let range = RangeQuery { range, from, to }
+        .resolve(chrono::Utc::now())
+        .map_err(|e| ssr::status(http::StatusCode::UNPROCESSABLE_ENTITY, &e.message))?;
+    let run = store
+        .start_retry_run(&user.account_id, &webhook_id, range, &user.id)
+        .await
+        .map_err(ssr::engine_error)?;
+    let marking = store.clone();
+    let run_id = run.id.clone();
+    tokio::spawn(async move {
+        if let Err(e) = engine::upkeep::mark_retry_run(&marking, &run_id).await {
+            // Upkeep resumes the run.
+            tracing::error!(error = %e, run = %run_id, "marking a retry-all run failed");
+        }
+    });
+    tracing::info!(user = %user.id, run = %run.id, webhook = %webhook_id, "retry all failed started");
+    leptos_axum::redirect(&format!("/reports/retries/{}", run.id));
+    Ok(run.id)
+}
+
+/// A retry-all run's progress.
+#[server(endpoint = "retry_run", input = Json)]
+pub async fn retry_run_progress(id: String) -> Result<(User, RetryRun), ServerFnError> {
+    let (store, user) = ssr::require_user().await?;
+    let run = store
+        .retry_run(&user.account_id, &id)
+        .await
+        .map_err(|e| ssr::not_found(e, "That retry run does not exist."))?;
+    Ok((user, run))
 }

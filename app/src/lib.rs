@@ -6,7 +6,8 @@
 //! - [`api`]: server functions (session, role check, one engine call each)
 //!   and, under `ssr`, the shared [`api::ssr::AppState`].
 //! - [`pages`]: the layout and one module per page: setup, login, the
-//!   webhooks list and the webhook form with its live preview.
+//!   webhooks list, the webhook form with its live preview, and the reports
+//!   (webhooks report, delivery history, delivery detail, retry-all).
 
 pub mod api;
 pub mod pages;
@@ -58,6 +59,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/webhooks") view=pages::webhooks::WebhooksPage ssr=SsrMode::Async />
                 <Route path=path!("/webhooks/new") view=pages::form::NewWebhookPage ssr=SsrMode::Async />
                 <Route path=path!("/webhooks/:id") view=pages::form::EditWebhookPage ssr=SsrMode::Async />
+                <Route path=path!("/reports") view=pages::reports::ReportPage ssr=SsrMode::Async />
+                <Route path=path!("/reports/history") view=pages::history::HistoryPage ssr=SsrMode::Async />
+                <Route path=path!("/reports/deliveries/:id") view=pages::delivery::DeliveryPage ssr=SsrMode::Async />
+                <Route path=path!("/reports/retries/:id") view=pages::delivery::RetryRunPage ssr=SsrMode::Async />
             </FlatRoutes>
         </Router>
     }

@@ -15,6 +15,15 @@ export function addUser(email: string, password: string, role: 'admin' | 'suppor
   });
 }
 
+/** Creates an API key with `postback api-key create`, as an operator would. */
+export function createApiKey(): string {
+  return execFileSync(binary, ['api-key', 'create', '--name', 'e2e'], {
+    env: { ...process.env, DATABASE_URL: process.env.E2E_DATABASE_URL },
+  })
+    .toString()
+    .trim();
+}
+
 export async function hydrated(page: Page) {
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
 }

@@ -13,7 +13,11 @@ export interface Received {
 export class Receiver {
   readonly received: Received[] = [];
   private server?: http.Server;
-  constructor(private status = 200, private answer = 'ok') {}
+  /** The status to answer a request's body with; tests may swap it. */
+  statusFor: (body: string) => number;
+  constructor(status: number | ((body: string) => number) = 200, private answer = 'ok') {
+    this.statusFor = typeof status === 'number' ? () => status : status;
+  }
 
   async start(): Promise<string> {
     this.server = http.createServer((req, res) => {
@@ -21,7 +25,7 @@ export class Receiver {
       req.on('data', (chunk) => (body += chunk));
       req.on('end', () => {
         this.received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
-        res.writeHead(this.status, { 'content-type': 'text/plain', 'x-receiver': 'e2e' });
+        res.writeHead(this.statusFor(body), { 'content-type': 'text/plain', 'x-receiver': 'e2e' });
         res.end(this.answer);
       });
     });

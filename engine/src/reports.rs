@@ -164,13 +164,21 @@ impl Range {
         }
     }
 
+    /// The first day in the range, `YYYY-MM-DD`.
+    pub fn first_day(&self) -> String {
+        self.from.format("%Y-%m-%d").to_string()
+    }
+
+    /// The last day in the range (its end is exclusive), `YYYY-MM-DD`.
+    pub fn last_day(&self) -> String {
+        (self.to - Duration::seconds(1))
+            .format("%Y-%m-%d")
+            .to_string()
+    }
+
     /// The query string that reproduces this range as a custom one.
     pub fn as_query(&self) -> String {
-        format!(
-            "from={}&to={}",
-            self.from.format("%Y-%m-%d"),
-            (self.to - Duration::seconds(1)).format("%Y-%m-%d")
-        )
+        format!("from={}&to={}", self.first_day(), self.last_day())
     }
 }
 
@@ -350,6 +358,174 @@ impl RetryRun {
     }
 }
 
+/// One recorded attempt, as the API and the reports show it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    pub attempt: u32,
+    pub at: DateTime<Utc>,
+    pub duration_ms: i64,
+    pub request: crate::model::SentRequest,
+    pub response: Option<crate::model::ReceivedResponse>,
+    pub error: Option<String>,
+}
+
+/// A delivery's current state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryState {
+    pub id: String,
+    pub webhook_id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub created_at: DateTime<Utc>,
+    pub status: String,
+    pub attempts: u32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_response_status: Option<u16>,
+    pub last_error: Option<String>,
+    /// The record the event is about (see [`record_of`]).
+    pub record_id: Option<String>,
+    pub record_label: Option<String>,
+    /// A test send from the console or the API.
+    pub test: bool,
+}
+
+impl DeliveryState {
+    /// The record as one line: "Jane Doe (c_1001)", or what is known.
+    pub fn record_text(&self) -> Option<String> {
+        match (&self.record_id, &self.record_label) {
+            (Some(id), Some(label)) => Some(format!("{label} ({id})")),
+            (Some(one), None) | (None, Some(one)) => Some(one.clone()),
+            (None, None) => None,
+        }
+    }
+
+    /// The last attempt's answer: "HTTP 500", or its transport error.
+    pub fn last_outcome(&self) -> Option<String> {
+        match (self.last_response_status, &self.last_error) {
+            (Some(status), _) => Some(format!("HTTP {status}")),
+            (None, error) => error.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryPage {
+    pub data: Vec<DeliveryState>,
+    /// Older deliveries follow.
+    pub next_cursor: Option<String>,
+    /// Newer deliveries come before this page.
+    #[serde(default)]
+    pub prev_cursor: Option<String>,
+}
+
+/// The history's filters as the URL carries them (`?webhook=…&status=…`).
+/// Empty values mean "any".
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryQuery {
+    #[serde(default)]
+    pub webhook: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub event_type: Option<String>,
+    #[serde(default)]
+    pub record: Option<String>,
+    /// A date range as in [`RangeQuery`]; no range and no dates mean all time.
+    #[serde(default)]
+    pub range: Option<String>,
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub to: Option<String>,
+    #[serde(default)]
+    pub cursor: Option<String>,
+    #[serde(default)]
+    pub prev: Option<String>,
+}
+
+/// The statuses a delivery can have, as the history filter offers them.
+pub const STATUSES: [&str; 4] = ["succeeded", "failed", "retrying", "pending"];
+
+impl HistoryQuery {
+    fn value(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+    }
+
+    pub fn webhook(&self) -> Option<&str> {
+        Self::value(&self.webhook)
+    }
+
+    pub fn status(&self) -> Option<&str> {
+        Self::value(&self.status)
+    }
+
+    pub fn event_type(&self) -> Option<&str> {
+        Self::value(&self.event_type)
+    }
+
+    pub fn record(&self) -> Option<&str> {
+        Self::value(&self.record)
+    }
+
+    /// The date range, if one was asked for; bad dates and unknown
+    /// statuses are field errors.
+    pub fn range(&self, now: DateTime<Utc>) -> Result<Option<Range>, FieldError> {
+        if let Some(status) = self.status()
+            && !STATUSES.contains(&status)
+        {
+            return Err(FieldError::new(
+                "status",
+                "invalid_status",
+                format!(
+                    "{status:?} is not a status; use one of {}.",
+                    STATUSES.join(", ")
+                ),
+            ));
+        }
+        if Self::value(&self.range).is_none() && Self::value(&self.from).is_none() {
+            return Ok(None);
+        }
+        RangeQuery {
+            range: self.range.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+        }
+        .resolve(now)
+        .map(Some)
+    }
+
+    /// The query string of these filters (no cursor), for links and export.
+    pub fn to_query(&self) -> String {
+        let pairs = [
+            ("webhook", self.webhook()),
+            ("status", self.status()),
+            ("event_type", self.event_type()),
+            ("record", self.record()),
+            ("range", Self::value(&self.range)),
+            ("from", Self::value(&self.from)),
+            ("to", Self::value(&self.to)),
+        ];
+        pairs
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| format!("{k}={}", urlencoding(v))))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+pub fn urlencoding(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -460,5 +636,33 @@ mod tests {
             (Some("c_1".into()), Some("Jane".into()))
         );
         assert_eq!(record_of(&json!({"x": 1})), (None, None));
+    }
+
+    #[test]
+    fn history_queries_round_trip_and_check_their_status() {
+        let query = HistoryQuery {
+            webhook: Some("wh_1".into()),
+            status: Some("failed".into()),
+            record: Some("Jane Doe&co".into()),
+            from: Some("2026-11-01".into()),
+            to: Some(String::new()),
+            cursor: Some("123_dlv".into()),
+            ..HistoryQuery::default()
+        };
+        assert_eq!(
+            query.to_query(),
+            "webhook=wh_1&status=failed&record=Jane%20Doe%26co&from=2026-11-01"
+        );
+        let now = at("2026-11-23T15:20:00Z");
+        assert_eq!(
+            query.range(now).unwrap().map(|r| r.from),
+            Some(at("2026-11-01T00:00:00Z"))
+        );
+        assert_eq!(HistoryQuery::default().range(now).unwrap(), None);
+        let bad = HistoryQuery {
+            status: Some("lost".into()),
+            ..HistoryQuery::default()
+        };
+        assert_eq!(bad.range(now).unwrap_err().field, "status");
     }
 }

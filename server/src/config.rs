@@ -125,6 +125,12 @@ pub struct DeliveryArgs {
     /// Turn a webhook off after every attempt failed for this many hours.
     #[arg(long, env = "POSTBACK_DISABLE_AFTER_HOURS", default_value_t = 120)]
     pub disable_after_hours: u32,
+
+    /// Keep deliveries and their attempts this many days; older ones are
+    /// purged in the background, in small batches.
+    #[arg(long, env = "POSTBACK_RETENTION_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub retention_days: u32,
 }
 
 impl DeliveryArgs {
@@ -132,6 +138,13 @@ impl DeliveryArgs {
         engine::store::DisablePolicy {
             after_given_up: self.disable_after_given_up.max(1),
             after_failing_ms: i64::from(self.disable_after_hours.max(1)) * 3_600_000,
+        }
+    }
+
+    pub fn upkeep(&self) -> engine::upkeep::UpkeepConfig {
+        engine::upkeep::UpkeepConfig {
+            retention_days: self.retention_days,
+            ..engine::upkeep::UpkeepConfig::default()
         }
     }
 

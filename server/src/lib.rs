@@ -7,12 +7,14 @@
 //! - [`api`]: the REST API under `/api/v1`.
 //! - [`bench`]: `postback bench`, the delivery benchmark.
 //! - [`config`]: the command line and environment variables.
+//! - [`export`]: the delivery history as a streamed CSV download.
 //! - [`sessions`]: tower-sessions records kept in Postback's own database.
 //! - [`guard`]: sends page requests to setup or sign-in when needed.
 
 pub mod api;
 pub mod bench;
 pub mod config;
+pub mod export;
 pub mod guard;
 pub mod sessions;
 
@@ -61,8 +63,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_disable_policy(args.delivery.disable_policy());
             let delivery = Delivery::start(store.clone(), args.delivery.config())
                 .context("starting the delivery engine")?;
+            let upkeep = Upkeep::start(store.clone(), args.delivery.upkeep());
             tracing::info!(database = store.backend(), "Postback is delivering");
             shutdown_signal().await;
+            upkeep.stop().await;
             delivery.shutdown().await;
             store.close().await;
             Ok(())
@@ -182,6 +186,7 @@ pub async fn serve(
         store: store.clone(),
         sender: sender.clone(),
         leptos_options,
+        retention_days: args.delivery.retention_days,
     };
     let delivery = if args.no_worker {
         None
@@ -199,11 +204,13 @@ pub async fn serve(
     let router = router(state, &args, api_state);
 
     let purge = tokio::spawn(sessions::purge_expired(store.clone()));
+    let upkeep = Upkeep::start(store.clone(), args.delivery.upkeep());
     tracing::info!(%addr, database = store.backend(), "Postback is serving the console at http://{addr}");
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await?;
     purge.abort();
+    upkeep.stop().await;
     // In-flight attempts finish and are recorded before the database closes.
     if let Some(delivery) = delivery {
         delivery.shutdown().await;
@@ -229,6 +236,10 @@ fn router(state: AppState, args: &ServeArgs, api_state: api::ApiState) -> Router
     };
     Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route(
+            "/reports/history.csv",
+            axum::routing::get(export::history_csv),
+        )
         .nest("/api/v1", api::router(api_state))
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();
@@ -243,6 +254,26 @@ fn router(state: AppState, args: &ServeArgs, api_state: api::ApiState) -> Router
         ))
         .layer(session_layer)
         .with_state(state)
+}
+
+/// The upkeep task (report counts, retention, retry-all runs) and its stop switch.
+struct Upkeep {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Upkeep {
+    fn start(store: Store, config: engine::upkeep::UpkeepConfig) -> Upkeep {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(engine::upkeep::run(store, config, stopped));
+        Upkeep { stop, task }
+    }
+
+    /// Stops after the current batch.
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

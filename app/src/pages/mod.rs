@@ -6,10 +6,18 @@
 //! - [`webhooks`]: the webhooks list with the active toggle.
 //! - [`form`]: create/edit a webhook, with the live request preview.
 //! - [`inputs`]: form controls that render their value on the server too.
+//! - [`reports`]: the webhooks report with its range and chart.
+//! - [`chart`]: the report's chart, drawn as SVG on the server.
+//! - [`history`]: delivery history with filters, pages and CSV export.
+//! - [`delivery`]: one delivery's attempts, resend; retry-all progress.
 
+pub mod chart;
+pub mod delivery;
 pub mod form;
+pub mod history;
 pub mod inputs;
 pub mod login;
+pub mod reports;
 pub mod setup;
 pub mod webhooks;
 
@@ -39,6 +47,8 @@ pub fn Layout(user: User, children: Children) -> impl IntoView {
             <a class="brand" href="/webhooks">"Postback"</a>
             <nav aria-label="Main">
                 <a href="/webhooks" data-testid="nav-webhooks">"Webhooks"</a>
+                <a href="/reports" data-testid="nav-reports">"Reports"</a>
+                <a href="/reports/history" data-testid="nav-history">"History"</a>
             </nav>
             <div class="who">
                 <span data-testid="current-user">{user.email.clone()}</span>
@@ -49,6 +59,44 @@ pub fn Layout(user: User, children: Children) -> impl IntoView {
             </div>
         </header>
         <main class="page">{children()}</main>
+    }
+}
+
+/// A time as the reports show it: minutes, UTC.
+pub fn fmt_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// A delivery's status as a word in a badge (never colour alone).
+#[component]
+pub fn StatusBadge(status: String) -> impl IntoView {
+    let class = match status.as_str() {
+        "succeeded" => "badge on",
+        "failed" => "badge bad",
+        _ => "badge wait",
+    };
+    view! { <span class=class data-testid="status">{status}</span> }
+}
+
+/// A date input of a GET filter form, with its label and field error.
+#[component]
+pub fn DateField(
+    id: &'static str,
+    name: &'static str,
+    label: &'static str,
+    testid: &'static str,
+    value: String,
+    error: Option<String>,
+) -> impl IntoView {
+    let error_id = format!("{id}-error");
+    view! {
+        <div>
+            <label for=id>{label}</label>
+            <input id=id type="date" name=name data-testid=testid value=value
+                aria-invalid=error.is_some().then_some("true")
+                aria-describedby=error.is_some().then_some(error_id.clone()) />
+            {error.map(|m| view! { <p class="field-error" id=error_id>{m}</p> })}
+        </div>
     }
 }
 

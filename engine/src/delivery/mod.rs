@@ -227,14 +227,13 @@ pub async fn resend(
     account_id: &str,
     delivery_id: &str,
 ) -> Result<crate::store::DeliveryState, crate::store::Error> {
-    store.retry_delivery(account_id, delivery_id).await?;
     let lease = DeliveryConfig::default().lease.as_millis() as i64;
-    // A worker that woke first sends it instead; either way one attempt.
-    if let Some(job) = store.claim_one(delivery_id, lease).await? {
-        let outcome = sender.attempt(job).await;
-        store
-            .record_attempts(std::slice::from_ref(&outcome))
-            .await?;
-    }
+    let job = store
+        .take_for_resend(account_id, delivery_id, lease)
+        .await?;
+    let outcome = sender.attempt(job).await;
+    store
+        .record_attempts(std::slice::from_ref(&outcome))
+        .await?;
     store.delivery(account_id, delivery_id).await
 }

@@ -4,11 +4,12 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Account, Db, Result, Store, from_ms, now_ms};
 use crate::model::{AccountRef, Actor, Event, ReceivedResponse, SentRequest, WebhookInput};
+pub use crate::reports::{AttemptRecord, DeliveryPage, DeliveryState};
 
 /// One attempt to make: the delivery, the event and the webhook's shape
 /// with its real secrets.
@@ -49,37 +50,6 @@ impl Outcome {
     }
 }
 
-/// One recorded attempt, as the API and the reports show it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AttemptRecord {
-    pub attempt: u32,
-    pub at: chrono::DateTime<chrono::Utc>,
-    pub duration_ms: i64,
-    pub request: SentRequest,
-    pub response: Option<ReceivedResponse>,
-    pub error: Option<String>,
-}
-
-/// A delivery's current state.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DeliveryState {
-    pub id: String,
-    pub webhook_id: String,
-    pub event_id: String,
-    pub event_type: String,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub status: String,
-    pub attempts: u32,
-    pub next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
-    pub last_response_status: Option<u16>,
-    pub last_error: Option<String>,
-    /// The record the event is about (see [`crate::reports::record_of`]).
-    pub record_id: Option<String>,
-    pub record_label: Option<String>,
-    /// A test send from the console or the API.
-    pub test: bool,
-}
-
 #[derive(sqlx::FromRow)]
 struct Claimed {
     id: String,
@@ -97,6 +67,25 @@ struct EventRow {
     occurred_at: i64,
     actor: Option<String>,
     data: String,
+}
+
+impl EventRow {
+    fn into_event(self, account: &Account) -> Event {
+        Event {
+            id: self.id,
+            event_type: self.event_type,
+            account: AccountRef {
+                id: account.id.clone(),
+                name: account.name.clone(),
+                external_ref: account.external_ref.clone(),
+            },
+            occurred_at: from_ms(self.occurred_at),
+            actor: self
+                .actor
+                .and_then(|a| serde_json::from_str::<Actor>(&a).ok()),
+            data: serde_json::from_str(&self.data).unwrap_or(Value::Null),
+        }
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -168,18 +157,30 @@ pub struct DeliveryFilter {
     pub limit: i64,
 }
 
-fn default_limit() -> i64 {
-    100
+impl DeliveryFilter {
+    /// The console's history filters (dates in whole days) as a filter.
+    pub fn from_query(
+        query: &crate::reports::HistoryQuery,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: i64,
+    ) -> std::result::Result<DeliveryFilter, crate::validate::FieldError> {
+        let range = query.range(now)?;
+        Ok(DeliveryFilter {
+            webhook_id: query.webhook().map(str::to_string),
+            status: query.status().map(str::to_string),
+            event_type: query.event_type().map(str::to_string),
+            record: query.record().map(str::to_string),
+            from: range.map(|r| r.from),
+            to: range.map(|r| r.to),
+            cursor: query.cursor.clone(),
+            prev: query.prev.clone(),
+            limit,
+        })
+    }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DeliveryPage {
-    pub data: Vec<DeliveryState>,
-    /// Older deliveries follow.
-    pub next_cursor: Option<String>,
-    /// Newer deliveries come before this page.
-    #[serde(default)]
-    pub prev_cursor: Option<String>,
+fn default_limit() -> i64 {
+    100
 }
 
 impl From<StateRow> for DeliveryState {
@@ -265,20 +266,50 @@ impl Store {
         Ok(self.jobs_for(claimed).await?.pop())
     }
 
-    /// Takes one delivery that is waiting for an attempt (a resend made it
-    /// due), unless a worker has it already.
-    pub async fn claim_one(&self, delivery_id: &str, lease_ms: i64) -> Result<Option<Job>> {
+    /// Takes a delivery for a resend: due now and claimed by the caller in
+    /// one statement, so no worker sends it too. Fails when it has not had
+    /// its first attempt yet or an attempt is in flight.
+    pub async fn take_for_resend(
+        &self,
+        account_id: &str,
+        delivery_id: &str,
+        lease_ms: i64,
+    ) -> Result<Job> {
         let now = now_ms();
         let claimed = on_pool!(&self.db, pool => sqlx::query_as::<_, Claimed>(
-            "UPDATE deliveries SET claimed_until = $1 WHERE id = $3 AND status IN ('pending', 'retrying') \
-             AND claimed_until < $2 RETURNING id, account_id, webhook_id, event_seq, attempts",
+            "UPDATE deliveries SET status = 'retrying', next_attempt_at = $2, claimed_until = $3, updated_at = $2 \
+             WHERE account_id = $1 AND id = $4 AND attempts > 0 AND claimed_until < $2 \
+             RETURNING id, account_id, webhook_id, event_seq, attempts",
         )
-        .bind(now + lease_ms)
+        .bind(account_id)
         .bind(now)
+        .bind(now + lease_ms)
         .bind(delivery_id)
         .fetch_all(pool)
         .await)?;
-        Ok(self.jobs_for(claimed).await?.pop())
+        if claimed.is_empty() {
+            let state = self.delivery(account_id, delivery_id).await?;
+            return Err(if state.attempts == 0 {
+                super::Error::field(
+                    "id",
+                    "not_yet_attempted",
+                    "This delivery has not had its first attempt yet.",
+                )
+            } else {
+                super::Error::field(
+                    "id",
+                    "in_flight",
+                    "An attempt of this delivery is being sent right now; try again in a moment.",
+                )
+            });
+        }
+        self.jobs_for(claimed).await?.pop().ok_or_else(|| {
+            super::Error::field(
+                "id",
+                "webhook_gone",
+                "The webhook was deleted or turned off; turn it on to resend.",
+            )
+        })
     }
 
     /// Lets any worker take an inline delivery that could not be attempted
@@ -332,20 +363,7 @@ impl Store {
             .bind(c.event_seq)
             .fetch_one(pool)
             .await)?;
-            let event = Event {
-                id: row.id,
-                event_type: row.event_type,
-                account: AccountRef {
-                    id: account.id.clone(),
-                    name: account.name.clone(),
-                    external_ref: account.external_ref.clone(),
-                },
-                occurred_at: from_ms(row.occurred_at),
-                actor: row
-                    .actor
-                    .and_then(|a| serde_json::from_str::<Actor>(&a).ok()),
-                data: serde_json::from_str(&row.data).unwrap_or(Value::Null),
-            };
+            let event = row.into_event(account);
             jobs.push(Job {
                 delivery_id: c.id,
                 test: false,
@@ -684,6 +702,21 @@ impl Store {
             ));
         }
         Ok(state)
+    }
+
+    /// The event a delivery carries, as its webhook was sent it.
+    pub async fn delivery_event(&self, account_id: &str, delivery_id: &str) -> Result<Event> {
+        let row = on_pool!(&self.db, pool => sqlx::query_as::<_, EventRow>(
+            "SELECT e.id, e.type, e.occurred_at, e.actor, e.data FROM deliveries d \
+             JOIN events e ON e.seq = d.event_seq WHERE d.account_id = $1 AND d.id = $2",
+        )
+        .bind(account_id)
+        .bind(delivery_id)
+        .fetch_optional(pool)
+        .await)?
+        .ok_or(super::Error::NotFound)?;
+        let account = self.account(account_id).await?;
+        Ok(row.into_event(&account))
     }
 
     /// A delivery's attempts, first to last.

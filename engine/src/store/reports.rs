@@ -231,6 +231,20 @@ impl Store {
         })
     }
 
+    /// Every webhook of the account, deleted ones too, as (id, title,
+    /// deleted): the history names deliveries of deleted webhooks.
+    pub async fn webhook_titles(&self, account_id: &str) -> Result<Vec<(String, String, bool)>> {
+        Ok(
+            on_pool!(&self.db, pool => sqlx::query_as::<_, (String, String, bool)>(
+            "SELECT id, title, deleted_at IS NOT NULL FROM webhooks WHERE account_id = $1 \
+             ORDER BY deleted_at IS NOT NULL, title, id",
+        )
+        .bind(account_id)
+        .fetch_all(pool)
+        .await)?,
+        )
+    }
+
     /// The ids of every account, for work done account by account.
     pub async fn account_ids(&self) -> Result<Vec<String>> {
         Ok(
