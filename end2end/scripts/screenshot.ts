@@ -3,15 +3,10 @@
 //   npx playwright test -c scripts/screenshot.config.ts
 import { test, expect } from '@playwright/test';
 import * as path from 'node:path';
+import { signIn } from './sign-in';
 
 test('webhook form screenshot', async ({ page }) => {
-  await page.setViewportSize({ width: 1360, height: 1500 });
-  await page.goto('/login');
-  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
-  await page.getByTestId('login-email').fill(process.env.ADMIN_EMAIL!);
-  await page.getByTestId('login-password').fill(process.env.ADMIN_PASSWORD!);
-  await page.getByTestId('login-submit').click();
-  await expect(page).toHaveURL(/\/webhooks$/);
+  await signIn(page, 1360, 1500);
   await page.goto('/webhooks/new');
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
   await page.getByTestId('title').fill('Dialer queue');

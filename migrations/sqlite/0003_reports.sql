@@ -26,9 +26,9 @@ CREATE INDEX deliveries_retry_run ON deliveries (retry_run, status) WHERE retry_
 
 -- Delivery counts per webhook, hour (of the delivery's creation) and
 -- status, so the webhooks report and its chart read a few thousand rows
--- instead of every delivery. Triggers append +1/-1 rows as deliveries are
--- created and change status: appending never waits on another writer. A
--- background task folds the rows of each (webhook, hour, status) into one.
+-- instead of every delivery. Triggers add +1/-1 as deliveries are created
+-- and change status. SQLite has one writer at a time, so the triggers
+-- update one row per key in place (PostgreSQL appends instead).
 CREATE TABLE delivery_counts (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
     account_id TEXT NOT NULL,
@@ -37,6 +37,7 @@ CREATE TABLE delivery_counts (
     status     TEXT NOT NULL,
     n          INTEGER NOT NULL
 );
+CREATE UNIQUE INDEX delivery_counts_key ON delivery_counts (account_id, webhook_id, hour, status);
 CREATE INDEX delivery_counts_account_hour ON delivery_counts (account_id, hour);
 
 INSERT INTO delivery_counts (account_id, webhook_id, hour, status, n)
@@ -46,15 +47,19 @@ INSERT INTO delivery_counts (account_id, webhook_id, hour, status, n)
 CREATE TRIGGER deliveries_count_insert AFTER INSERT ON deliveries
 BEGIN
     INSERT INTO delivery_counts (account_id, webhook_id, hour, status, n)
-    VALUES (NEW.account_id, NEW.webhook_id, NEW.created_at - NEW.created_at % 3600000, NEW.status, 1);
+    VALUES (NEW.account_id, NEW.webhook_id, NEW.created_at - NEW.created_at % 3600000, NEW.status, 1)
+    ON CONFLICT (account_id, webhook_id, hour, status) DO UPDATE SET n = n + 1;
 END;
 
 CREATE TRIGGER deliveries_count_status AFTER UPDATE OF status ON deliveries
 WHEN OLD.status <> NEW.status
 BEGIN
     INSERT INTO delivery_counts (account_id, webhook_id, hour, status, n)
-    VALUES (OLD.account_id, OLD.webhook_id, OLD.created_at - OLD.created_at % 3600000, OLD.status, -1),
-           (NEW.account_id, NEW.webhook_id, NEW.created_at - NEW.created_at % 3600000, NEW.status, 1);
+    VALUES (OLD.account_id, OLD.webhook_id, OLD.created_at - OLD.created_at % 3600000, OLD.status, -1)
+    ON CONFLICT (account_id, webhook_id, hour, status) DO UPDATE SET n = n - 1;
+    INSERT INTO delivery_counts (account_id, webhook_id, hour, status, n)
+    VALUES (NEW.account_id, NEW.webhook_id, NEW.created_at - NEW.created_at % 3600000, NEW.status, 1)
+    ON CONFLICT (account_id, webhook_id, hour, status) DO UPDATE SET n = n + 1;
 END;
 
 -- "Retry all failed" for a webhook and a date range. The run marks its

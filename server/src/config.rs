@@ -30,6 +30,9 @@ pub enum Command {
     User(UserCommand),
     /// Measure delivery speed against a loopback receiver this starts itself.
     Bench(crate::bench::BenchArgs),
+    /// Seed a large delivery history and time the report pages' rendering.
+    #[command(name = "bench-reports")]
+    BenchReports(crate::bench_reports::BenchReportsArgs),
     /// Manage API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),

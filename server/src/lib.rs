@@ -6,6 +6,7 @@
 //! # Layout
 //! - [`api`]: the REST API under `/api/v1`.
 //! - [`bench`]: `postback bench`, the delivery benchmark.
+//! - [`bench_reports`]: `postback bench-reports`, report pages at volume.
 //! - [`config`]: the command line and environment variables.
 //! - [`export`]: the delivery history as a streamed CSV download.
 //! - [`sessions`]: tower-sessions records kept in Postback's own database.
@@ -13,6 +14,7 @@
 
 pub mod api;
 pub mod bench;
+pub mod bench_reports;
 pub mod config;
 pub mod export;
 pub mod guard;
@@ -72,6 +74,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(args) => bench::run(args).await,
+        Command::BenchReports(args) => bench_reports::run(args).await,
         Command::Migrate(db) => {
             open_store(&db.database_url).await?;
             println!("migrations applied");

@@ -125,20 +125,6 @@ macro_rules! state_columns {
     };
 }
 
-/// The history's query: filters $1–$7, the position $8/$9 compared by
-/// `$position`, walked in `$order`, $10 rows.
-macro_rules! history_query {
-    ($position:literal, $order:literal) => {
-        concat!(
-            "SELECT ", state_columns!(), " FROM deliveries d JOIN events e ON e.seq = d.event_seq \
-             WHERE d.account_id = $1 AND ($2 IS NULL OR d.webhook_id = $2) AND ($3 IS NULL OR d.status = $3) \
-             AND ($4 IS NULL OR d.event_type = $4) AND ($5 IS NULL OR d.record_id = $5) \
-             AND d.created_at >= $6 AND d.created_at < $7 AND ", $position,
-            " ORDER BY d.created_at ", $order, ", d.id ", $order, " LIMIT $10"
-        )
-    };
-}
-
 /// Filters of the deliveries list; all optional.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct DeliveryFilter {
@@ -615,36 +601,52 @@ impl Store {
             Some(cursor) if back.is_none() => Some(parse("cursor", cursor)?),
             _ => None,
         };
-        let (position, newer) = match (&back, &forward) {
-            (Some(p), _) => (p.clone(), true),
-            (None, Some(p)) => (p.clone(), false),
-            (None, None) => ((i64::MAX, "\u{10FFFF}".to_string()), false),
+        let (position, newer) = match (back.clone(), forward.clone()) {
+            (Some(p), _) => (Some(p), true),
+            (None, p) => (p, false),
         };
         let limit = filter.limit.clamp(1, 500);
-        let sql = if newer {
-            history_query!(
-                "(d.created_at > $8 OR (d.created_at = $8 AND d.id > $9))",
-                "ASC"
-            )
-        } else {
-            history_query!(
-                "(d.created_at < $8 OR (d.created_at = $8 AND d.id < $9))",
-                "DESC"
-            )
-        };
-        let rows = on_pool!(&self.db, pool => sqlx::query_as::<_, StateRow>(sql)
-            .bind(account_id)
-            .bind(filter.webhook_id.as_deref().filter(|v| !v.is_empty()))
-            .bind(filter.status.as_deref().filter(|v| !v.is_empty()))
-            .bind(filter.event_type.as_deref().filter(|v| !v.is_empty()))
-            .bind(filter.record.as_deref().filter(|v| !v.is_empty()))
-            .bind(filter.from.map_or(0, |t| t.timestamp_millis()))
-            .bind(filter.to.map_or(i64::MAX, |t| t.timestamp_millis()))
-            .bind(position.0)
-            .bind(&position.1)
-            .bind(limit + 1)
-            .fetch_all(pool)
-            .await)?;
+        // Only the filters given go into the query, so the database can
+        // pick the index that fits them; the position is a row-value
+        // comparison, one index range in both databases.
+        let equal = [
+            ("d.webhook_id", filter.webhook_id.as_deref()),
+            ("d.status", filter.status.as_deref()),
+            ("d.event_type", filter.event_type.as_deref()),
+            ("d.record_id", filter.record.as_deref()),
+        ];
+        let rows = on_pool!(&self.db, pool => {
+            let mut q = sqlx::QueryBuilder::new(concat!(
+                "SELECT ", state_columns!(), " FROM deliveries d JOIN events e ON e.seq = d.event_seq \
+                 WHERE d.account_id = "
+            ));
+            q.push_bind(account_id);
+            for (column, value) in equal {
+                if let Some(value) = value.filter(|v| !v.is_empty()) {
+                    q.push(" AND ").push(column).push(" = ").push_bind(value);
+                }
+            }
+            if let Some(from) = filter.from {
+                q.push(" AND d.created_at >= ").push_bind(from.timestamp_millis());
+            }
+            if let Some(to) = filter.to {
+                q.push(" AND d.created_at < ").push_bind(to.timestamp_millis());
+            }
+            if let Some((at, id)) = &position {
+                q.push(if newer { " AND (d.created_at, d.id) > (" } else { " AND (d.created_at, d.id) < (" })
+                    .push_bind(*at)
+                    .push(", ")
+                    .push_bind(id.as_str())
+                    .push(")");
+            }
+            q.push(if newer {
+                " ORDER BY d.created_at ASC, d.id ASC LIMIT "
+            } else {
+                " ORDER BY d.created_at DESC, d.id DESC LIMIT "
+            })
+            .push_bind(limit + 1);
+            q.build_query_as::<StateRow>().fetch_all(pool).await
+        })?;
         let more = rows.len() as i64 > limit;
         let mut data: Vec<DeliveryState> = rows
             .into_iter()

@@ -53,8 +53,8 @@ macro_rules! purge_chosen {
 }
 
 impl Store {
-    /// The webhooks report: every webhook of the account (deleted ones only
-    /// when they have deliveries in the range) with its counts, and the
+    /// The webhooks report: every webhook of the account by title (deleted
+    /// ones last, and only with deliveries in the range) with its counts, and the
     /// chart for one webhook or all.
     pub async fn report(
         &self,
@@ -67,7 +67,7 @@ impl Store {
         let hooks = on_pool!(&self.db, pool => sqlx::query_as::<_, ReportHook>(
             "SELECT w.id, w.title, w.url, w.port, w.triggers, w.created_at, w.active, w.disabled_reason, \
              w.deleted_at, (SELECT MAX(d.created_at) FROM deliveries d WHERE d.webhook_id = w.id) AS last_fired \
-             FROM webhooks w WHERE w.account_id = $1 ORDER BY w.created_at, w.id",
+             FROM webhooks w WHERE w.account_id = $1 ORDER BY w.deleted_at IS NOT NULL, w.title, w.id",
         )
         .bind(account_id)
         .fetch_all(pool)
@@ -151,35 +151,15 @@ impl Store {
     }
 
     /// Folds the count rows of each (webhook, hour, status) into one, so the
-    /// report reads few rows. Safe beside writers and other processes.
+    /// report reads few rows (PostgreSQL, whose triggers append; SQLite's
+    /// keep one row per key). Safe beside writers and other processes.
     pub async fn compact_counts(&self) -> Result<()> {
         match &self.db {
             Db::Sqlite(pool) => {
-                // One writer at a time: the two statements see the same rows.
-                let mut tx = pool.begin_with(super::begin_write(pool)).await?;
-                let last: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM delivery_counts")
-                    .fetch_one(&mut *tx)
+                // The triggers keep one row per key; only empty ones go.
+                sqlx::query("DELETE FROM delivery_counts WHERE n = 0")
+                    .execute(pool)
                     .await?;
-                let Some(last) = last else {
-                    return Ok(());
-                };
-                sqlx::query(
-                    "INSERT INTO delivery_counts (account_id, webhook_id, hour, status, n) \
-                     SELECT account_id, webhook_id, hour, status, SUM(n) FROM delivery_counts WHERE id <= $1 \
-                     GROUP BY account_id, webhook_id, hour, status HAVING COUNT(*) > 1 AND SUM(n) <> 0",
-                )
-                .bind(last)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "DELETE FROM delivery_counts WHERE id <= $1 AND (account_id, webhook_id, hour, status) IN (\
-                     SELECT account_id, webhook_id, hour, status FROM delivery_counts WHERE id <= $1 \
-                     GROUP BY account_id, webhook_id, hour, status HAVING COUNT(*) > 1 OR SUM(n) = 0)",
-                )
-                .bind(last)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
             }
             Db::Postgres(pool) => {
                 // One statement: the rows summed are exactly the rows deleted,
