@@ -96,10 +96,12 @@ pub async fn run(args: BenchReportsArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let seeded = seed(&store, &account.id, &hooks, &args).await?;
     println!(
-        "seeded in {:.1} s; folding counts as upkeep would",
+        "seeded in {:.1} s; folding counts as upkeep would, then refreshing planner statistics \
+         as autovacuum would after such a burst",
         started.elapsed().as_secs_f64()
     );
     store.compact_counts().await?;
+    store.refresh_statistics().await?;
 
     let email = "bench-reports@example.com";
     let password = "bench reports password";

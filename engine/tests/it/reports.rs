@@ -12,7 +12,7 @@ use crate::support::{postgres, sqlite};
 
 conformance!(
     the_report_counts_deliveries_created_in_the_range_by_outcome,
-    live_events_are_counted_and_named_by_their_record,
+    live_events_are_counted_and_named_by_their_record_in_their_account_only,
     history_filters_and_pages_both_ways,
     a_retry_all_run_makes_the_ranges_failed_deliveries_due,
     the_purge_removes_old_finished_deliveries_only,
@@ -195,7 +195,7 @@ async fn the_report_counts_deliveries_created_in_the_range_by_outcome(store: Sto
     );
 }
 
-async fn live_events_are_counted_and_named_by_their_record(store: Store) {
+async fn live_events_are_counted_and_named_by_their_record_in_their_account_only(store: Store) {
     let account = store.ensure_default_account().await.unwrap();
     let (a, _) = store.create_webhook(&account.id, hook("A")).await.unwrap();
     store
@@ -231,6 +231,35 @@ async fn live_events_are_counted_and_named_by_their_record(store: Store) {
     assert_eq!(page.data[0].record_label.as_deref(), Some("Ann Lee"));
     assert_eq!(page.data[0].event_type, "contact.created");
     assert_eq!(page.data[0].status, "pending");
+
+    // Another account sees none of it.
+    let other = store.create_account("Other dealer", None).await.unwrap();
+    let theirs = store.report(&other.id, range, None, 30).await.unwrap();
+    assert!(theirs.rows.is_empty());
+    assert!(
+        theirs
+            .chart
+            .iter()
+            .all(|b| b.succeeded + b.failed + b.open == 0)
+    );
+    assert!(
+        store
+            .list_deliveries(
+                &other.id,
+                &DeliveryFilter {
+                    limit: 10,
+                    ..DeliveryFilter::default()
+                }
+            )
+            .await
+            .unwrap()
+            .data
+            .is_empty()
+    );
+    assert!(matches!(
+        store.delivery(&other.id, &page.data[0].id).await,
+        Err(engine::store::Error::NotFound)
+    ));
 }
 
 async fn history_filters_and_pages_both_ways(store: Store) {
@@ -483,6 +512,16 @@ async fn a_retry_all_run_makes_the_ranges_failed_deliveries_due(store: Store) {
     assert!(matches!(
         store.retry_run(&other.id, &run.id).await,
         Err(engine::store::Error::NotFound)
+    ));
+    store
+        .set_webhook_active(&account.id, &a.id, false)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .start_retry_run(&account.id, &a.id, range, &admin.id)
+            .await,
+        Err(engine::store::Error::Validation(_))
     ));
 }
 
