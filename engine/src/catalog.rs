@@ -91,6 +91,10 @@ const TYPES: &[(&str, &str)] = &[
     ("customer.created", "A dealer customer was created"),
     ("customer.updated", "A dealer customer was changed"),
     ("webhook.test", "The sample a test send uses"),
+    (
+        "webhook.disabled",
+        "A webhook was turned off because its receiver kept failing",
+    ),
 ];
 
 impl Catalog {
@@ -334,6 +338,12 @@ fn sample_data(event_type: &str) -> Value {
             "status": verb, "total": 349.5, "customer": customer(), "vehicle": vehicle()
         }),
         ("customer", _) => customer(),
+        ("webhook", "disabled") => json!({
+            "id": "wh_8f2k1m",
+            "title": "Dialer queue",
+            "reason": "Turned off automatically: 100 deliveries in a row were given up.",
+            "disabled_at": "2026-11-22T09:45:00Z"
+        }),
         _ => json!({"message": "This is a test event from Postback", "contact": contact()}),
     }
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 
-/// A queued answer: status and headers.
-type Answer = (u16, Vec<(String, String)>);
+/// A queued answer: status, headers, and how long to wait before it.
+type Answer = (u16, Vec<(String, String)>, Duration);
 
 /// One request the receiver got.
 #[derive(Clone, Debug)]
@@ -46,8 +46,10 @@ impl TestReceiver {
                         headers,
                         body,
                     });
-                    let (status, headers) =
-                        a.lock().unwrap().pop_front().unwrap_or((200, Vec::new()));
+                    let next = a.lock().unwrap().pop_front();
+                    let (status, headers, delay) =
+                        next.unwrap_or((200, Vec::new(), Duration::ZERO));
+                    tokio::time::sleep(delay).await;
                     let mut map = HeaderMap::new();
                     for (name, value) in headers {
                         map.insert(
@@ -72,7 +74,7 @@ impl TestReceiver {
         self.answers
             .lock()
             .unwrap()
-            .extend(statuses.iter().map(|&s| (s, Vec::new())));
+            .extend(statuses.iter().map(|&s| (s, Vec::new(), Duration::ZERO)));
     }
 
     /// Answers the next request with this status and these headers.
@@ -81,7 +83,19 @@ impl TestReceiver {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        self.answers.lock().unwrap().push_back((status, headers));
+        self.answers
+            .lock()
+            .unwrap()
+            .push_back((status, headers, Duration::ZERO));
+    }
+
+    /// Keeps the next request waiting this long, then answers 200: a
+    /// receiver that hangs while the sender is stopped.
+    pub fn hang_next(&self, delay: Duration) {
+        self.answers
+            .lock()
+            .unwrap()
+            .push_back((200, Vec::new(), delay));
     }
 
     pub fn received(&self) -> Vec<Received> {

@@ -129,6 +129,13 @@ pub struct DeliveryArgs {
     #[arg(long, env = "POSTBACK_DISABLE_AFTER_HOURS", default_value_t = 120)]
     pub disable_after_hours: u32,
 
+    /// How long a claimed delivery belongs to the worker that claimed it;
+    /// if that process dies mid-attempt, another takes the delivery after
+    /// this. Keep it above the longest webhook timeout.
+    #[arg(long, env = "POSTBACK_LEASE_SECONDS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub lease_seconds: u64,
+
     /// Keep deliveries and their attempts this many days; older ones are
     /// purged in the background, in small batches.
     #[arg(long, env = "POSTBACK_RETENTION_DAYS", default_value_t = 30,
@@ -155,6 +162,7 @@ impl DeliveryArgs {
         engine::delivery::DeliveryConfig {
             allow_private: self.allow_private_destinations,
             concurrency: self.concurrency.max(1),
+            lease: std::time::Duration::from_secs(self.lease_seconds),
             ..engine::delivery::DeliveryConfig::default()
         }
     }

@@ -50,6 +50,15 @@ impl Outcome {
     }
 }
 
+/// A webhook a batch of attempts turned off.
+#[derive(sqlx::FromRow)]
+struct TurnedOff {
+    account_id: String,
+    id: String,
+    title: String,
+    disabled_reason: Option<String>,
+}
+
 #[derive(sqlx::FromRow)]
 struct Claimed {
     id: String,
@@ -469,6 +478,7 @@ impl Store {
     /// transaction for the whole batch.
     pub async fn record_attempts(&self, outcomes: &[Outcome]) -> Result<()> {
         let now = now_ms();
+        let mut disabled: Vec<TurnedOff> = Vec::new();
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin_with(super::begin_write(pool)).await?;
             for o in outcomes {
@@ -510,10 +520,11 @@ impl Store {
                         .await?;
                     }
                     let policy = self.disable;
-                    sqlx::query(
+                    let turned_off = sqlx::query_as::<_, TurnedOff>(
                         "UPDATE webhooks SET active = FALSE, updated_at = $2, disabled_reason = CASE \
                          WHEN given_up_in_a_row >= $3 THEN $5 ELSE $6 END \
-                         WHERE id = $1 AND active AND (given_up_in_a_row >= $3 OR failing_since <= $4)",
+                         WHERE id = $1 AND active AND (given_up_in_a_row >= $3 OR failing_since <= $4) \
+                         RETURNING account_id, id, title, disabled_reason",
                     )
                     .bind(&job.webhook_id)
                     .bind(now)
@@ -527,18 +538,21 @@ impl Store {
                         "Turned off automatically: every attempt failed for {}.",
                         human_duration(policy.after_failing_ms)
                     ))
-                    .execute(&mut *tx)
+                    .fetch_optional(&mut *tx)
                     .await?;
+                    disabled.extend(turned_off);
                 }
                 if let Step::Failed { disable: Some(reason) } = step {
-                    sqlx::query(
-                        "UPDATE webhooks SET active = FALSE, disabled_reason = $2, updated_at = $3 WHERE id = $1",
+                    let turned_off = sqlx::query_as::<_, TurnedOff>(
+                        "UPDATE webhooks SET active = FALSE, disabled_reason = $2, updated_at = $3 \
+                         WHERE id = $1 AND active RETURNING account_id, id, title, disabled_reason",
                     )
                     .bind(&job.webhook_id)
                     .bind(reason)
                     .bind(now)
-                    .execute(&mut *tx)
+                    .fetch_optional(&mut *tx)
                     .await?;
+                    disabled.extend(turned_off);
                 }
                 sqlx::query(
                     "UPDATE deliveries SET status = $2, attempts = $3, next_attempt_at = $4, \
@@ -555,8 +569,42 @@ impl Store {
                 .await?;
             }
             tx.commit().await?;
-            Ok(())
-        })
+            Ok::<(), super::Error>(())
+        })?;
+        for off in disabled {
+            self.announce_disabled(off, now).await;
+        }
+        Ok(())
+    }
+
+    /// Emits a `webhook.disabled` event in the webhook's account: webhooks
+    /// that trigger on it (a notification URL) get it signed, retried and
+    /// recorded like any delivery, and the event log has it. After the
+    /// commit that turned the webhook off; a failure here is logged, and
+    /// the console banner still shows.
+    async fn announce_disabled(&self, off: TurnedOff, at_ms: i64) {
+        let result = async {
+            let account = self.account(&off.account_id).await?;
+            let event = super::NewEvent::new(
+                "webhook.disabled",
+                serde_json::json!({
+                    "id": off.id,
+                    "title": off.title,
+                    "reason": off.disabled_reason,
+                    "disabled_at": from_ms(at_ms),
+                }),
+            );
+            self.accept_events(&account, vec![event]).await
+        }
+        .await;
+        match result {
+            Ok(_) => {
+                tracing::warn!(webhook = %off.id, "webhook turned off automatically; webhook.disabled emitted")
+            }
+            Err(e) => {
+                tracing::error!(webhook = %off.id, error = %e, "emitting webhook.disabled failed")
+            }
+        }
     }
 
     /// A delivery's state, within the account.

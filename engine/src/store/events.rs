@@ -134,6 +134,7 @@ struct EventRow {
     actor: Option<String>,
     data: String,
     seq: i64,
+    tx: i64,
 }
 
 impl Store {
@@ -308,34 +309,64 @@ impl Store {
         limit: i64,
         event_type: Option<&str>,
     ) -> Result<EventPage> {
-        let after = match after {
-            None | Some("") => 0,
-            Some(cursor) => cursor.parse::<i64>().map_err(|_| {
-                Error::field(
-                    "after",
-                    "invalid_cursor",
-                    "The cursor is not one this server gave out.",
-                )
-            })?,
+        // The cursor is "tx_seq": the inserting transaction (0 on SQLite,
+        // whose seq order is its commit order) and the sequence number.
+        let (after_tx, after_seq) = match after {
+            None | Some("") => (0, 0),
+            Some(cursor) => {
+                let (tx, seq) = cursor.split_once('_').unwrap_or(("0", cursor));
+                tx.parse::<i64>()
+                    .ok()
+                    .zip(seq.parse::<i64>().ok())
+                    .ok_or_else(|| {
+                        Error::field(
+                            "after",
+                            "invalid_cursor",
+                            "The cursor is not one this server gave out.",
+                        )
+                    })?
+            }
         };
         let limit = limit.clamp(1, MAX_PAGE);
-        let rows = on_pool!(&self.db, pool => sqlx::query_as::<_, EventRow>(
-            "SELECT id, account_id, type, occurred_at, actor, data, seq FROM events \
-             WHERE account_id = $1 AND seq > $2 AND ($3 IS NULL OR type = $3) AND NOT is_test ORDER BY seq LIMIT $4",
-        )
-        .bind(account_id)
-        .bind(after)
-        .bind(event_type)
-        .bind(limit + 1)
-        .fetch_all(pool)
-        .await)?;
-        let more = rows.len() as i64 > limit;
-        let rows: Vec<EventRow> = rows.into_iter().take(limit as usize).collect();
-        let next_cursor = if more {
-            rows.last().map(|r| r.seq.to_string())
-        } else {
-            None
+        let rows = match &self.db {
+            Db::Sqlite(pool) => {
+                sqlx::query_as::<_, EventRow>(
+                    "SELECT id, account_id, type, occurred_at, actor, data, seq, 0 AS tx FROM events \
+                     WHERE account_id = $1 AND seq > $2 AND ($3 IS NULL OR type = $3) AND NOT is_test \
+                     ORDER BY seq LIMIT $4",
+                )
+                .bind(account_id)
+                .bind(after_seq)
+                .bind(event_type)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            }
+            Db::Postgres(pool) => {
+                // Only transactions older than every one still running: what
+                // this returns is final, and nothing can commit before it.
+                sqlx::query_as::<_, EventRow>(
+                    "SELECT id, account_id, type, occurred_at, actor, data, seq, tx FROM events \
+                     WHERE account_id = $1 AND (tx, seq) > ($2, $3) AND ($4::text IS NULL OR type = $4) \
+                     AND NOT is_test AND tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
+                     ORDER BY tx, seq LIMIT $5",
+                )
+                .bind(account_id)
+                .bind(after_tx)
+                .bind(after_seq)
+                .bind(event_type)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            }
         };
+        // Where to continue: after the last event returned, or where the
+        // reader already was. A reader at the end keeps its place and sees
+        // new events there.
+        let next_cursor = rows
+            .last()
+            .map(|r| format!("{}_{}", r.tx, r.seq))
+            .or_else(|| after.filter(|a| !a.is_empty()).map(str::to_string));
         let data = rows
             .into_iter()
             .map(|r| LoggedEvent {

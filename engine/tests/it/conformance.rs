@@ -542,7 +542,34 @@ async fn the_event_log_reads_in_order_with_a_cursor(store: Store) {
         .await
         .unwrap();
     assert_eq!(page3.data.len(), 1);
-    assert_eq!(page3.next_cursor, None, "the end of the log");
+    let at_end = store
+        .list_events(&account.id, page3.next_cursor.as_deref(), 2, None)
+        .await
+        .unwrap();
+    assert!(at_end.data.is_empty(), "the end of the log");
+    assert_eq!(
+        at_end.next_cursor, page3.next_cursor,
+        "the reader keeps its place"
+    );
+    let later = store
+        .accept_events(
+            &account,
+            vec![NewEvent::new(
+                "contact.created",
+                serde_json::json!({"n": 5}),
+            )],
+        )
+        .await
+        .unwrap();
+    let page4 = store
+        .list_events(&account.id, at_end.next_cursor.as_deref(), 2, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        page4.data.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+        vec![later[0].id.clone()],
+        "an event that arrives later is read from where the reader stopped"
+    );
     let leads = store
         .list_events(&account.id, None, 10, Some("lead.created"))
         .await

@@ -467,6 +467,12 @@ async fn a_webhook_that_keeps_failing_is_turned_off(store: Store) {
         schedule_s: vec![0],
     };
     let (view, _) = store.create_webhook(&account.id, input).await.unwrap();
+    // The account's notification URL: a webhook on `webhook.disabled`.
+    let notified = TestReceiver::start().await;
+    let mut notify = hook(&format!("{}/notify", notified.url));
+    notify.title = "Notify ops".into();
+    notify.triggers[0].event_type = "webhook.disabled".into();
+    store.create_webhook(&account.id, notify).await.unwrap();
     let delivery = Delivery::start(store.clone(), config(true)).unwrap();
     for expected in ["failed", "succeeded", "failed"] {
         let id = send_lead(&store).await;
@@ -497,6 +503,28 @@ async fn a_webhook_that_keeps_failing_is_turned_off(store: Store) {
         hook.disabled_reason.as_deref(),
         Some("Turned off automatically: 2 deliveries in a row were given up.")
     );
+    eventually("the notification to arrive", || async {
+        notified.received().len() == 1
+    })
+    .await;
+    let note = &notified.received()[0];
+    assert!(
+        note.headers.contains_key("webhook-signature"),
+        "signed like any delivery"
+    );
+    let body: serde_json::Value = serde_json::from_slice(&note.body).unwrap();
+    assert_eq!(body["type"], "webhook.disabled");
+    assert_eq!(body["data"]["id"], view.id.as_str());
+    assert_eq!(body["data"]["title"], view.input.title.as_str());
+    assert_eq!(
+        body["data"]["reason"],
+        "Turned off automatically: 2 deliveries in a row were given up."
+    );
+    let log = store
+        .list_events(&account.id, None, 100, Some("webhook.disabled"))
+        .await
+        .unwrap();
+    assert_eq!(log.data.len(), 1, "the event log has it too");
     delivery.shutdown().await;
 }
 

@@ -19,5 +19,6 @@ macro_rules! conformance {
 
 mod conformance;
 mod delivery;
+mod event_log;
 mod reports;
 mod support;

@@ -14,6 +14,14 @@ pub async fn sqlite() -> Store {
 }
 
 pub async fn postgres() -> Option<Store> {
+    let url = fresh_postgres_url().await?;
+    let store = Store::connect(&url).await.expect("open postgres");
+    store.migrate().await.expect("migrate postgres");
+    Some(store)
+}
+
+/// A new, empty PostgreSQL database's URL, when a server is configured.
+pub async fn fresh_postgres_url() -> Option<String> {
     let Ok(base) = std::env::var("POSTBACK_TEST_POSTGRES_URL") else {
         assert!(
             std::env::var("CI").is_err(),
@@ -30,11 +38,8 @@ pub async fn postgres() -> Option<Store> {
         .execute(&mut admin)
         .await
         .expect("create test database");
-    let url = match base.rsplit_once('/') {
-        Some((server, _)) => format!("{server}/{name}"),
+    match base.rsplit_once('/') {
+        Some((server, _)) => Some(format!("{server}/{name}")),
         None => panic!("POSTBACK_TEST_POSTGRES_URL must end in /<database>"),
-    };
-    let store = Store::connect(&url).await.expect("open postgres");
-    store.migrate().await.expect("migrate postgres");
-    Some(store)
+    }
 }

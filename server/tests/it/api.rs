@@ -273,7 +273,20 @@ async fn events_fan_out_are_idempotent_and_read_back_in_order() {
         )
         .await;
     assert_eq!(page["data"][0]["id"], chat["id"]);
-    assert_eq!(page["next_cursor"], Value::Null);
+    let cursor = page["next_cursor"].as_str().unwrap().to_string();
+    let (_, page) = api
+        .call(
+            reqwest::Method::GET,
+            &format!("/events?after={cursor}"),
+            None,
+        )
+        .await;
+    assert_eq!(page["data"], json!([]), "the end of the log");
+    assert_eq!(
+        page["next_cursor"],
+        cursor.as_str(),
+        "the reader keeps its place"
+    );
     server.stop().await;
 }
 

@@ -29,6 +29,10 @@ async fn fresh_postgres() -> Option<String> {
 }
 
 fn worker(url: &str) -> Child {
+    worker_with(url, &[])
+}
+
+fn worker_with(url: &str, extra: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_postback"))
         .args([
             "worker",
@@ -36,6 +40,7 @@ fn worker(url: &str) -> Child {
             url,
             "--allow-private-destinations",
         ])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -140,5 +145,70 @@ async fn eventually_long(store: &Store, account_id: &str, count: i64) {
             .count_deliveries(account_id, "succeeded")
             .await
             .unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_attempt_leaves_the_delivery_to_another() {
+    let Some(url) = fresh_postgres().await else {
+        return;
+    };
+    let store = server::open_store(&url).await.unwrap();
+    let receiver = TestReceiver::start().await;
+    // The first request hangs: the worker is inside its attempt when killed.
+    receiver.hang_next(std::time::Duration::from_secs(30));
+    let account = store.ensure_default_account().await.unwrap();
+    let input = WebhookInput {
+        title: "Slow receiver".into(),
+        url: format!("{}/hook", receiver.url),
+        triggers: vec![Trigger {
+            event_type: "contact.created".into(),
+            filters: vec![],
+        }],
+        timeout_ms: 60_000,
+        ..WebhookInput::default()
+    };
+    store.create_webhook(&account.id, input).await.unwrap();
+    let lease = ["--lease-seconds", "2"];
+    let mut first = Workers(vec![worker_with(&url, &lease)]);
+    let accepted = store
+        .accept_events(
+            &account,
+            vec![NewEvent::new(
+                "contact.created",
+                serde_json::json!({"id": "c1"}),
+            )],
+        )
+        .await
+        .unwrap();
+    let delivery = accepted[0].deliveries[0].id.clone();
+    engine::testing::eventually("the first worker is mid-attempt", || {
+        let receiver = receiver.clone();
+        async move { receiver.received().len() == 1 }
+    })
+    .await;
+    // Killed with SIGKILL: no chance to record or release anything.
+    first.0[0].kill().unwrap();
+    first.0[0].wait().unwrap();
+    let _second = Workers(vec![worker_with(&url, &lease)]);
+    eventually_long(&store, &account.id, 1).await;
+
+    let state = store.delivery(&account.id, &delivery).await.unwrap();
+    assert_eq!(state.status, "succeeded");
+    let attempts = store.attempts(&delivery).await.unwrap();
+    assert_eq!(
+        attempts.len(),
+        1,
+        "the killed worker's attempt was never recorded; the second worker's was"
+    );
+    let ids: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.headers["webhook-id"].to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        ids,
+        [delivery.clone(), delivery],
+        "the same delivery (same webhook-id) was sent again by the second worker"
     );
 }

@@ -1,0 +1,80 @@
+//! The event log on PostgreSQL, where a transaction can take a sequence
+//! number and commit after a later one: a reader must not page past it.
+
+use engine::store::{NewEvent, Store};
+use sqlx::Connection;
+
+use crate::support::fresh_postgres_url;
+
+#[tokio::test]
+async fn an_event_committed_late_is_not_skipped_by_a_reader() {
+    let Some(url) = fresh_postgres_url().await else {
+        return;
+    };
+    let store = Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let account = store.ensure_default_account().await.unwrap();
+    store
+        .accept_events(
+            &account,
+            vec![NewEvent::new(
+                "contact.created",
+                serde_json::json!({"id": "c1"}),
+            )],
+        )
+        .await
+        .unwrap();
+
+    // A writer takes the next sequence number and holds its transaction open.
+    let mut slow = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut slow).await.unwrap();
+    sqlx::query(
+        "INSERT INTO events (id, account_id, type, occurred_at, data, created_at) \
+         VALUES ('evt_slow', $1, 'contact.created', 0, '{\"id\": \"c2\"}', 0)",
+    )
+    .bind(&account.id)
+    .execute(&mut slow)
+    .await
+    .unwrap();
+    // A later event commits first.
+    store
+        .accept_events(
+            &account,
+            vec![NewEvent::new(
+                "contact.created",
+                serde_json::json!({"id": "c3"}),
+            )],
+        )
+        .await
+        .unwrap();
+
+    // A reader reads what is final: c1; c3 waits for the open transaction.
+    let before = store
+        .list_events(&account.id, None, 10, None)
+        .await
+        .unwrap();
+    let ids = |page: &engine::store::EventPage| {
+        page.data
+            .iter()
+            .map(|e| e.data["id"].as_str().unwrap_or_default().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(&before),
+        ["c1"],
+        "events after the open transaction wait until it ends"
+    );
+
+    sqlx::query("COMMIT").execute(&mut slow).await.unwrap();
+    // The same reader continues from its cursor and misses nothing.
+    let after = store
+        .list_events(&account.id, before.next_cursor.as_deref(), 10, None)
+        .await
+        .unwrap();
+    assert_eq!(ids(&after), ["c2", "c3"], "the late commit is not skipped");
+    let all = store
+        .list_events(&account.id, None, 10, None)
+        .await
+        .unwrap();
+    assert_eq!(ids(&all), ["c1", "c2", "c3"]);
+}
