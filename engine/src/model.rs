@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 pub const SECRET_MASK: &str = "********";
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Method {
     #[default]
@@ -36,6 +37,7 @@ impl Method {
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     /// The whole event envelope; with mapping rows, `data` is the mapped object.
@@ -87,6 +89,7 @@ impl Format {
 
 /// How the receiver authenticates Postback.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Auth {
     #[default]
@@ -147,12 +150,14 @@ fn mask_if_set(secret: &str) -> String {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Header {
     pub name: String,
     pub value: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Trigger {
     pub event_type: String,
     #[serde(default)]
@@ -160,6 +165,7 @@ pub struct Trigger {
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FilterOp {
     /// The field equals the value (strings compare without regard to case).
@@ -196,6 +202,7 @@ impl FilterOp {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Filter {
     pub field: String,
     pub op: FilterOp,
@@ -205,6 +212,7 @@ pub struct Filter {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MappingRow {
     /// Sent verbatim: case, spaces and spelling exactly as typed.
     pub key: String,
@@ -212,6 +220,7 @@ pub struct MappingRow {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MappingValue {
     /// A record field from the catalog, e.g. `contact.first_name`.
@@ -247,6 +256,7 @@ impl MappingValue {
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ExecutionMode {
     /// Queued; never slows the action that triggered it.
@@ -274,6 +284,7 @@ impl ExecutionMode {
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryMode {
     /// Concurrent, up to a per-webhook limit.
@@ -308,6 +319,7 @@ impl DeliveryMode {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RetryPolicy {
     pub max_attempts: u32,
     /// Seconds to wait before each attempt; the first is usually 0.
@@ -327,6 +339,7 @@ pub const DEFAULT_TIMEOUT_MS: u32 = 15_000;
 
 /// What an admin submits to create or change a webhook.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct WebhookInput {
     pub title: String,
@@ -369,6 +382,7 @@ impl Default for WebhookInput {
 /// A stored webhook as pages and the API see it: secrets masked, the
 /// signing secret absent (it is shown once, on create and on rotate).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookView {
     pub id: String,
     #[serde(flatten)]
@@ -380,6 +394,7 @@ pub struct WebhookView {
 
 /// The account an event belongs to, as every payload carries it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountRef {
     pub id: String,
     pub name: String,
@@ -388,6 +403,7 @@ pub struct AccountRef {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Actor {
     pub id: String,
     pub name: String,
@@ -454,6 +470,7 @@ pub struct User {
 
 /// The request as sent, for the attempt record (secrets already redacted).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SentRequest {
     pub method: String,
     pub url: String,
@@ -462,6 +479,7 @@ pub struct SentRequest {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReceivedResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
@@ -471,6 +489,7 @@ pub struct ReceivedResponse {
 
 /// What a test send shows: the request as sent and the response or error.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TestSend {
     pub delivery_id: String,
     pub request: SentRequest,
@@ -479,6 +498,7 @@ pub struct TestSend {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TestResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,

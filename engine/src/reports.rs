@@ -360,6 +360,7 @@ impl RetryRun {
 
 /// One recorded attempt, as the API and the reports show it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttemptRecord {
     pub attempt: u32,
     pub at: DateTime<Utc>,
@@ -371,6 +372,7 @@ pub struct AttemptRecord {
 
 /// A delivery's current state.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliveryState {
     pub id: String,
     pub webhook_id: String,
@@ -409,6 +411,7 @@ impl DeliveryState {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliveryPage {
     pub data: Vec<DeliveryState>,
     /// Older deliveries follow.

@@ -146,12 +146,22 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: ApiState) -> Router<S> {
         .route("/deliveries", get(list_deliveries))
         .route("/deliveries/{id}", get(get_delivery))
         .route("/deliveries/{id}/retry", post(retry_delivery))
+        .route("/openapi.json", get(crate::openapi::document))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such API route.")
         })
         .with_state(state)
 }
 
+/// Accepts one event: it and its deliveries are committed before the 202.
+#[utoipa::path(post, path = "/api/v1/events", tag = "events",
+    request_body = engine::store::NewEvent,
+    responses(
+        (status = 202, description = "Accepted; one delivery per matching active webhook (inline ones with their first outcome)", body = engine::store::Accepted),
+        (status = 400, description = "The body is not JSON of the right shape", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No valid API key", body = crate::openapi::ErrorBody),
+        (status = 422, description = "A field is invalid", body = crate::openapi::ErrorBody),
+    ))]
 async fn post_event(
     State(store): State<Store>,
     State(sender): State<Sender>,
@@ -182,6 +192,19 @@ struct EventQuery {
     event_type: Option<String>,
 }
 
+/// The account's event log, in order, read with a cursor.
+#[utoipa::path(get, path = "/api/v1/events", tag = "events",
+    params(
+        ("after" = Option<String>, Query, description = "A `next_cursor` from an earlier page; absent: from the start"),
+        ("limit" = Option<i64>, Query, description = "Events per page, 1–1000 (default 100)"),
+        ("type" = Option<String>, Query, description = "Only events of this type"),
+    ),
+    responses(
+        (status = 200, description = "A page of the log; `next_cursor` is where to continue", body = engine::store::EventPage),
+        (status = 400, description = "The body is not JSON of the right shape", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No valid API key", body = crate::openapi::ErrorBody),
+        (status = 422, description = "The cursor is not one this server gave out", body = crate::openapi::ErrorBody),
+    ))]
 async fn list_events(
     State(store): State<Store>,
     ApiAccount(account): ApiAccount,
@@ -198,6 +221,13 @@ async fn list_events(
     Ok(Json(serde_json::to_value(page).unwrap_or_default()))
 }
 
+/// The account's webhooks, secrets masked.
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks",
+    responses(
+        (status = 200, description = "Every live webhook", body = crate::openapi::WebhookList),
+        (status = 400, description = "The body is not JSON of the right shape", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No valid API key", body = crate::openapi::ErrorBody),
+    ))]
 async fn list_webhooks(
     State(store): State<Store>,
     ApiAccount(account): ApiAccount,
@@ -206,6 +236,15 @@ async fn list_webhooks(
     Ok(Json(json!({ "data": hooks })))
 }
 
+/// Creates a webhook; the answer has its signing secret, shown this once.
+#[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks",
+    request_body = engine::model::WebhookInput,
+    responses(
+        (status = 201, description = "Created", body = crate::openapi::CreatedWebhook),
+        (status = 400, description = "The body is not JSON of the right shape", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No valid API key", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Fields are invalid; `errors` lists each", body = crate::openapi::ErrorBody),
+    ))]
 async fn create_webhook(
     State(store): State<Store>,
     ApiAccount(account): ApiAccount,
@@ -218,6 +257,15 @@ async fn create_webhook(
     Ok((StatusCode::CREATED, Json(body)))
 }
 
+/// One webhook, secrets masked.
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks",
+    params(("id" = String, Path, description = "The webhook's id (`wh_…`)")),
+    responses(
+        (status = 200, description = "The webhook", body = engine::model::WebhookView),
+        (status = 400, description = "The body is not JSON of the right shape", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No valid API key", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such webhook in this account", body = crate::openapi::ErrorBody),
+    ))]
 async fn get_webhook(
     State(store): State<Store>,
     ApiAccount(account): ApiAccount,
@@ -229,6 +277,16 @@ async fn get_webhook(
 }
 
 /// Changes the fields given; the others keep their values.
+#[utoipa::path(patch, path = "/api/v1/webhooks/{id}", tag = "webhooks",
+    params(("id" = String, Path, description = "The webhook's id")),
+    request_body(content = Object, description = "Any fields of a webhook (as in the create body); the others keep their values"),
+    responses(
+        (status = 200, description = "The changed webhook", body = engine::model::WebhookView),
+        (status = 400, description = "The body is not JSON of the right shape", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No valid API key", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such webhook in this account", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Fields are invalid", body = crate::openapi::ErrorBody),
+    ))]
 async fn patch_webhook(
     State(store): State<Store>,
     ApiAccount(account): ApiAccount,
@@ -259,6 +317,15 @@ async fn patch_webhook(
     Ok(Json(serde_json::to_value(view).unwrap_or_default()))
 }
 
+/// Deletes a webhook; its delivery history stays.
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks",
+    params(("id" = String, Path, description = "The webhook's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "The body is not JSON of the right shape", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No valid API key", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such webhook in this account", body = crate::openapi::ErrorBody),
+    ))]
 async fn delete_webhook(
     State(store): State<Store>,
     ApiAccount(account): ApiAccount,
@@ -287,6 +354,15 @@ struct TestRequest {
 
 /// Sends a sample event to the webhook now and answers with the request and
 /// the response (or the transport error).
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/test", tag = "webhooks",
+    params(("id" = String, Path, description = "The webhook's id")),
+    request_body(content = crate::openapi::TestBody, description = "The sample event's type; default the webhook's first trigger"),
+    responses(
+        (status = 200, description = "The request sent and the response, or the transport error", body = engine::model::TestSend),
+        (status = 400, description = "The body is not JSON of the right shape", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No valid API key", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such webhook in this account", body = crate::openapi::ErrorBody),
+    ))]
 async fn test_webhook(
     State(store): State<Store>,
     State(sender): State<Sender>,
@@ -310,6 +386,25 @@ async fn test_webhook(
     Ok(Json(serde_json::to_value(result).unwrap_or_default()))
 }
 
+/// The account's deliveries, newest first, filtered, paged by cursor.
+#[utoipa::path(get, path = "/api/v1/deliveries", tag = "deliveries",
+    params(
+        ("webhook_id" = Option<String>, Query, description = "Only this webhook's"),
+        ("status" = Option<String>, Query, description = "pending, retrying, succeeded or failed"),
+        ("event_type" = Option<String>, Query, description = "Only events of this type"),
+        ("record" = Option<String>, Query, description = "Only this record's id"),
+        ("from" = Option<String>, Query, description = "Created at or after (RFC 3339)"),
+        ("to" = Option<String>, Query, description = "Created before (RFC 3339)"),
+        ("cursor" = Option<String>, Query, description = "A `next_cursor`: the next (older) page"),
+        ("prev" = Option<String>, Query, description = "A `prev_cursor`: the previous (newer) page"),
+        ("limit" = Option<i64>, Query, description = "Deliveries per page, 1–500 (default 100)"),
+    ),
+    responses(
+        (status = 200, description = "A page of deliveries", body = engine::reports::DeliveryPage),
+        (status = 400, description = "The body is not JSON of the right shape", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No valid API key", body = crate::openapi::ErrorBody),
+        (status = 422, description = "A cursor is not one this server gave out", body = crate::openapi::ErrorBody),
+    ))]
 async fn list_deliveries(
     State(store): State<Store>,
     ApiAccount(account): ApiAccount,
@@ -319,6 +414,14 @@ async fn list_deliveries(
     Ok(Json(serde_json::to_value(page).unwrap_or_default()))
 }
 
+#[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "deliveries",
+    params(("id" = String, Path, description = "The delivery's id (`dlv_…`)")),
+    responses(
+        (status = 200, description = "The delivery with every attempt", body = crate::openapi::DeliveryDetail),
+        (status = 400, description = "The body is not JSON of the right shape", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No valid API key", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such delivery in this account", body = crate::openapi::ErrorBody),
+    ))]
 async fn get_delivery(
     State(store): State<Store>,
     ApiAccount(account): ApiAccount,
@@ -331,6 +434,16 @@ async fn get_delivery(
     Ok(Json(body))
 }
 
+/// Makes a delivery due now for one more attempt.
+#[utoipa::path(post, path = "/api/v1/deliveries/{id}/retry", tag = "deliveries",
+    params(("id" = String, Path, description = "The delivery's id")),
+    responses(
+        (status = 202, description = "Due now; the delivery as it stands", body = engine::reports::DeliveryState),
+        (status = 400, description = "The body is not JSON of the right shape", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No valid API key", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such delivery in this account", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Not attempted yet", body = crate::openapi::ErrorBody),
+    ))]
 async fn retry_delivery(
     State(store): State<Store>,
     State(wake): State<Wake>,
@@ -349,6 +462,14 @@ async fn retry_delivery(
 
 /// Replaces the signing secret and returns the new one, this once; the old
 /// one keeps signing too for 24 hours.
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/rotate-secret", tag = "webhooks",
+    params(("id" = String, Path, description = "The webhook's id")),
+    responses(
+        (status = 200, description = "The new secret, shown this once", body = crate::openapi::SigningSecret),
+        (status = 400, description = "The body is not JSON of the right shape", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No valid API key", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such webhook in this account", body = crate::openapi::ErrorBody),
+    ))]
 async fn rotate_secret(
     State(store): State<Store>,
     ApiAccount(account): ApiAccount,

@@ -11,6 +11,7 @@
 //! - [`export`]: the delivery history as a streamed CSV download.
 //! - [`sessions`]: tower-sessions records kept in Postback's own database.
 //! - [`guard`]: sends page requests to setup or sign-in when needed.
+//! - [`openapi`]: the API's OpenAPI document, generated from the code.
 
 pub mod api;
 pub mod bench;
@@ -18,6 +19,7 @@ pub mod bench_reports;
 pub mod config;
 pub mod export;
 pub mod guard;
+pub mod openapi;
 pub mod sessions;
 
 use std::future::Future;

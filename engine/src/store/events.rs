@@ -13,6 +13,7 @@ use crate::validate::{FieldError, is_event_type};
 
 /// An event as the API receives it (PRODUCT.md section 8).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewEvent {
     #[serde(rename = "type")]
     pub event_type: String,
@@ -40,12 +41,14 @@ impl NewEvent {
 
 /// The 202 answer to an accepted event.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Accepted {
     pub id: String,
     pub deliveries: Vec<DeliveryRef>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliveryRef {
     pub id: String,
     pub webhook_id: String,
@@ -60,6 +63,7 @@ pub struct DeliveryRef {
 
 /// One entry of the event log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoggedEvent {
     pub id: String,
     #[serde(rename = "type")]
@@ -71,6 +75,7 @@ pub struct LoggedEvent {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventPage {
     pub data: Vec<LoggedEvent>,
     pub next_cursor: Option<String>,

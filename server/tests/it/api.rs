@@ -642,3 +642,78 @@ async fn a_webhook_turned_off_for_failing_is_announced_in_the_console() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let server = crate::support::start().await;
+    let response = reqwest::get(format!("{}/api/v1/openapi.json", server.base))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "served without a key");
+    let doc: Value = response.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let mut routes: Vec<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .unwrap()
+                .keys()
+                .map(move |method| format!("{} {path}", method.to_uppercase()))
+        })
+        .collect();
+    routes.sort();
+    assert_eq!(
+        routes,
+        [
+            "DELETE /api/v1/webhooks/{id}",
+            "GET /api/v1/deliveries",
+            "GET /api/v1/deliveries/{id}",
+            "GET /api/v1/events",
+            "GET /api/v1/webhooks",
+            "GET /api/v1/webhooks/{id}",
+            "PATCH /api/v1/webhooks/{id}",
+            "POST /api/v1/deliveries/{id}/retry",
+            "POST /api/v1/events",
+            "POST /api/v1/webhooks",
+            "POST /api/v1/webhooks/{id}/rotate-secret",
+            "POST /api/v1/webhooks/{id}/test",
+        ]
+    );
+    let schemas = &doc["components"]["schemas"];
+    let input = &schemas["WebhookInput"]["properties"];
+    for field in [
+        "title",
+        "url",
+        "port",
+        "method",
+        "format",
+        "auth",
+        "headers",
+        "triggers",
+        "mapping",
+        "execution_mode",
+        "delivery_mode",
+        "retry",
+        "timeout_ms",
+        "active",
+    ] {
+        assert!(input.get(field).is_some(), "WebhookInput documents {field}");
+    }
+    assert_eq!(
+        schemas["Format"]["enum"],
+        json!(["json", "json_mapped", "form", "xml", "adf"])
+    );
+    assert!(
+        schemas["NewEvent"]["required"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("type"))
+    );
+    assert_eq!(
+        doc["components"]["securitySchemes"]["api_key"]["scheme"],
+        "bearer"
+    );
+    server.stop().await;
+}
