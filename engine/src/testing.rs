@@ -2,6 +2,7 @@
 //! a real HTTP receiver on loopback that records what it was sent.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,6 +28,8 @@ pub struct TestReceiver {
     pub url: String,
     got: Arc<Mutex<Vec<Received>>>,
     answers: Arc<Mutex<VecDeque<Answer>>>,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: Arc<(AtomicUsize, AtomicUsize)>,
 }
 
 impl TestReceiver {
@@ -35,11 +38,14 @@ impl TestReceiver {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
         let answers: Arc<Mutex<VecDeque<Answer>>> = Arc::default();
-        let (g, a) = (got.clone(), answers.clone());
+        let in_flight: Arc<(AtomicUsize, AtomicUsize)> = Arc::default();
+        let (g, a, f) = (got.clone(), answers.clone(), in_flight.clone());
         let app = axum::Router::new().fallback(
             move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-                let (g, a) = (g.clone(), a.clone());
+                let (g, a, f) = (g.clone(), a.clone(), f.clone());
                 async move {
+                    let now = f.0.fetch_add(1, Ordering::SeqCst) + 1;
+                    f.1.fetch_max(now, Ordering::SeqCst);
                     g.lock().unwrap().push(Received {
                         method,
                         uri,
@@ -50,6 +56,7 @@ impl TestReceiver {
                     let (status, headers, delay) =
                         next.unwrap_or((200, Vec::new(), Duration::ZERO));
                     tokio::time::sleep(delay).await;
+                    f.0.fetch_sub(1, Ordering::SeqCst);
                     let mut map = HeaderMap::new();
                     for (name, value) in headers {
                         map.insert(
@@ -66,7 +73,12 @@ impl TestReceiver {
             },
         );
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        TestReceiver { url, got, answers }
+        TestReceiver {
+            url,
+            got,
+            answers,
+            in_flight,
+        }
     }
 
     /// Answers the next requests with these statuses.
@@ -96,6 +108,11 @@ impl TestReceiver {
             .lock()
             .unwrap()
             .push_back((200, Vec::new(), delay));
+    }
+
+    /// The most requests this receiver was answering at one time.
+    pub fn max_in_flight(&self) -> usize {
+        self.in_flight.1.load(Ordering::SeqCst)
     }
 
     pub fn received(&self) -> Vec<Received> {

@@ -40,6 +40,9 @@ pub struct BenchArgs {
     /// Seconds the latency phase lasts.
     #[arg(long, default_value_t = 5)]
     pub seconds: u32,
+    /// Attempts in flight at once to one webhook (as `serve --webhook-concurrency`).
+    #[arg(long, default_value_t = engine::delivery::DeliveryConfig::default().per_webhook)]
+    pub webhook_concurrency: usize,
     /// Events accepted per transaction in the burst.
     #[arg(long, default_value_t = 100)]
     pub batch: usize,
@@ -112,6 +115,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let config = DeliveryConfig {
         allow_private: true,
+        per_webhook: args.webhook_concurrency.max(1),
         ..DeliveryConfig::default()
     };
     let delivery =

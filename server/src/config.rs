@@ -121,6 +121,11 @@ pub struct DeliveryArgs {
     #[arg(long, env = "POSTBACK_CONCURRENCY", default_value_t = 256)]
     pub concurrency: usize,
 
+    /// Attempts in flight at once to one webhook (fast mode), so a slow
+    /// receiver cannot take every slot.
+    #[arg(long, env = "POSTBACK_WEBHOOK_CONCURRENCY", default_value_t = 64)]
+    pub webhook_concurrency: usize,
+
     /// Turn a webhook off after this many of its deliveries in a row were given up.
     #[arg(long, env = "POSTBACK_DISABLE_AFTER_GIVEN_UP", default_value_t = 100)]
     pub disable_after_given_up: u32,
@@ -162,6 +167,7 @@ impl DeliveryArgs {
         engine::delivery::DeliveryConfig {
             allow_private: self.allow_private_destinations,
             concurrency: self.concurrency.max(1),
+            per_webhook: self.webhook_concurrency.max(1),
             lease: std::time::Duration::from_secs(self.lease_seconds),
             ..engine::delivery::DeliveryConfig::default()
         }

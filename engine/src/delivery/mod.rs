@@ -12,14 +12,15 @@
 pub mod address;
 pub mod sender;
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::model::{TestResponse, TestSend};
-use crate::store::{Outcome, Store};
+use crate::store::{Job, Outcome, Store};
 pub use sender::Sender;
 
 #[derive(Clone, Debug)]
@@ -28,6 +29,10 @@ pub struct DeliveryConfig {
     pub allow_private: bool,
     /// Attempts in flight at once, across all webhooks.
     pub concurrency: usize,
+    /// Attempts in flight at once to one webhook (fast mode; queued mode
+    /// sends one at a time anyway), so one slow receiver cannot take every
+    /// slot from the others.
+    pub per_webhook: usize,
     /// How long a claimed delivery belongs to this worker.
     pub lease: Duration,
     /// How often to look for retries that have come due.
@@ -41,6 +46,7 @@ impl Default for DeliveryConfig {
         DeliveryConfig {
             allow_private: false,
             concurrency: 256,
+            per_webhook: 64,
             lease: Duration::from_secs(120),
             poll: Duration::from_millis(500),
             batch: 256,
@@ -85,47 +91,172 @@ async fn run(
     mut stopped: watch::Receiver<bool>,
 ) {
     let permits = Arc::new(Semaphore::new(config.concurrency));
+    let lease_ms = config.lease.as_millis() as i64;
+    let mut lanes = Lanes::new(config.per_webhook.max(1));
+    // Signalled whenever an attempt ends and frees its slots.
+    let freed = Arc::new(Notify::new());
     let (results, outcomes) = mpsc::unbounded_channel::<Outcome>();
     let recorder = tokio::spawn(record(store.clone(), outcomes, wake.clone()));
+    let start = |job: Job, lane: OwnedSemaphorePermit, permit: OwnedSemaphorePermit| {
+        let sender = sender.clone();
+        let results = results.clone();
+        let freed = freed.clone();
+        tokio::spawn(async move {
+            let outcome = sender.attempt(job).await;
+            let _ = results.send(outcome);
+            drop(lane);
+            drop(permit);
+            freed.notify_one();
+        });
+    };
     loop {
         if *stopped.borrow() {
             break;
         }
-        let jobs = match store
-            .claim_due(config.batch, config.lease.as_millis() as i64)
-            .await
+        // Claimed deliveries that waited for their webhook's slot go first;
+        // those that waited too long go back before their lease is at risk.
+        let (ready, stale) = lanes.ready(config.lease / 4);
+        if !stale.is_empty()
+            && let Err(e) = store.release_claims(&stale, 0).await
         {
+            tracing::error!(error = %e, "handing back waiting deliveries failed");
+        }
+        let mut started = ready.len();
+        for (job, lane) in ready {
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                break;
+            };
+            start(job, lane, permit);
+        }
+        let jobs = match store.claim_due(config.batch, lease_ms, &lanes.busy()).await {
             Ok(jobs) => jobs,
             Err(e) => {
                 tracing::error!(error = %e, "claiming deliveries failed");
                 Vec::new()
             }
         };
-        if jobs.is_empty() {
+        for job in jobs {
+            // Without a slot now, the job waits in its webhook's lane.
+            if let Some((job, lane)) = lanes.enter(job) {
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    break;
+                };
+                start(job, lane, permit);
+                started += 1;
+            }
+        }
+        if started == 0 {
             tokio::select! {
                 () = wake.notified() => {}
+                () = freed.notified() => {}
                 () = tokio::time::sleep(config.poll) => {}
                 _ = stopped.changed() => {}
             }
-            continue;
         }
-        for job in jobs {
-            let Ok(permit) = permits.clone().acquire_owned().await else {
-                break;
-            };
-            let sender = sender.clone();
-            let results = results.clone();
-            tokio::spawn(async move {
-                let outcome = sender.attempt(job).await;
-                let _ = results.send(outcome);
-                drop(permit);
-            });
-        }
+    }
+    // Deliveries still waiting for a slot go back for the next worker.
+    let (_, waiting) = lanes.ready(Duration::ZERO);
+    let waiting: Vec<String> = waiting.into_iter().chain(lanes.drain()).collect();
+    if !waiting.is_empty() {
+        let _ = store.release_claims(&waiting, 0).await;
     }
     // Wait for every attempt in flight, then let the recorder drain.
     let _ = permits.acquire_many(config.concurrency as u32).await;
     drop(results);
     let _ = recorder.await;
+}
+
+/// Per-webhook lanes: at most `per_webhook` attempts of one webhook in
+/// flight; claimed deliveries beyond that wait in memory (they are ours
+/// until their lease ends), and a full webhook is left out of claims.
+struct Lanes {
+    per_webhook: usize,
+    slots: HashMap<String, Arc<Semaphore>>,
+    waiting: HashMap<String, VecDeque<(Job, Instant)>>,
+}
+
+impl Lanes {
+    fn new(per_webhook: usize) -> Lanes {
+        Lanes {
+            per_webhook,
+            slots: HashMap::new(),
+            waiting: HashMap::new(),
+        }
+    }
+
+    fn slot(&mut self, webhook_id: &str) -> Arc<Semaphore> {
+        self.slots
+            .entry(webhook_id.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_webhook)))
+            .clone()
+    }
+
+    /// A slot for the job now, or it waits behind its webhook's others.
+    fn enter(&mut self, job: Job) -> Option<(Job, OwnedSemaphorePermit)> {
+        let queue_empty = self
+            .waiting
+            .get(&job.webhook_id)
+            .is_none_or(VecDeque::is_empty);
+        if queue_empty && let Ok(lane) = self.slot(&job.webhook_id).try_acquire_owned() {
+            return Some((job, lane));
+        }
+        self.waiting
+            .entry(job.webhook_id.clone())
+            .or_default()
+            .push_back((job, Instant::now()));
+        None
+    }
+
+    /// Waiting jobs whose webhook has a free slot now, and the ids of those
+    /// that waited longer than `patience`.
+    fn ready(&mut self, patience: Duration) -> (Vec<(Job, OwnedSemaphorePermit)>, Vec<String>) {
+        let mut ready = Vec::new();
+        let mut stale = Vec::new();
+        let hooks: Vec<String> = self.waiting.keys().cloned().collect();
+        for hook in hooks {
+            let slot = self.slot(&hook);
+            let Some(queue) = self.waiting.get_mut(&hook) else {
+                continue;
+            };
+            while let Some((_, since)) = queue.front() {
+                if since.elapsed() > patience {
+                    if let Some((job, _)) = queue.pop_front() {
+                        stale.push(job.delivery_id);
+                    }
+                    continue;
+                }
+                let Ok(lane) = slot.clone().try_acquire_owned() else {
+                    break;
+                };
+                if let Some((job, _)) = queue.pop_front() {
+                    ready.push((job, lane));
+                }
+            }
+            if queue.is_empty() {
+                self.waiting.remove(&hook);
+            }
+        }
+        (ready, stale)
+    }
+
+    /// Webhooks with no free slot or with deliveries waiting: not claimed.
+    fn busy(&self) -> Vec<String> {
+        self.slots
+            .iter()
+            .filter(|(hook, slot)| {
+                slot.available_permits() == 0 || self.waiting.contains_key(*hook)
+            })
+            .map(|(hook, _)| hook.clone())
+            .collect()
+    }
+
+    /// Every waiting delivery's id, emptying the lanes.
+    fn drain(&mut self) -> Vec<String> {
+        self.waiting
+            .drain()
+            .flat_map(|(_, queue)| queue.into_iter().map(|(job, _)| job.delivery_id))
+            .collect()
+    }
 }
 
 /// Accepts events like [`Store::accept_events`], then makes the first

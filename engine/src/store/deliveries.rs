@@ -200,7 +200,7 @@ impl From<StateRow> for DeliveryState {
 
 const CLAIM_SQLITE: &str = "UPDATE deliveries SET claimed_until = $1 WHERE id IN (\
      SELECT id FROM deliveries d WHERE status IN ('pending', 'retrying') AND next_attempt_at <= $2 \
-     AND claimed_until < $2 AND (NOT queued OR NOT EXISTS (SELECT 1 FROM deliveries p \
+     AND claimed_until < $2 AND webhook_id NOT IN (SELECT value FROM json_each($4)) AND (NOT queued OR NOT EXISTS (SELECT 1 FROM deliveries p \
      WHERE p.webhook_id = d.webhook_id AND p.status IN ('pending', 'retrying') AND p.event_seq < d.event_seq)) \
      ORDER BY next_attempt_at LIMIT $3) \
      RETURNING id, account_id, webhook_id, event_seq, attempts";
@@ -209,23 +209,31 @@ const CLAIM_SQLITE: &str = "UPDATE deliveries SET claimed_until = $1 WHERE id IN
 /// workers never take the same delivery.
 const CLAIM_POSTGRES: &str = "UPDATE deliveries SET claimed_until = $1 WHERE id IN (\
      SELECT id FROM deliveries d WHERE status IN ('pending', 'retrying') AND next_attempt_at <= $2 \
-     AND claimed_until < $2 AND (NOT queued OR NOT EXISTS (SELECT 1 FROM deliveries p \
+     AND claimed_until < $2 AND webhook_id NOT IN (SELECT jsonb_array_elements_text($4::jsonb)) AND (NOT queued OR NOT EXISTS (SELECT 1 FROM deliveries p \
      WHERE p.webhook_id = d.webhook_id AND p.status IN ('pending', 'retrying') AND p.event_seq < d.event_seq)) \
      ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
      RETURNING id, account_id, webhook_id, event_seq, attempts";
 
 impl Store {
     /// Takes up to `limit` due deliveries for `lease_ms`, with everything
-    /// needed to send them. Deliveries of webhooks that were deleted or
+    /// needed to send them, leaving out `skip_webhooks` (at their in-flight
+    /// limit in this process). Deliveries of webhooks that were deleted or
     /// turned off in the meantime are given up.
-    pub async fn claim_due(&self, limit: i64, lease_ms: i64) -> Result<Vec<Job>> {
+    pub async fn claim_due(
+        &self,
+        limit: i64,
+        lease_ms: i64,
+        skip_webhooks: &[String],
+    ) -> Result<Vec<Job>> {
         let now = now_ms();
+        let skip = serde_json::to_string(skip_webhooks).unwrap_or_else(|_| "[]".into());
         let claimed = match &self.db {
             Db::Sqlite(pool) => {
                 sqlx::query_as::<_, Claimed>(CLAIM_SQLITE)
                     .bind(now + lease_ms)
                     .bind(now)
                     .bind(limit)
+                    .bind(&skip)
                     .fetch_all(pool)
                     .await?
             }
@@ -234,6 +242,7 @@ impl Store {
                     .bind(now + lease_ms)
                     .bind(now)
                     .bind(limit)
+                    .bind(&skip)
                     .fetch_all(pool)
                     .await?
             }
@@ -305,6 +314,23 @@ impl Store {
                 "The webhook was deleted or turned off; turn it on to resend.",
             )
         })
+    }
+
+    /// Hands claimed deliveries back unsent; any worker may claim them
+    /// again after `delay_ms`.
+    pub async fn release_claims(&self, delivery_ids: &[String], delay_ms: i64) -> Result<()> {
+        let until = now_ms() + delay_ms;
+        on_pool!(&self.db, pool => {
+            let mut q = sqlx::QueryBuilder::new("UPDATE deliveries SET claimed_until = ");
+            q.push_bind(until).push(" WHERE id IN (");
+            let mut ids = q.separated(", ");
+            for id in delivery_ids {
+                ids.push_bind(id);
+            }
+            q.push(")");
+            q.build().execute(pool).await.map(|r| r.rows_affected())
+        })?;
+        Ok(())
     }
 
     /// Lets any worker take an inline delivery that could not be attempted

@@ -37,6 +37,7 @@ both_databases!(
     a_webhook_that_keeps_failing_is_turned_off,
     a_webhook_failing_for_too_long_is_turned_off,
     after_a_rotation_both_secrets_verify,
+    a_slow_webhook_keeps_to_its_in_flight_limit_and_others_go_on,
 );
 
 fn config(allow_private: bool) -> DeliveryConfig {
@@ -607,5 +608,54 @@ async fn after_a_rotation_both_secrets_verify(store: Store) {
             .verify(&got.body, &got.headers)
             .expect("verifies");
     }
+    delivery.shutdown().await;
+}
+
+async fn a_slow_webhook_keeps_to_its_in_flight_limit_and_others_go_on(store: Store) {
+    let slow = TestReceiver::start().await;
+    for _ in 0..6 {
+        slow.hang_next(std::time::Duration::from_millis(400));
+    }
+    let quick = TestReceiver::start().await;
+    let account = store.ensure_default_account().await.unwrap();
+    let mut a = hook(&slow.url);
+    a.title = "Slow".into();
+    store.create_webhook(&account.id, a).await.unwrap();
+    let mut b = hook(&quick.url);
+    b.title = "Quick".into();
+    store.create_webhook(&account.id, b).await.unwrap();
+    let delivery = Delivery::start(
+        store.clone(),
+        DeliveryConfig {
+            per_webhook: 2,
+            ..config(true)
+        },
+    )
+    .unwrap();
+    for _ in 0..6 {
+        send_lead(&store).await;
+    }
+    delivery.waker().notify_one();
+    eventually("the quick webhook's six deliveries", || async {
+        quick.received().len() == 6
+    })
+    .await;
+    assert!(
+        slow.received().len() < 6,
+        "the quick webhook did not wait behind the slow one"
+    );
+    eventually("the slow webhook's six deliveries", || async {
+        store
+            .count_deliveries(&account.id, "succeeded")
+            .await
+            .unwrap()
+            == 12
+    })
+    .await;
+    assert_eq!(
+        slow.max_in_flight(),
+        2,
+        "never more than two at once to one webhook"
+    );
     delivery.shutdown().await;
 }
