@@ -975,4 +975,99 @@ mod tests {
         );
         assert_eq!(retry_after_ms(&response(503, &[]), now), None);
     }
+
+    fn outcome(attempt: u32, answer: Option<ReceivedResponse>) -> Outcome {
+        let webhook = WebhookInput {
+            retry: crate::model::RetryPolicy {
+                max_attempts: 4,
+                schedule_s: vec![0, 5, 300, 1800],
+            },
+            ..WebhookInput::default()
+        };
+        Outcome {
+            job: Job {
+                delivery_id: "dlv_1".into(),
+                test: false,
+                account_id: "acc_1".into(),
+                webhook_id: "wh_1".into(),
+                attempt,
+                event: crate::catalog::Catalog::builtin()
+                    .sample("contact.created")
+                    .unwrap(),
+                webhook,
+                signing_secrets: vec![],
+            },
+            at_ms: 0,
+            duration_ms: 1,
+            request: SentRequest {
+                method: "POST".into(),
+                url: "https://crm.example.com/hook".into(),
+                headers: vec![],
+                body: None,
+            },
+            response: answer,
+            error: None,
+        }
+    }
+
+    /// The schedule on a fixed clock: no sleeping, every time exact.
+    #[test]
+    fn each_retry_follows_the_schedule_with_at_most_ten_percent_jitter() {
+        let now = 1_000_000_000;
+        for (attempt, delay_s) in [(1u32, 5i64), (2, 300), (3, 1800)] {
+            for _ in 0..50 {
+                let o = outcome(attempt, Some(response(500, &[])));
+                let Step::Retry { at } = next_step(&o.job, &o, now) else {
+                    panic!("attempt {attempt} of 4 is retried");
+                };
+                let delay = at - now;
+                assert!(
+                    (delay_s * 1000..=delay_s * 1100).contains(&delay),
+                    "attempt {attempt}: {delay} ms is not {delay_s} s + up to 10 %"
+                );
+            }
+        }
+        let last = outcome(4, Some(response(500, &[])));
+        assert_eq!(
+            next_step(&last.job, &last, now),
+            Step::Failed { disable: None }
+        );
+        let timed_out = Outcome {
+            error: Some("timed out".into()),
+            ..outcome(1, None)
+        };
+        assert!(matches!(
+            next_step(&timed_out.job, &timed_out, now),
+            Step::Retry { .. }
+        ));
+        let ok = outcome(1, Some(response(204, &[])));
+        assert_eq!(next_step(&ok.job, &ok, now), Step::Succeeded);
+        let redirect = outcome(1, Some(response(302, &[])));
+        assert!(matches!(
+            next_step(&redirect.job, &redirect, now),
+            Step::Retry { .. }
+        ));
+    }
+
+    #[test]
+    fn retry_after_pushes_the_schedule_back_and_gone_gives_up_at_once() {
+        let now = 1_000_000_000;
+        let busy = outcome(1, Some(response(429, &[("Retry-After", "600")])));
+        assert_eq!(
+            next_step(&busy.job, &busy, now),
+            Step::Retry { at: now + 600_000 },
+            "the receiver's 10 minutes beat the schedule's 5 seconds"
+        );
+        // Retry-After on a 500 is not a rate limit: the schedule stands.
+        let failing = outcome(2, Some(response(500, &[("Retry-After", "5")])));
+        let Step::Retry { at } = next_step(&failing.job, &failing, now) else {
+            panic!("retried");
+        };
+        assert!(at - now >= 300_000);
+        let gone = outcome(1, Some(response(410, &[])));
+        assert!(matches!(
+            next_step(&gone.job, &gone, now),
+            Step::Failed { disable: Some(_) }
+        ));
+    }
 }
