@@ -35,6 +35,9 @@ export class Receiver {
   }
 
   async stop() {
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()));
+    // Postback keeps its connections alive; close them, or close() waits.
+    const closed = new Promise<void>((resolve) => this.server?.close(() => resolve()));
+    this.server?.closeAllConnections();
+    await closed;
   }
 }

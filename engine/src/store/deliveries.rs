@@ -68,7 +68,15 @@ struct Claimed {
     attempts: i32,
 }
 
+/// An event row with its sequence number, to match claimed deliveries.
 #[derive(sqlx::FromRow)]
+struct SeqEventRow {
+    seq: i64,
+    #[sqlx(flatten)]
+    event: EventRow,
+}
+
+#[derive(Clone, sqlx::FromRow)]
 struct EventRow {
     id: String,
     #[sqlx(rename = "type")]
@@ -351,6 +359,22 @@ impl Store {
         let mut hooks: HashMap<String, Option<(WebhookInput, Vec<String>, bool)>> = HashMap::new();
         let mut accounts: HashMap<String, Account> = HashMap::new();
         let mut jobs = Vec::with_capacity(claimed.len());
+        // Every claimed delivery's event in one query.
+        let mut events: HashMap<i64, EventRow> = HashMap::new();
+        if !claimed.is_empty() {
+            let rows = on_pool!(&self.db, pool => {
+                let mut q = sqlx::QueryBuilder::new(
+                    "SELECT seq, id, type, occurred_at, actor, data FROM events WHERE seq IN (",
+                );
+                let mut seqs = q.separated(", ");
+                for c in &claimed {
+                    seqs.push_bind(c.event_seq);
+                }
+                q.push(")");
+                q.build_query_as::<SeqEventRow>().fetch_all(pool).await
+            })?;
+            events.extend(rows.into_iter().map(|r| (r.seq, r.event)));
+        }
         for c in claimed {
             if !hooks.contains_key(&c.webhook_id) {
                 let hook = match self
@@ -378,13 +402,10 @@ impl Store {
                 accounts.insert(c.account_id.clone(), self.account(&c.account_id).await?);
             }
             let account = &accounts[&c.account_id];
-            let row = on_pool!(&self.db, pool => sqlx::query_as::<_, EventRow>(
-                "SELECT id, type, occurred_at, actor, data FROM events WHERE seq = $1",
-            )
-            .bind(c.event_seq)
-            .fetch_one(pool)
-            .await)?;
-            let event = row.into_event(account);
+            let Some(row) = events.get(&c.event_seq) else {
+                return Err(super::Error::Database(sqlx::Error::RowNotFound));
+            };
+            let event = row.clone().into_event(account);
             jobs.push(Job {
                 delivery_id: c.id,
                 test: false,
@@ -507,6 +528,7 @@ impl Store {
         let mut disabled: Vec<TurnedOff> = Vec::new();
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin_with(super::begin_write(pool)).await?;
+            let mut healthy: std::collections::HashSet<&str> = std::collections::HashSet::new();
             for o in outcomes {
                 let job = &o.job;
                 sqlx::query(
@@ -527,14 +549,18 @@ impl Store {
                 let step = next_step(job, o, now);
                 if !job.test {
                     if step == Step::Succeeded {
-                        sqlx::query(
-                            "UPDATE webhooks SET failing_since = NULL, given_up_in_a_row = 0 WHERE id = $1 \
-                             AND (failing_since IS NOT NULL OR given_up_in_a_row > 0)",
-                        )
-                        .bind(&job.webhook_id)
-                        .execute(&mut *tx)
-                        .await?;
+                        // Once per webhook and batch, until a failure of it.
+                        if healthy.insert(job.webhook_id.as_str()) {
+                            sqlx::query(
+                                "UPDATE webhooks SET failing_since = NULL, given_up_in_a_row = 0 WHERE id = $1 \
+                                 AND (failing_since IS NOT NULL OR given_up_in_a_row > 0)",
+                            )
+                            .bind(&job.webhook_id)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
                     } else {
+                        healthy.remove(job.webhook_id.as_str());
                         sqlx::query(
                             "UPDATE webhooks SET failing_since = COALESCE(failing_since, $2), \
                              given_up_in_a_row = given_up_in_a_row + $3 WHERE id = $1",
@@ -544,8 +570,9 @@ impl Store {
                         .bind(i32::from(matches!(step, Step::Failed { .. })))
                         .execute(&mut *tx)
                         .await?;
-                    }
-                    let policy = self.disable;
+                        // A success resets the run, so only a failure can
+                        // bring the webhook to its limit.
+                        let policy = self.disable;
                     let turned_off = sqlx::query_as::<_, TurnedOff>(
                         "UPDATE webhooks SET active = FALSE, updated_at = $2, disabled_reason = CASE \
                          WHEN given_up_in_a_row >= $3 THEN $5 ELSE $6 END \
@@ -567,6 +594,7 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?;
                     disabled.extend(turned_off);
+                    }
                 }
                 if let Step::Failed { disable: Some(reason) } = step {
                     let turned_off = sqlx::query_as::<_, TurnedOff>(
