@@ -134,3 +134,29 @@ where
     }
     panic!("timed out waiting for {what}");
 }
+
+/// A new, empty PostgreSQL database's URL on the server that
+/// `POSTBACK_TEST_POSTGRES_URL` names; `None` outside CI when none is
+/// configured (CI must configure one).
+pub async fn fresh_postgres_url() -> Option<String> {
+    let Ok(base) = std::env::var("POSTBACK_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must set POSTBACK_TEST_POSTGRES_URL"
+        );
+        eprintln!("PostgreSQL run skipped: POSTBACK_TEST_POSTGRES_URL is not set");
+        return None;
+    };
+    let name = crate::store::new_id("pbtest");
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&base)
+        .await
+        .expect("connect to PostgreSQL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    match base.rsplit_once('/') {
+        Some((server, _)) => Some(format!("{server}/{name}")),
+        None => panic!("POSTBACK_TEST_POSTGRES_URL must end in /<database>"),
+    }
+}

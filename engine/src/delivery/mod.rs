@@ -155,8 +155,7 @@ async fn run(
         }
     }
     // Deliveries still waiting for a slot go back for the next worker.
-    let (_, waiting) = lanes.ready(Duration::ZERO);
-    let waiting: Vec<String> = waiting.into_iter().chain(lanes.drain()).collect();
+    let waiting = lanes.drain();
     if !waiting.is_empty() {
         let _ = store.release_claims(&waiting, 0).await;
     }

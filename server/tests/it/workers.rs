@@ -6,27 +6,7 @@ use std::process::{Child, Command, Stdio};
 
 use engine::model::{RetryPolicy, Trigger, WebhookInput};
 use engine::store::{NewEvent, Store};
-use engine::testing::TestReceiver;
-use sqlx::Connection;
-
-/// A fresh PostgreSQL database, or `None` outside CI when none is configured.
-async fn fresh_postgres() -> Option<String> {
-    let Ok(base) = std::env::var("POSTBACK_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must set POSTBACK_TEST_POSTGRES_URL"
-        );
-        eprintln!("skipped: POSTBACK_TEST_POSTGRES_URL is not set");
-        return None;
-    };
-    let name = engine::store::new_id("pbtest");
-    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    Some(format!("{}/{name}", base.rsplit_once('/').unwrap().0))
-}
+use engine::testing::{TestReceiver, fresh_postgres_url};
 
 fn worker(url: &str) -> Child {
     worker_with(url, &[])
@@ -60,7 +40,7 @@ impl Drop for Workers {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_on_one_postgres_send_every_delivery_once() {
-    let Some(url) = fresh_postgres().await else {
+    let Some(url) = fresh_postgres_url().await else {
         return;
     };
     let store = server::open_store(&url).await.unwrap();
@@ -150,7 +130,7 @@ async fn eventually_long(store: &Store, account_id: &str, count: i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_attempt_leaves_the_delivery_to_another() {
-    let Some(url) = fresh_postgres().await else {
+    let Some(url) = fresh_postgres_url().await else {
         return;
     };
     let store = server::open_store(&url).await.unwrap();
