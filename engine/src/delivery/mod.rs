@@ -93,22 +93,23 @@ async fn run(
     let permits = Arc::new(Semaphore::new(config.concurrency));
     let lease_ms = config.lease.as_millis() as i64;
     let mut lanes = Lanes::new(config.per_webhook.max(1));
-    // Signalled whenever an attempt ends and frees its slots.
-    let freed = Arc::new(Notify::new());
-    let (results, outcomes) = mpsc::unbounded_channel::<Outcome>();
-    let recorder = tokio::spawn(record(store.clone(), outcomes, wake.clone()));
+    let (results, mut outcomes) = mpsc::unbounded_channel::<Outcome>();
     let start = |job: Job, lane: OwnedSemaphorePermit, permit: OwnedSemaphorePermit| {
         let sender = sender.clone();
         let results = results.clone();
-        let freed = freed.clone();
         tokio::spawn(async move {
             let outcome = sender.attempt(job).await;
-            let _ = results.send(outcome);
+            // Slots free before the outcome is seen, so the turn that
+            // records it can claim in their place.
             drop(lane);
             drop(permit);
-            freed.notify_one();
+            let _ = results.send(outcome);
         });
     };
+    // Outcomes waiting to be recorded in the next turn.
+    let mut finished: Vec<Outcome> = Vec::new();
+    // One turn: start deliveries waiting for a slot, then one transaction
+    // that records what finished and claims what the free slots can take.
     loop {
         if *stopped.borrow() {
             break;
@@ -128,13 +129,25 @@ async fn run(
             };
             start(job, lane, permit);
         }
-        let jobs = match store.claim_due(config.batch, lease_ms, &lanes.busy()).await {
+        while let Ok(outcome) = outcomes.try_recv() {
+            finished.push(outcome);
+        }
+        let recorded = finished.len();
+        let free = permits
+            .available_permits()
+            .min(config.batch.max(0) as usize) as i64;
+        let jobs = match store
+            .record_and_claim(&finished, free, lease_ms, &lanes.busy())
+            .await
+        {
             Ok(jobs) => jobs,
             Err(e) => {
-                tracing::error!(error = %e, "claiming deliveries failed");
+                // Unrecorded attempts are sent again once their lease ends.
+                tracing::error!(error = %e, recorded, "recording and claiming deliveries failed");
                 Vec::new()
             }
         };
+        finished.clear();
         for job in jobs {
             // Without a slot now, the job waits in its webhook's lane.
             if let Some((job, lane)) = lanes.enter(job) {
@@ -145,10 +158,12 @@ async fn run(
                 started += 1;
             }
         }
-        if started == 0 {
+        if started == 0 && recorded == 0 {
             tokio::select! {
                 () = wake.notified() => {}
-                () = freed.notified() => {}
+                n = outcomes.recv_many(&mut finished, config.batch.max(1) as usize) => {
+                    if n == 0 { break; }
+                }
                 () = tokio::time::sleep(config.poll) => {}
                 _ = stopped.changed() => {}
             }
@@ -159,10 +174,15 @@ async fn run(
     if !waiting.is_empty() {
         let _ = store.release_claims(&waiting, 0).await;
     }
-    // Wait for every attempt in flight, then let the recorder drain.
+    // Wait for every attempt in flight, then record them all.
     let _ = permits.acquire_many(config.concurrency as u32).await;
     drop(results);
-    let _ = recorder.await;
+    while let Some(outcome) = outcomes.recv().await {
+        finished.push(outcome);
+    }
+    if let Err(e) = store.record_attempts(&finished).await {
+        tracing::error!(error = %e, count = finished.len(), "recording the last attempts failed");
+    }
 }
 
 /// Per-webhook lanes: at most `per_webhook` attempts of one webhook in
@@ -333,20 +353,6 @@ pub async fn test_send(
         error: outcome.error.clone(),
         request: outcome.request,
     })
-}
-
-/// Writes outcomes as they come, many per transaction, then wakes the
-/// claimer: a queued webhook's next delivery may be free to go now.
-async fn record(store: Store, mut outcomes: mpsc::UnboundedReceiver<Outcome>, wake: Arc<Notify>) {
-    let mut batch = Vec::with_capacity(512);
-    while outcomes.recv_many(&mut batch, 512).await > 0 {
-        if let Err(e) = store.record_attempts(&batch).await {
-            // The lease runs out and the deliveries are tried again.
-            tracing::error!(error = %e, count = batch.len(), "recording attempts failed");
-        }
-        batch.clear();
-        wake.notify_one();
-    }
 }
 
 /// Resends one delivery now (a support action): one more attempt, made

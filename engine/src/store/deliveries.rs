@@ -222,6 +222,18 @@ const CLAIM_POSTGRES: &str = "UPDATE deliveries SET claimed_until = $1 WHERE id 
      ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
      RETURNING id, account_id, webhook_id, event_seq, attempts";
 
+/// The claim statement of each backend.
+fn claim_sql(db: &Db) -> &'static str {
+    match db {
+        Db::Sqlite(_) => CLAIM_SQLITE,
+        Db::Postgres(_) => CLAIM_POSTGRES,
+    }
+}
+
+/// Rows per multi-row statement when recording: well under both databases'
+/// limits on bound parameters.
+const RECORD_CHUNK: usize = 500;
+
 impl Store {
     /// Takes up to `limit` due deliveries for `lease_ms`, with everything
     /// needed to send them, leaving out `skip_webhooks` (at their in-flight
@@ -233,29 +245,8 @@ impl Store {
         lease_ms: i64,
         skip_webhooks: &[String],
     ) -> Result<Vec<Job>> {
-        let now = now_ms();
-        let skip = serde_json::to_string(skip_webhooks).unwrap_or_else(|_| "[]".into());
-        let claimed = match &self.db {
-            Db::Sqlite(pool) => {
-                sqlx::query_as::<_, Claimed>(CLAIM_SQLITE)
-                    .bind(now + lease_ms)
-                    .bind(now)
-                    .bind(limit)
-                    .bind(&skip)
-                    .fetch_all(pool)
-                    .await?
-            }
-            Db::Postgres(pool) => {
-                sqlx::query_as::<_, Claimed>(CLAIM_POSTGRES)
-                    .bind(now + lease_ms)
-                    .bind(now)
-                    .bind(limit)
-                    .bind(&skip)
-                    .fetch_all(pool)
-                    .await?
-            }
-        };
-        self.jobs_for(claimed).await
+        self.record_and_claim(&[], limit, lease_ms, skip_webhooks)
+            .await
     }
 
     /// Takes an inline delivery that [`Store::accept_events`] just held for
@@ -263,7 +254,7 @@ impl Store {
     pub async fn claim_inline(&self, delivery_id: &str) -> Result<Option<Job>> {
         let now = now_ms();
         let lease_ms = super::events::INLINE_HOLD_MS;
-        let claimed = on_pool!(&self.db, pool => sqlx::query_as::<_, Claimed>(
+        let claimed = on_writer!(&self.db, pool => sqlx::query_as::<_, Claimed>(
             "UPDATE deliveries SET claimed_until = $1 WHERE id = $3 AND status = 'pending' AND attempts = 0 \
              AND claimed_until > $2 AND (NOT queued OR NOT EXISTS (SELECT 1 FROM deliveries p \
              WHERE p.webhook_id = deliveries.webhook_id AND p.status IN ('pending', 'retrying') \
@@ -288,7 +279,7 @@ impl Store {
         lease_ms: i64,
     ) -> Result<Job> {
         let now = now_ms();
-        let claimed = on_pool!(&self.db, pool => sqlx::query_as::<_, Claimed>(
+        let claimed = on_writer!(&self.db, pool => sqlx::query_as::<_, Claimed>(
             "UPDATE deliveries SET status = 'retrying', next_attempt_at = $2, claimed_until = $3, updated_at = $2 \
              WHERE account_id = $1 AND id = $4 AND attempts > 0 AND claimed_until < $2 \
              RETURNING id, account_id, webhook_id, event_seq, attempts",
@@ -328,7 +319,7 @@ impl Store {
     /// again after `delay_ms`.
     pub async fn release_claims(&self, delivery_ids: &[String], delay_ms: i64) -> Result<()> {
         let until = now_ms() + delay_ms;
-        on_pool!(&self.db, pool => {
+        on_writer!(&self.db, pool => {
             let mut q = sqlx::QueryBuilder::new("UPDATE deliveries SET claimed_until = ");
             q.push_bind(until).push(" WHERE id IN (");
             let mut ids = q.separated(", ");
@@ -344,7 +335,7 @@ impl Store {
     /// Lets any worker take an inline delivery that could not be attempted
     /// at once (a queued one waiting for its turn).
     pub async fn release_inline(&self, delivery_id: &str) -> Result<()> {
-        on_pool!(&self.db, pool => sqlx::query(
+        on_writer!(&self.db, pool => sqlx::query(
             "UPDATE deliveries SET claimed_until = 0 WHERE id = $1 AND status = 'pending' AND attempts = 0",
         )
         .bind(delivery_id)
@@ -362,7 +353,7 @@ impl Store {
         // Every claimed delivery's event in one query.
         let mut events: HashMap<i64, EventRow> = HashMap::new();
         if !claimed.is_empty() {
-            let rows = on_pool!(&self.db, pool => {
+            let rows = on_reader!(&self.db, pool => {
                 let mut q = sqlx::QueryBuilder::new(
                     "SELECT seq, id, type, occurred_at, actor, data FROM events WHERE seq IN (",
                 );
@@ -460,7 +451,7 @@ impl Store {
         };
         let delivery_id = super::new_id("dlv");
         let record = crate::reports::record_of(&event.data);
-        on_pool!(&self.db, pool => {
+        on_writer!(&self.db, pool => {
             let mut tx = pool.begin_with(super::begin_write(pool)).await?;
             let seq: i64 = sqlx::query_scalar(
                 "INSERT INTO events (id, account_id, type, occurred_at, actor, data, is_test, created_at) \
@@ -508,7 +499,7 @@ impl Store {
     }
 
     async fn give_up(&self, delivery_id: &str, reason: &str) -> Result<()> {
-        on_pool!(&self.db, pool => sqlx::query(
+        on_writer!(&self.db, pool => sqlx::query(
             "UPDATE deliveries SET status = 'failed', last_error = $2, claimed_until = 0, updated_at = $3 WHERE id = $1",
         )
         .bind(delivery_id)
@@ -524,32 +515,75 @@ impl Store {
     /// its next time, or failed once its attempts are used up. One
     /// transaction for the whole batch.
     pub async fn record_attempts(&self, outcomes: &[Outcome]) -> Result<()> {
+        self.record_and_claim(outcomes, 0, 0, &[]).await.map(drop)
+    }
+
+    /// Records `outcomes` (as [`Store::record_attempts`]) and then claims up
+    /// to `limit` due deliveries (as [`Store::claim_due`]) in one
+    /// transaction: the delivery loop commits once a turn, however much it
+    /// finished and takes, and a queued webhook's next delivery is free to
+    /// go in the same turn its predecessor succeeded.
+    pub async fn record_and_claim(
+        &self,
+        outcomes: &[Outcome],
+        limit: i64,
+        lease_ms: i64,
+        skip_webhooks: &[String],
+    ) -> Result<Vec<Job>> {
+        if outcomes.is_empty() && limit <= 0 {
+            return Ok(Vec::new());
+        }
         let now = now_ms();
+        let steps: Vec<Step> = outcomes.iter().map(|o| next_step(&o.job, o, now)).collect();
+        let skip = serde_json::to_string(skip_webhooks).unwrap_or_else(|_| "[]".into());
+        let claim = claim_sql(&self.db);
         let mut disabled: Vec<TurnedOff> = Vec::new();
-        on_pool!(&self.db, pool => {
+        let claimed = on_writer!(&self.db, pool => {
             let mut tx = pool.begin_with(super::begin_write(pool)).await?;
-            let mut healthy: std::collections::HashSet<&str> = std::collections::HashSet::new();
-            for o in outcomes {
-                let job = &o.job;
-                sqlx::query(
+            // Every attempt, and every delivery's new state, a few hundred
+            // rows per statement.
+            for chunk in outcomes.chunks(RECORD_CHUNK) {
+                let mut q = sqlx::QueryBuilder::new(
                     "INSERT INTO attempts (delivery_id, attempt, at, duration_ms, request, response_status, \
-                     response_headers, response_body, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(&job.delivery_id)
-                .bind(job.attempt as i32)
-                .bind(o.at_ms)
-                .bind(i32::try_from(o.duration_ms).unwrap_or(i32::MAX))
-                .bind(serde_json::to_string(&o.request).unwrap_or_default())
-                .bind(o.response.as_ref().map(|r| i32::from(r.status)))
-                .bind(o.response.as_ref().map(|r| serde_json::to_string(&r.headers).unwrap_or_default()))
-                .bind(o.response.as_ref().map(|r| r.body.clone()))
-                .bind(&o.error)
-                .execute(&mut *tx)
-                .await?;
-                let step = next_step(job, o, now);
+                     response_headers, response_body, error) ",
+                );
+                q.push_values(chunk, |mut row, o| {
+                    row.push_bind(&o.job.delivery_id)
+                        .push_bind(o.job.attempt as i32)
+                        .push_bind(o.at_ms)
+                        .push_bind(i32::try_from(o.duration_ms).unwrap_or(i32::MAX))
+                        .push_bind(serde_json::to_string(&o.request).unwrap_or_default())
+                        .push_bind(o.response.as_ref().map(|r| i32::from(r.status)))
+                        .push_bind(o.response.as_ref().map(|r| serde_json::to_string(&r.headers).unwrap_or_default()))
+                        .push_bind(o.response.as_ref().map(|r| r.body.clone()))
+                        .push_bind(&o.error);
+                });
+                q.build().execute(&mut *tx).await?;
+            }
+            for (chunk, chunk_steps) in outcomes.chunks(RECORD_CHUNK).zip(steps.chunks(RECORD_CHUNK)) {
+                let mut q = sqlx::QueryBuilder::new(
+                    "UPDATE deliveries SET status = v.column2, attempts = v.column3, next_attempt_at = v.column4, \
+                     last_response_status = v.column5, last_error = v.column6, claimed_until = 0, updated_at = ",
+                );
+                q.push_bind(now).push(" FROM (");
+                q.push_values(chunk.iter().zip(chunk_steps), |mut row, (o, step)| {
+                    row.push_bind(&o.job.delivery_id)
+                        .push_bind(step.status())
+                        .push_bind(o.job.attempt as i32)
+                        .push_bind(step.next_attempt_at())
+                        .push_bind(o.response.as_ref().map(|r| i32::from(r.status)))
+                        .push_bind(&o.error);
+                });
+                q.push(") AS v WHERE deliveries.id = v.column1");
+                q.build().execute(&mut *tx).await?;
+            }
+            // Webhook health: a success resets the failure run once per
+            // webhook and batch, until a failure of it.
+            let mut healthy: std::collections::HashSet<&str> = std::collections::HashSet::new();
+            for (o, step) in outcomes.iter().zip(&steps) {
+                let job = &o.job;
                 if !job.test {
-                    if step == Step::Succeeded {
-                        // Once per webhook and batch, until a failure of it.
+                    if *step == Step::Succeeded {
                         if healthy.insert(job.webhook_id.as_str()) {
                             sqlx::query(
                                 "UPDATE webhooks SET failing_since = NULL, given_up_in_a_row = 0 WHERE id = $1 \
@@ -573,27 +607,27 @@ impl Store {
                         // A success resets the run, so only a failure can
                         // bring the webhook to its limit.
                         let policy = self.disable;
-                    let turned_off = sqlx::query_as::<_, TurnedOff>(
-                        "UPDATE webhooks SET active = FALSE, updated_at = $2, disabled_reason = CASE \
-                         WHEN given_up_in_a_row >= $3 THEN $5 ELSE $6 END \
-                         WHERE id = $1 AND active AND (given_up_in_a_row >= $3 OR failing_since <= $4) \
-                         RETURNING account_id, id, title, disabled_reason",
-                    )
-                    .bind(&job.webhook_id)
-                    .bind(now)
-                    .bind(policy.after_given_up as i32)
-                    .bind(now - policy.after_failing_ms)
-                    .bind(format!(
-                        "Turned off automatically: {} deliveries in a row were given up.",
-                        policy.after_given_up
-                    ))
-                    .bind(format!(
-                        "Turned off automatically: every attempt failed for {}.",
-                        human_duration(policy.after_failing_ms)
-                    ))
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    disabled.extend(turned_off);
+                        let turned_off = sqlx::query_as::<_, TurnedOff>(
+                            "UPDATE webhooks SET active = FALSE, updated_at = $2, disabled_reason = CASE \
+                             WHEN given_up_in_a_row >= $3 THEN $5 ELSE $6 END \
+                             WHERE id = $1 AND active AND (given_up_in_a_row >= $3 OR failing_since <= $4) \
+                             RETURNING account_id, id, title, disabled_reason",
+                        )
+                        .bind(&job.webhook_id)
+                        .bind(now)
+                        .bind(policy.after_given_up as i32)
+                        .bind(now - policy.after_failing_ms)
+                        .bind(format!(
+                            "Turned off automatically: {} deliveries in a row were given up.",
+                            policy.after_given_up
+                        ))
+                        .bind(format!(
+                            "Turned off automatically: every attempt failed for {}.",
+                            human_duration(policy.after_failing_ms)
+                        ))
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        disabled.extend(turned_off);
                     }
                 }
                 if let Step::Failed { disable: Some(reason) } = step {
@@ -602,33 +636,31 @@ impl Store {
                          WHERE id = $1 AND active RETURNING account_id, id, title, disabled_reason",
                     )
                     .bind(&job.webhook_id)
-                    .bind(reason)
+                    .bind(*reason)
                     .bind(now)
                     .fetch_optional(&mut *tx)
                     .await?;
                     disabled.extend(turned_off);
                 }
-                sqlx::query(
-                    "UPDATE deliveries SET status = $2, attempts = $3, next_attempt_at = $4, \
-                     last_response_status = $5, last_error = $6, claimed_until = 0, updated_at = $7 WHERE id = $1",
-                )
-                .bind(&job.delivery_id)
-                .bind(step.status())
-                .bind(job.attempt as i32)
-                .bind(step.next_attempt_at())
-                .bind(o.response.as_ref().map(|r| i32::from(r.status)))
-                .bind(&o.error)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
             }
+            let claimed = if limit > 0 {
+                sqlx::query_as::<_, Claimed>(claim)
+                    .bind(now + lease_ms)
+                    .bind(now)
+                    .bind(limit)
+                    .bind(&skip)
+                    .fetch_all(&mut *tx)
+                    .await?
+            } else {
+                Vec::new()
+            };
             tx.commit().await?;
-            Ok::<(), super::Error>(())
+            Ok::<_, super::Error>(claimed)
         })?;
         for off in disabled {
             self.announce_disabled(off, now).await;
         }
-        Ok(())
+        self.jobs_for(claimed).await
     }
 
     /// Emits a `webhook.disabled` event in the webhook's account: webhooks
@@ -663,7 +695,7 @@ impl Store {
 
     /// A delivery's state, within the account.
     pub async fn delivery(&self, account_id: &str, id: &str) -> Result<DeliveryState> {
-        let row = on_pool!(&self.db, pool => sqlx::query_as::<_, StateRow>(concat!(
+        let row = on_reader!(&self.db, pool => sqlx::query_as::<_, StateRow>(concat!(
             "SELECT ", state_columns!(), " FROM deliveries d JOIN events e ON e.seq = d.event_seq \
              WHERE d.account_id = $1 AND d.id = $2"
         ))
@@ -717,7 +749,7 @@ impl Store {
             ("d.event_type", filter.event_type.as_deref()),
             ("d.record_id", filter.record.as_deref()),
         ];
-        let rows = on_pool!(&self.db, pool => {
+        let rows = on_reader!(&self.db, pool => {
             let mut q = sqlx::QueryBuilder::new(concat!(
                 "SELECT ", state_columns!(), " FROM deliveries d JOIN events e ON e.seq = d.event_seq \
                  WHERE d.account_id = "
@@ -775,7 +807,7 @@ impl Store {
 
     /// How many of the account's deliveries have this status.
     pub async fn count_deliveries(&self, account_id: &str, status: &str) -> Result<i64> {
-        Ok(on_pool!(&self.db, pool => sqlx::query_scalar::<_, i64>(
+        Ok(on_reader!(&self.db, pool => sqlx::query_scalar::<_, i64>(
             "SELECT COUNT(*) FROM deliveries WHERE account_id = $1 AND status = $2",
         )
         .bind(account_id)
@@ -787,7 +819,7 @@ impl Store {
     /// Makes a delivery due now for one more attempt (also after it failed).
     pub async fn retry_delivery(&self, account_id: &str, id: &str) -> Result<DeliveryState> {
         let now = now_ms();
-        let done = on_pool!(&self.db, pool => sqlx::query(
+        let done = on_writer!(&self.db, pool => sqlx::query(
             "UPDATE deliveries SET status = 'retrying', next_attempt_at = $3, claimed_until = 0, updated_at = $3 \
              WHERE account_id = $1 AND id = $2 AND status IN ('failed', 'retrying', 'succeeded')",
         )
@@ -810,7 +842,7 @@ impl Store {
 
     /// The event a delivery carries, as its webhook was sent it.
     pub async fn delivery_event(&self, account_id: &str, delivery_id: &str) -> Result<Event> {
-        let row = on_pool!(&self.db, pool => sqlx::query_as::<_, EventRow>(
+        let row = on_reader!(&self.db, pool => sqlx::query_as::<_, EventRow>(
             "SELECT e.id, e.type, e.occurred_at, e.actor, e.data FROM deliveries d \
              JOIN events e ON e.seq = d.event_seq WHERE d.account_id = $1 AND d.id = $2",
         )
@@ -825,7 +857,7 @@ impl Store {
 
     /// A delivery's attempts, first to last.
     pub async fn attempts(&self, delivery_id: &str) -> Result<Vec<AttemptRecord>> {
-        let rows = on_pool!(&self.db, pool => sqlx::query_as::<_, AttemptRow>(
+        let rows = on_reader!(&self.db, pool => sqlx::query_as::<_, AttemptRow>(
             "SELECT attempt, at, duration_ms, request, response_status, response_headers, response_body, error \
              FROM attempts WHERE delivery_id = $1 ORDER BY attempt",
         )

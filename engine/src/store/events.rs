@@ -1,6 +1,8 @@
 //! API keys, accepted events and their fan-out into deliveries, and the
 //! ordered event log.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -8,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Account, Db, Error, Result, Store, from_ms, new_id, now_ms};
 use crate::matching;
-use crate::model::{AccountRef, Actor, Event, Trigger, WebhookInput};
+use crate::model::{AccountRef, Actor, Event, Trigger};
 use crate::validate::{FieldError, is_event_type};
 
 /// An event as the API receives it (PRODUCT.md section 8).
@@ -121,6 +123,23 @@ fn key_hash(key: &str) -> String {
         .collect()
 }
 
+/// Rows per multi-row insert when accepting events.
+const ACCEPT_CHUNK: usize = 500;
+
+/// An event accepted in this call, with its answer and what its
+/// deliveries need.
+struct Fresh {
+    event: Event,
+    answer: Accepted,
+    /// The record's id and label, for the history filters.
+    record: (Option<String>, Option<String>),
+    key: Option<String>,
+    /// (queued, inline) of each delivery, in the answer's order.
+    modes: Vec<(bool, bool)>,
+    /// Where its answer goes among the call's answers.
+    at: usize,
+}
+
 #[derive(sqlx::FromRow)]
 struct HookTriggers {
     id: String,
@@ -146,9 +165,9 @@ impl Store {
     /// Creates an API key and returns it in full: this is the only time it
     /// is seen. Only its hash is stored.
     pub async fn create_api_key(&self, account_id: &str, name: &str) -> Result<String> {
-        let key = format!("pbk_{}", new_id("k").trim_start_matches("k_"));
-        let key = format!("{key}{}", new_id("x").trim_start_matches("x_"));
-        on_pool!(&self.db, pool => sqlx::query(
+        // 40 random characters: about 206 bits.
+        let key = format!("pbk_{}", super::random_base36(40));
+        on_writer!(&self.db, pool => sqlx::query(
             "INSERT INTO api_keys (id, account_id, name, key_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(new_id("key"))
@@ -164,7 +183,7 @@ impl Store {
 
     /// The account an API key belongs to, or `None` for an unknown key.
     pub async fn account_for_api_key(&self, key: &str) -> Result<Option<Account>> {
-        Ok(on_pool!(&self.db, pool => sqlx::query_as::<_, Account>(
+        Ok(on_reader!(&self.db, pool => sqlx::query_as::<_, Account>(
             "SELECT a.id, a.name, a.external_ref FROM api_keys k JOIN accounts a ON a.id = k.account_id \
              WHERE k.key_hash = $1",
         )
@@ -191,7 +210,7 @@ impl Store {
             name: account.name.clone(),
             external_ref: account.external_ref.clone(),
         };
-        on_pool!(&self.db, pool => {
+        on_writer!(&self.db, pool => {
             let mut tx = pool.begin_with(super::begin_write(pool)).await?;
             let hooks = sqlx::query_as::<_, HookTriggers>(
                 "SELECT id, triggers, delivery_mode, execution_mode FROM webhooks \
@@ -208,9 +227,19 @@ impl Store {
                     (h.id, serde_json::from_str(&h.triggers).unwrap_or_default(), modes)
                 })
                 .collect();
-            let mut answers = Vec::with_capacity(events.len());
+            // Each event's answer; an event whose idempotency key was seen
+            // (before, or earlier in this batch) gets the first answer.
+            let mut answers: Vec<Option<Accepted>> = Vec::with_capacity(events.len());
+            let mut fresh: Vec<Fresh> = Vec::with_capacity(events.len());
+            let mut keys_seen: HashMap<String, usize> = HashMap::new();
+            let mut repeats: Vec<(usize, usize)> = Vec::new();
             for new in events {
                 if let Some(key) = &new.idempotency_key {
+                    if let Some(first) = keys_seen.get(key) {
+                        repeats.push((answers.len(), *first));
+                        answers.push(None);
+                        continue;
+                    }
                     let first = sqlx::query_scalar::<_, Option<String>>(
                         "SELECT response FROM events WHERE account_id = $1 AND idempotency_key = $2",
                     )
@@ -219,9 +248,10 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?;
                     if let Some(Some(response)) = first {
-                        answers.push(serde_json::from_str(&response).map_err(|e| Error::Database(sqlx::Error::Decode(e.into())))?);
+                        answers.push(Some(serde_json::from_str(&response).map_err(|e| Error::Database(sqlx::Error::Decode(e.into())))?));
                         continue;
                     }
+                    keys_seen.insert(key.clone(), answers.len());
                 }
                 let event = Event {
                     id: new_id("evt"),
@@ -229,67 +259,89 @@ impl Store {
                     account: account_ref.clone(),
                     occurred_at: new.occurred_at.unwrap_or_else(|| from_ms(now)),
                     actor: new.actor.clone(),
-                    data: new.data.clone(),
+                    data: new.data,
                 };
-                let fired: Vec<(&String, (bool, bool))> = hooks
-                    .iter()
-                    .filter(|(_, triggers, _)| {
-                        matching::fires(&WebhookInput { triggers: triggers.clone(), ..WebhookInput::default() }, &event)
-                    })
-                    .map(|(id, _, modes)| (id, *modes))
-                    .collect();
-                let deliveries: Vec<DeliveryRef> = fired
-                    .iter()
-                    .map(|(webhook_id, (_, inline))| DeliveryRef {
-                        id: new_id("dlv"),
-                        webhook_id: (*webhook_id).clone(),
-                        status: "pending".into(),
-                        response_status: None,
-                        inline: *inline,
-                    })
-                    .collect();
-                let answer = Accepted { id: event.id.clone(), deliveries };
-                let seq: i64 = sqlx::query_scalar(
-                    "INSERT INTO events (id, account_id, type, occurred_at, actor, data, idempotency_key, response, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq",
-                )
-                .bind(&event.id)
-                .bind(&account.id)
-                .bind(&event.event_type)
-                .bind(event.occurred_at.timestamp_millis())
-                .bind(event.actor.as_ref().map(|a| serde_json::to_string(a).unwrap_or_default()))
-                .bind(event.data.to_string())
-                .bind(&new.idempotency_key)
-                .bind(serde_json::to_string(&answer).unwrap_or_default())
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                let record = crate::reports::record_of(&event.data);
-                for (d, (_, (queued, inline))) in answer.deliveries.iter().zip(&fired) {
-                    // An inline delivery is held for the request that made it, which
-                    // attempts it at once; should that process die, the hold runs out
-                    // and any worker sends it.
-                    let held_until = if *inline { now + INLINE_HOLD_MS } else { 0 };
-                    sqlx::query(
-                        "INSERT INTO deliveries (id, account_id, webhook_id, event_seq, queued, status, attempts, \
-                         next_attempt_at, claimed_until, created_at, updated_at, event_type, record_id, record_label) \
-                         VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7, $6, $6, $8, $9, $10)",
-                    )
-                    .bind(&d.id)
-                    .bind(&account.id)
-                    .bind(&d.webhook_id)
-                    .bind(seq)
-                    .bind(*queued)
-                    .bind(now)
-                    .bind(held_until)
-                    .bind(&event.event_type)
-                    .bind(&record.0)
-                    .bind(&record.1)
-                    .execute(&mut *tx)
-                    .await?;
+                let mut fresh_event = Fresh {
+                    answer: Accepted { id: event.id.clone(), deliveries: Vec::new() },
+                    record: crate::reports::record_of(&event.data),
+                    key: new.idempotency_key,
+                    modes: Vec::new(),
+                    event,
+                    at: answers.len(),
+                };
+                for (webhook_id, triggers, modes) in &hooks {
+                    if triggers.iter().any(|t| matching::trigger_matches(t, &fresh_event.event)) {
+                        fresh_event.answer.deliveries.push(DeliveryRef {
+                            id: new_id("dlv"),
+                            webhook_id: webhook_id.clone(),
+                            status: "pending".into(),
+                            response_status: None,
+                            inline: modes.1,
+                        });
+                        fresh_event.modes.push(*modes);
+                    }
                 }
-                answers.push(answer);
+                answers.push(None);
+                fresh.push(fresh_event);
             }
+            // The new events, a few hundred rows per statement; their
+            // sequence numbers come back by id.
+            let mut seqs: HashMap<String, i64> = HashMap::with_capacity(fresh.len());
+            for chunk in fresh.chunks(ACCEPT_CHUNK) {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO events (id, account_id, type, occurred_at, actor, data, idempotency_key, response, created_at) ",
+                );
+                q.push_values(chunk, |mut row, f| {
+                    row.push_bind(&f.event.id)
+                        .push_bind(&account.id)
+                        .push_bind(&f.event.event_type)
+                        .push_bind(f.event.occurred_at.timestamp_millis())
+                        .push_bind(f.event.actor.as_ref().map(|a| serde_json::to_string(a).unwrap_or_default()))
+                        .push_bind(f.event.data.to_string())
+                        .push_bind(&f.key)
+                        .push_bind(serde_json::to_string(&f.answer).unwrap_or_default())
+                        .push_bind(now);
+                });
+                q.push(" RETURNING id, seq");
+                let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *tx).await?;
+                seqs.extend(rows);
+            }
+            // An inline delivery is held for the request that made it, which
+            // attempts it at once; should that process die, the hold runs out
+            // and any worker sends it.
+            let deliveries: Vec<(&Fresh, &DeliveryRef, &(bool, bool))> = fresh
+                .iter()
+                .flat_map(|f| f.answer.deliveries.iter().zip(&f.modes).map(move |(d, m)| (f, d, m)))
+                .collect();
+            for chunk in deliveries.chunks(ACCEPT_CHUNK) {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO deliveries (id, account_id, webhook_id, event_seq, queued, status, attempts, \
+                     next_attempt_at, claimed_until, created_at, updated_at, event_type, record_id, record_label) ",
+                );
+                q.push_values(chunk, |mut row, (f, d, (queued, inline))| {
+                    row.push_bind(&d.id)
+                        .push_bind(&account.id)
+                        .push_bind(&d.webhook_id)
+                        .push_bind(seqs.get(&f.event.id).copied().unwrap_or_default())
+                        .push_bind(*queued)
+                        .push_unseparated(", 'pending', 0, ")
+                        .push_bind_unseparated(now)
+                        .push_bind(if *inline { now + INLINE_HOLD_MS } else { 0 })
+                        .push_bind(now)
+                        .push_bind(now)
+                        .push_bind(&f.event.event_type)
+                        .push_bind(&f.record.0)
+                        .push_bind(&f.record.1);
+                });
+                q.build().execute(&mut *tx).await?;
+            }
+            for f in fresh {
+                answers[f.at] = Some(f.answer);
+            }
+            for (at, first) in repeats {
+                answers[at] = answers[first].clone();
+            }
+            let answers: Vec<Accepted> = answers.into_iter().flatten().collect();
             tx.commit().await?;
             Ok(answers)
         })
@@ -297,7 +349,7 @@ impl Store {
 
     /// Keeps the final answer (with inline outcomes) for idempotent repeats.
     pub async fn remember_answer(&self, answer: &Accepted) -> Result<()> {
-        on_pool!(&self.db, pool => sqlx::query("UPDATE events SET response = $2 WHERE id = $1")
+        on_writer!(&self.db, pool => sqlx::query("UPDATE events SET response = $2 WHERE id = $1")
             .bind(&answer.id)
             .bind(serde_json::to_string(answer).unwrap_or_default())
             .execute(pool)
@@ -334,7 +386,8 @@ impl Store {
         };
         let limit = limit.clamp(1, MAX_PAGE);
         let rows = match &self.db {
-            Db::Sqlite(pool) => {
+            Db::Sqlite(pools) => {
+                let pool = &pools.read;
                 sqlx::query_as::<_, EventRow>(
                     "SELECT id, account_id, type, occurred_at, actor, data, seq, 0 AS tx FROM events \
                      WHERE account_id = $1 AND seq > $2 AND ($3 IS NULL OR type = $3) AND NOT is_test \

@@ -64,7 +64,7 @@ impl Store {
         retention_days: u32,
     ) -> Result<Report> {
         let (from, to) = (range.from.timestamp_millis(), range.to.timestamp_millis());
-        let hooks = on_pool!(&self.db, pool => sqlx::query_as::<_, ReportHook>(
+        let hooks = on_reader!(&self.db, pool => sqlx::query_as::<_, ReportHook>(
             "SELECT w.id, w.title, w.url, w.port, w.triggers, w.created_at, w.active, w.disabled_reason, \
              w.deleted_at, (SELECT MAX(d.created_at) FROM deliveries d WHERE d.webhook_id = w.id) AS last_fired \
              FROM webhooks w WHERE w.account_id = $1 ORDER BY w.deleted_at IS NOT NULL, w.title, w.id",
@@ -72,7 +72,7 @@ impl Store {
         .bind(account_id)
         .fetch_all(pool)
         .await)?;
-        let counts = on_pool!(&self.db, pool => sqlx::query_as::<_, CountRow>(
+        let counts = on_reader!(&self.db, pool => sqlx::query_as::<_, CountRow>(
             "SELECT webhook_id AS key, status, CAST(SUM(n) AS BIGINT) AS n FROM delivery_counts \
              WHERE account_id = $1 AND hour >= $2 AND hour < $3 GROUP BY webhook_id, status",
         )
@@ -122,7 +122,7 @@ impl Store {
                 })
             })
             .collect();
-        let hourly = on_pool!(&self.db, pool => sqlx::query_as::<_, (i64, String, i64)>(
+        let hourly = on_reader!(&self.db, pool => sqlx::query_as::<_, (i64, String, i64)>(
             "SELECT hour, status, CAST(SUM(n) AS BIGINT) FROM delivery_counts \
              WHERE account_id = $1 AND hour >= $2 AND hour < $3 AND ($4 IS NULL OR webhook_id = $4) \
              GROUP BY hour, status",
@@ -133,7 +133,7 @@ impl Store {
         .bind(chart_webhook)
         .fetch_all(pool)
         .await)?;
-        let oldest = on_pool!(&self.db, pool => sqlx::query_scalar::<_, Option<i64>>(
+        let oldest = on_reader!(&self.db, pool => sqlx::query_scalar::<_, Option<i64>>(
             "SELECT MIN(created_at) FROM deliveries WHERE account_id = $1",
         )
         .bind(account_id)
@@ -155,7 +155,8 @@ impl Store {
     /// keep one row per key). Safe beside writers and other processes.
     pub async fn compact_counts(&self) -> Result<()> {
         match &self.db {
-            Db::Sqlite(pool) => {
+            Db::Sqlite(pools) => {
+                let pool = &pools.write;
                 // The triggers keep one row per key; only empty ones go.
                 sqlx::query("DELETE FROM delivery_counts WHERE n = 0")
                     .execute(pool)
@@ -186,7 +187,8 @@ impl Store {
     /// PostgreSQL the folded count rows leave dead tuples behind.
     pub async fn refresh_statistics(&self) -> Result<()> {
         match &self.db {
-            Db::Sqlite(pool) => {
+            Db::Sqlite(pools) => {
+                let pool = &pools.write;
                 sqlx::query("ANALYZE").execute(pool).await?;
             }
             Db::Postgres(pool) => {
@@ -204,7 +206,7 @@ impl Store {
     /// the cutoff's hour go with them. Returns how many deliveries went.
     pub async fn purge_batch(&self, account_id: &str, cutoff_ms: i64, batch: i64) -> Result<u64> {
         let cutoff = cutoff_ms - cutoff_ms.rem_euclid(HOUR_MS);
-        on_pool!(&self.db, pool => {
+        on_writer!(&self.db, pool => {
             let mut tx = pool.begin_with(super::begin_write(pool)).await?;
             sqlx::query(concat!("DELETE FROM attempts WHERE delivery_id IN (", purge_chosen!(), ")"))
                 .bind(account_id)
@@ -233,7 +235,7 @@ impl Store {
     /// deleted): the history names deliveries of deleted webhooks.
     pub async fn webhook_titles(&self, account_id: &str) -> Result<Vec<(String, String, bool)>> {
         Ok(
-            on_pool!(&self.db, pool => sqlx::query_as::<_, (String, String, bool)>(
+            on_reader!(&self.db, pool => sqlx::query_as::<_, (String, String, bool)>(
             "SELECT id, title, deleted_at IS NOT NULL FROM webhooks WHERE account_id = $1 \
              ORDER BY deleted_at IS NOT NULL, title, id",
         )
@@ -246,7 +248,7 @@ impl Store {
     /// The ids of every account, for work done account by account.
     pub async fn account_ids(&self) -> Result<Vec<String>> {
         Ok(
-            on_pool!(&self.db, pool => sqlx::query_scalar::<_, String>("SELECT id FROM accounts ORDER BY id")
+            on_reader!(&self.db, pool => sqlx::query_scalar::<_, String>("SELECT id FROM accounts ORDER BY id")
             .fetch_all(pool)
             .await)?,
         )
@@ -269,7 +271,7 @@ impl Store {
             ));
         }
         let id = new_id("rr");
-        on_pool!(&self.db, pool => sqlx::query(
+        on_writer!(&self.db, pool => sqlx::query(
             "INSERT INTO retry_runs (id, account_id, webhook_id, range_from, range_to, created_by, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -290,7 +292,7 @@ impl Store {
     /// Returns true when none are left to mark.
     pub async fn mark_retry_batch(&self, run_id: &str, batch: i64) -> Result<bool> {
         let now = now_ms();
-        on_pool!(&self.db, pool => {
+        on_writer!(&self.db, pool => {
             let mut tx = pool.begin_with(super::begin_write(pool)).await?;
             let run = sqlx::query_as::<_, (String, i64, i64, bool)>(
                 "SELECT webhook_id, range_from, range_to, marking_done FROM retry_runs WHERE id = $1",
@@ -330,7 +332,7 @@ impl Store {
 
     /// A retry-all run with its progress, within the account.
     pub async fn retry_run(&self, account_id: &str, id: &str) -> Result<RetryRun> {
-        let row = on_pool!(&self.db, pool => sqlx::query_as::<_, RunRow>(
+        let row = on_reader!(&self.db, pool => sqlx::query_as::<_, RunRow>(
             "SELECT r.id, r.webhook_id, w.title, r.range_from, r.range_to, r.marked, r.marking_done, r.created_at \
              FROM retry_runs r JOIN webhooks w ON w.id = r.webhook_id WHERE r.account_id = $1 AND r.id = $2",
         )
@@ -339,7 +341,7 @@ impl Store {
         .fetch_optional(pool)
         .await)?
         .ok_or(super::Error::NotFound)?;
-        let counts = on_pool!(&self.db, pool => sqlx::query_as::<_, (String, i64)>(
+        let counts = on_reader!(&self.db, pool => sqlx::query_as::<_, (String, i64)>(
             "SELECT status, COUNT(*) FROM deliveries WHERE retry_run = $1 GROUP BY status",
         )
         .bind(id)
@@ -371,7 +373,7 @@ impl Store {
 
     /// The account's latest retry-all runs, newest first.
     pub async fn recent_retry_runs(&self, account_id: &str, limit: i64) -> Result<Vec<RetryRun>> {
-        let ids = on_pool!(&self.db, pool => sqlx::query_scalar::<_, String>(
+        let ids = on_reader!(&self.db, pool => sqlx::query_scalar::<_, String>(
             "SELECT id FROM retry_runs WHERE account_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
         )
         .bind(account_id)
@@ -387,11 +389,13 @@ impl Store {
 
     /// Runs whose marking stopped part-way (the process ended), to resume.
     pub async fn unmarked_retry_runs(&self) -> Result<Vec<String>> {
-        Ok(on_pool!(&self.db, pool => sqlx::query_scalar::<_, String>(
+        Ok(
+            on_reader!(&self.db, pool => sqlx::query_scalar::<_, String>(
             "SELECT id FROM retry_runs WHERE NOT marking_done ORDER BY created_at",
         )
         .fetch_all(pool)
-        .await)?)
+        .await)?,
+        )
     }
 }
 
@@ -430,7 +434,7 @@ impl Store {
             .iter()
             .map(|_| (new_id("evt"), new_id("dlv")))
             .collect();
-        on_pool!(&self.db, pool => {
+        on_writer!(&self.db, pool => {
             let mut tx = pool.begin_with(super::begin_write(pool)).await?;
             // 1,000 rows per statement stays under both drivers' bind limits.
             for (chunk, chunk_ids) in past.chunks(1000).zip(ids.chunks(1000)) {

@@ -489,6 +489,38 @@ async fn a_repeated_idempotency_key_returns_the_first_answer(store: Store) {
     let other = store.create_account("Other", None).await.unwrap();
     let c = store.accept_events(&other, vec![first]).await.unwrap();
     assert_ne!(c[0].id, a[0].id);
+    // In one batch: answers in the order sent, a key repeated within the
+    // batch gets the batch's first answer, and a known key the stored one.
+    let keyed = |key: &str, n: i64| {
+        let mut e = NewEvent::new("lead.created", serde_json::json!({"id": n}));
+        e.idempotency_key = Some(key.into());
+        e
+    };
+    let batch = vec![
+        keyed("batch-1", 1),
+        NewEvent::new("lead.created", serde_json::json!({"id": 2})),
+        keyed("batch-1", 3),
+        keyed("crm-42", 4),
+    ];
+    let answers = store.accept_events(&account, batch).await.unwrap();
+    assert_eq!(answers.len(), 4);
+    assert_eq!(answers[2], answers[0], "a repeat within the batch");
+    assert_ne!(answers[1].id, answers[0].id);
+    assert_eq!(answers[3], a[0], "a key stored before");
+    let log = store
+        .list_events(&account.id, None, 100, None)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = log.data.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            a[0].id.as_str(),
+            answers[0].id.as_str(),
+            answers[1].id.as_str()
+        ]
+    );
+    assert_eq!(log.data[1].data, serde_json::json!({"id": 1}));
 }
 
 async fn the_event_log_reads_in_order_with_a_cursor(store: Store) {
