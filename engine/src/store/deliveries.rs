@@ -206,11 +206,21 @@ impl From<StateRow> for DeliveryState {
     }
 }
 
+/// SQLite: webhook by webhook (CROSS JOIN keeps webhooks the outer loop),
+/// leaving out those at their in-flight limit before reading any of their
+/// deliveries. Fast deliveries come from each
+/// webhook's due index; a queued webhook offers only the head of its line,
+/// when that is due.
 const CLAIM_SQLITE: &str = "UPDATE deliveries SET claimed_until = $1 WHERE id IN (\
-     SELECT id FROM deliveries d WHERE status IN ('pending', 'retrying') AND next_attempt_at <= $2 \
-     AND claimed_until < $2 AND webhook_id NOT IN (SELECT value FROM json_each($4)) AND (NOT queued OR NOT EXISTS (SELECT 1 FROM deliveries p \
-     WHERE p.webhook_id = d.webhook_id AND p.status IN ('pending', 'retrying') AND p.event_seq < d.event_seq)) \
-     ORDER BY next_attempt_at LIMIT $3) \
+     SELECT x.id FROM webhooks w CROSS JOIN deliveries x \
+     WHERE x.webhook_id = w.id AND w.id NOT IN (SELECT value FROM json_each($4)) AND x.status IN ('pending', 'retrying') \
+     AND NOT x.queued AND x.next_attempt_at <= $2 AND x.claimed_until < $2 \
+     UNION ALL \
+     SELECT h.id FROM webhooks w CROSS JOIN deliveries h WHERE h.id = (SELECT o.id FROM deliveries o \
+     WHERE o.webhook_id = w.id AND o.status IN ('pending', 'retrying') ORDER BY o.event_seq LIMIT 1) \
+     AND w.id NOT IN (SELECT value FROM json_each($4)) AND h.queued AND h.next_attempt_at <= $2 \
+     AND h.claimed_until < $2 \
+     LIMIT $3) \
      RETURNING id, account_id, webhook_id, event_seq, attempts";
 
 /// PostgreSQL: rows another worker is claiming right now are skipped, so two

@@ -199,9 +199,6 @@ impl Store {
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
-                // 32 MiB of pages (the default is 2 MiB): the indexes the
-                // hot path touches stay in memory.
-                .pragma("cache_size", "-32768")
                 // Statement journals (a statement's undo within a larger
                 // transaction) in memory, not in temporary files.
                 .pragma("temp_store", "memory");
@@ -216,7 +213,10 @@ impl Store {
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
-                .connect_with(options.clone())
+                // 32 MiB of pages (the default is 2 MiB): the indexes the
+                // hot path touches stay in memory. Readers keep the default:
+                // their cache starts over after every write anyway.
+                .connect_with(options.clone().pragma("cache_size", "-32768"))
                 .await?;
             // An in-memory database exists once per connection: it reads
             // through its writer.
