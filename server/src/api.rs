@@ -18,8 +18,6 @@ use engine::store::{Account, NewEvent, Store};
 use engine::validate::FieldError;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::sync::Arc;
-use tokio::sync::Notify;
 
 /// An API failure: a status and the error object.
 #[derive(Debug)]
@@ -116,7 +114,7 @@ impl FromRequestParts<ApiState> for ApiAccount {
 /// Wakes the in-process delivery engine after events are committed; absent
 /// when this process does not deliver (`--no-worker`).
 #[derive(Clone, Default)]
-pub struct Wake(pub Option<Arc<Notify>>);
+pub struct Wake(pub Option<engine::delivery::Handoff>);
 
 /// What the API handlers share.
 #[derive(Clone)]
@@ -171,10 +169,8 @@ async fn post_event(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(event) = body?;
     let mut answers =
-        engine::delivery::accept_events(&store, &sender, &account, vec![event]).await?;
-    if let Some(wake) = &wake.0 {
-        wake.notify_one();
-    }
+        engine::delivery::accept_events(&store, &sender, wake.0.as_ref(), &account, vec![event])
+            .await?;
     let answer = answers
         .pop()
         .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no answer"))?;
@@ -452,7 +448,7 @@ async fn retry_delivery(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let state = store.retry_delivery(&account.id, &id).await?;
     if let Some(wake) = &wake.0 {
-        wake.notify_one();
+        wake.wake();
     }
     Ok((
         StatusCode::ACCEPTED,

@@ -120,7 +120,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     };
     let delivery =
         Delivery::start(store.clone(), config).context("starting the delivery engine")?;
-    let wake = delivery.waker();
+    let handoff = delivery.handoff();
     println!(
         "postback bench: {} on {}, {} webhook(s), {:?} mode, every attempt recorded ({})",
         env!("CARGO_PKG_VERSION"),
@@ -141,10 +141,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut sent = 0;
     while sent < args.events {
         let n = args.batch.max(1).min(args.events - sent);
-        store
-            .accept_events(&account, (sent..sent + n).map(lead).collect())
+        handoff
+            .accept(&store, &account, (sent..sent + n).map(lead).collect())
             .await?;
-        wake.notify_one();
         sent += n;
     }
     let accepted_in = started.elapsed();
@@ -181,11 +180,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     for n in 0..total {
         tick.tick().await;
         let t0 = Instant::now();
-        let answers = store
-            .accept_events(&account, vec![lead(args.events + n)])
+        let answers = handoff
+            .accept(&store, &account, vec![lead(args.events + n)])
             .await?;
         accept_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
-        wake.notify_one();
         for d in &answers[0].deliveries {
             sent_at.insert(d.id.clone(), t0);
         }

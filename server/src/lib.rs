@@ -204,7 +204,7 @@ pub async fn serve(
     let api_state = api::ApiState {
         store: store.clone(),
         sender,
-        wake: api::Wake(delivery.as_ref().map(Delivery::waker)),
+        wake: api::Wake(delivery.as_ref().map(Delivery::handoff)),
     };
     let router = router(state, &args, api_state);
 

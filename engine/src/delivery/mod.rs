@@ -57,8 +57,89 @@ impl Default for DeliveryConfig {
 /// A running delivery engine.
 pub struct Delivery {
     wake: Arc<Notify>,
+    handoff: Handoff,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+}
+
+/// Deliveries this process accepted and claimed for its own engine at once
+/// ([`Store::accept_events_claiming`]): they go to the senders without a
+/// claim. Bounded: beyond its capacity, new deliveries wait in the database
+/// for a claim as usual.
+#[derive(Clone)]
+pub struct Handoff {
+    inner: Arc<HandoffInner>,
+}
+
+struct HandoffInner {
+    jobs: std::sync::Mutex<Vec<Job>>,
+    capacity: usize,
+    lease_ms: i64,
+    closed: std::sync::atomic::AtomicBool,
+    wake: Arc<Notify>,
+}
+
+impl Handoff {
+    fn new(capacity: usize, lease: Duration, wake: Arc<Notify>) -> Handoff {
+        Handoff {
+            inner: Arc::new(HandoffInner {
+                jobs: std::sync::Mutex::new(Vec::new()),
+                capacity,
+                lease_ms: lease.as_millis() as i64,
+                closed: std::sync::atomic::AtomicBool::new(false),
+                wake,
+            }),
+        }
+    }
+
+    /// Accepts events (as [`Store::accept_events`]) and hands as many of
+    /// their deliveries as there is room for straight to the engine.
+    pub async fn accept(
+        &self,
+        store: &Store,
+        account: &crate::store::Account,
+        events: Vec<crate::store::NewEvent>,
+    ) -> Result<Vec<crate::store::Accepted>, crate::store::Error> {
+        let (answers, jobs) = store
+            .accept_events_claiming(account, events, self.room(), self.inner.lease_ms)
+            .await?;
+        if !jobs.is_empty() {
+            self.jobs().extend(jobs);
+        }
+        self.wake();
+        Ok(answers)
+    }
+
+    /// Wakes the engine: new deliveries were committed or made due.
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    fn room(&self) -> usize {
+        if self.inner.closed.load(std::sync::atomic::Ordering::Acquire) {
+            return 0;
+        }
+        self.inner.capacity.saturating_sub(self.jobs().len())
+    }
+
+    fn jobs(&self) -> std::sync::MutexGuard<'_, Vec<Job>> {
+        self.inner
+            .jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn take(&self) -> Vec<Job> {
+        std::mem::take(&mut *self.jobs())
+    }
+
+    /// Takes no more, and returns what was still waiting.
+    fn close(&self) -> Vec<Job> {
+        self.inner
+            .closed
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.take()
+    }
 }
 
 impl Delivery {
@@ -66,14 +147,32 @@ impl Delivery {
     pub fn start(store: Store, config: DeliveryConfig) -> Result<Delivery, reqwest::Error> {
         let sender = Sender::new(config.allow_private)?;
         let wake = Arc::new(Notify::new());
+        let handoff = Handoff::new(config.concurrency * 4, config.lease, wake.clone());
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(store, config, sender, wake.clone(), stopped));
-        Ok(Delivery { wake, stop, task })
+        let task = tokio::spawn(run(
+            store,
+            config,
+            sender,
+            handoff.clone(),
+            wake.clone(),
+            stopped,
+        ));
+        Ok(Delivery {
+            wake,
+            handoff,
+            stop,
+            task,
+        })
     }
 
     /// A handle that wakes the engine when new deliveries were committed.
     pub fn waker(&self) -> Arc<Notify> {
         self.wake.clone()
+    }
+
+    /// Where this process's accepted events hand their deliveries over.
+    pub fn handoff(&self) -> Handoff {
+        self.handoff.clone()
     }
 
     /// Stops claiming, finishes and records the attempts in flight.
@@ -87,6 +186,7 @@ async fn run(
     store: Store,
     config: DeliveryConfig,
     sender: Sender,
+    handoff: Handoff,
     wake: Arc<Notify>,
     mut stopped: watch::Receiver<bool>,
 ) {
@@ -114,9 +214,13 @@ async fn run(
         if *stopped.borrow() {
             break;
         }
-        // Claimed deliveries that waited for their webhook's slot go first;
+        // Deliveries handed over at acceptance and claimed ones that waited
+        // for their webhook's slot go first, as far as there are slots;
         // those that waited too long go back before their lease is at risk.
-        let (ready, stale) = lanes.ready(config.lease / 4);
+        for job in handoff.take() {
+            lanes.wait(job);
+        }
+        let (ready, stale) = lanes.ready(config.lease / 4, permits.available_permits());
         if !stale.is_empty()
             && let Err(e) = store.release_claims(&stale, 0).await
         {
@@ -170,6 +274,9 @@ async fn run(
         }
     }
     // Deliveries still waiting for a slot go back for the next worker.
+    for job in handoff.close() {
+        lanes.wait(job);
+    }
     let waiting = lanes.drain();
     if !waiting.is_empty() {
         let _ = store.release_claims(&waiting, 0).await;
@@ -219,16 +326,25 @@ impl Lanes {
         if queue_empty && let Ok(lane) = self.slot(&job.webhook_id).try_acquire_owned() {
             return Some((job, lane));
         }
+        self.wait(job);
+        None
+    }
+
+    /// The job waits behind its webhook's others.
+    fn wait(&mut self, job: Job) {
         self.waiting
             .entry(job.webhook_id.clone())
             .or_default()
             .push_back((job, Instant::now()));
-        None
     }
 
-    /// Waiting jobs whose webhook has a free slot now, and the ids of those
-    /// that waited longer than `patience`.
-    fn ready(&mut self, patience: Duration) -> (Vec<(Job, OwnedSemaphorePermit)>, Vec<String>) {
+    /// Up to `max` waiting jobs whose webhook has a free slot now, and the
+    /// ids of those that waited longer than `patience`.
+    fn ready(
+        &mut self,
+        patience: Duration,
+        max: usize,
+    ) -> (Vec<(Job, OwnedSemaphorePermit)>, Vec<String>) {
         let mut ready = Vec::new();
         let mut stale = Vec::new();
         let hooks: Vec<String> = self.waiting.keys().cloned().collect();
@@ -243,6 +359,9 @@ impl Lanes {
                         stale.push(job.delivery_id);
                     }
                     continue;
+                }
+                if ready.len() >= max {
+                    break;
                 }
                 let Ok(lane) = slot.clone().try_acquire_owned() else {
                     break;
@@ -282,13 +401,19 @@ impl Lanes {
 /// attempt of every delivery to an inline webhook right away (concurrently,
 /// each bounded by its webhook's timeout) and fills its outcome into the
 /// answer. Failed inline deliveries are retried in the background as usual.
+/// With this process's engine's `handoff`, background deliveries go to it
+/// directly.
 pub async fn accept_events(
     store: &Store,
     sender: &Sender,
+    handoff: Option<&Handoff>,
     account: &crate::store::Account,
     events: Vec<crate::store::NewEvent>,
 ) -> Result<Vec<crate::store::Accepted>, crate::store::Error> {
-    let mut answers = store.accept_events(account, events).await?;
+    let mut answers = match handoff {
+        Some(handoff) => handoff.accept(store, account, events).await?,
+        None => store.accept_events(account, events).await?,
+    };
     let mut attempts = tokio::task::JoinSet::new();
     for (a, answer) in answers.iter().enumerate() {
         for (d, delivery) in answer.deliveries.iter().enumerate() {

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Account, Db, Error, Result, Store, from_ms, new_id, now_ms};
 use crate::matching;
-use crate::model::{AccountRef, Actor, Event, Trigger};
+use crate::model::{AccountRef, Actor, Event, Trigger, WebhookInput};
 use crate::validate::{FieldError, is_event_type};
 
 /// An event as the API receives it (PRODUCT.md section 8).
@@ -134,8 +134,8 @@ struct Fresh {
     /// The record's id and label, for the history filters.
     record: (Option<String>, Option<String>),
     key: Option<String>,
-    /// (queued, inline) of each delivery, in the answer's order.
-    modes: Vec<(bool, bool)>,
+    /// (queued, held until) of each delivery, in the answer's order.
+    modes: Vec<(bool, i64)>,
     /// Where its answer goes among the call's answers.
     at: usize,
 }
@@ -201,6 +201,22 @@ impl Store {
         account: &Account,
         events: Vec<NewEvent>,
     ) -> Result<Vec<Accepted>> {
+        Ok(self.accept_events_claiming(account, events, 0, 0).await?.0)
+    }
+
+    /// Like [`Store::accept_events`], and claims up to `room` of the new
+    /// deliveries to fast, background webhooks for `lease_ms` in the same
+    /// transaction, returning them ready to send: the delivery engine of
+    /// this process takes them without a claim or a read of what it just
+    /// wrote. Should the process die first, the lease runs out and any
+    /// worker sends them.
+    pub async fn accept_events_claiming(
+        &self,
+        account: &Account,
+        events: Vec<NewEvent>,
+        room: usize,
+        lease_ms: i64,
+    ) -> Result<(Vec<Accepted>, Vec<super::Job>)> {
         for event in &events {
             check_event(event).map_err(|e| Error::Validation(vec![e]))?;
         }
@@ -210,7 +226,7 @@ impl Store {
             name: account.name.clone(),
             external_ref: account.external_ref.clone(),
         };
-        on_writer!(&self.db, pool => {
+        let claimed = on_writer!(&self.db, pool => {
             let mut tx = pool.begin_with(super::begin_write(pool)).await?;
             let hooks = sqlx::query_as::<_, HookTriggers>(
                 "SELECT id, triggers, delivery_mode, execution_mode FROM webhooks \
@@ -233,6 +249,8 @@ impl Store {
             let mut fresh: Vec<Fresh> = Vec::with_capacity(events.len());
             let mut keys_seen: HashMap<String, usize> = HashMap::new();
             let mut repeats: Vec<(usize, usize)> = Vec::new();
+            // (fresh event, delivery) claimed for the caller.
+            let mut taken: Vec<(usize, usize)> = Vec::new();
             for new in events {
                 if let Some(key) = &new.idempotency_key {
                     if let Some(first) = keys_seen.get(key) {
@@ -269,16 +287,28 @@ impl Store {
                     event,
                     at: answers.len(),
                 };
-                for (webhook_id, triggers, modes) in &hooks {
+                for (webhook_id, triggers, (queued, inline)) in &hooks {
                     if triggers.iter().any(|t| matching::trigger_matches(t, &fresh_event.event)) {
+                        // An inline delivery is held for the request that
+                        // made it, which attempts it at once; should that
+                        // process die, the hold runs out and any worker
+                        // sends it.
+                        let held_until = if *inline {
+                            now + INLINE_HOLD_MS
+                        } else if !*queued && taken.len() < room {
+                            taken.push((fresh.len(), fresh_event.answer.deliveries.len()));
+                            now + lease_ms
+                        } else {
+                            0
+                        };
                         fresh_event.answer.deliveries.push(DeliveryRef {
                             id: new_id("dlv"),
                             webhook_id: webhook_id.clone(),
                             status: "pending".into(),
                             response_status: None,
-                            inline: modes.1,
+                            inline: *inline,
                         });
-                        fresh_event.modes.push(*modes);
+                        fresh_event.modes.push((*queued, held_until));
                     }
                 }
                 answers.push(None);
@@ -306,10 +336,7 @@ impl Store {
                 let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *tx).await?;
                 seqs.extend(rows);
             }
-            // An inline delivery is held for the request that made it, which
-            // attempts it at once; should that process die, the hold runs out
-            // and any worker sends it.
-            let deliveries: Vec<(&Fresh, &DeliveryRef, &(bool, bool))> = fresh
+            let deliveries: Vec<(&Fresh, &DeliveryRef, &(bool, i64))> = fresh
                 .iter()
                 .flat_map(|f| f.answer.deliveries.iter().zip(&f.modes).map(move |(d, m)| (f, d, m)))
                 .collect();
@@ -318,7 +345,7 @@ impl Store {
                     "INSERT INTO deliveries (id, account_id, webhook_id, event_seq, queued, status, attempts, \
                      next_attempt_at, claimed_until, created_at, updated_at, event_type, record_id, record_label) ",
                 );
-                q.push_values(chunk, |mut row, (f, d, (queued, inline))| {
+                q.push_values(chunk, |mut row, (f, d, (queued, held_until))| {
                     row.push_bind(&d.id)
                         .push_bind(&account.id)
                         .push_bind(&d.webhook_id)
@@ -326,7 +353,7 @@ impl Store {
                         .push_bind(*queued)
                         .push_unseparated(", 'pending', 0, ")
                         .push_bind_unseparated(now)
-                        .push_bind(if *inline { now + INLINE_HOLD_MS } else { 0 })
+                        .push_bind(*held_until)
                         .push_bind(now)
                         .push_bind(now)
                         .push_bind(&f.event.event_type)
@@ -335,6 +362,13 @@ impl Store {
                 });
                 q.build().execute(&mut *tx).await?;
             }
+            let taken: Vec<(String, String, Event)> = taken
+                .into_iter()
+                .map(|(f, d)| {
+                    let delivery = &fresh[f].answer.deliveries[d];
+                    (delivery.id.clone(), delivery.webhook_id.clone(), fresh[f].event.clone())
+                })
+                .collect();
             for f in fresh {
                 answers[f.at] = Some(f.answer);
             }
@@ -343,8 +377,49 @@ impl Store {
             }
             let answers: Vec<Accepted> = answers.into_iter().flatten().collect();
             tx.commit().await?;
-            Ok(answers)
-        })
+            Ok::<_, Error>((answers, taken))
+        })?;
+        let (answers, taken) = claimed;
+        Ok((answers, self.taken_jobs(taken).await?))
+    }
+
+    /// The jobs of deliveries claimed at acceptance, from what is in hand
+    /// and each webhook's settings. Those whose webhook went away meanwhile
+    /// go back to be claimed (and given up) as usual.
+    async fn taken_jobs(&self, taken: Vec<(String, String, Event)>) -> Result<Vec<super::Job>> {
+        let mut hooks: HashMap<String, Option<(WebhookInput, Vec<String>)>> = HashMap::new();
+        let mut jobs = Vec::with_capacity(taken.len());
+        let mut back = Vec::new();
+        for (delivery_id, webhook_id, event) in taken {
+            if !hooks.contains_key(&webhook_id) {
+                let hook = match self
+                    .webhook_with_secrets(&event.account.id, &webhook_id)
+                    .await
+                {
+                    Ok(hook) => Some(hook),
+                    Err(Error::NotFound) => None,
+                    Err(e) => return Err(e),
+                };
+                hooks.insert(webhook_id.clone(), hook);
+            }
+            match &hooks[&webhook_id] {
+                Some((webhook, secrets)) if webhook.active => jobs.push(super::Job {
+                    delivery_id,
+                    test: false,
+                    account_id: event.account.id.clone(),
+                    webhook_id,
+                    attempt: 1,
+                    event,
+                    webhook: webhook.clone(),
+                    signing_secrets: secrets.clone(),
+                }),
+                _ => back.push(delivery_id),
+            }
+        }
+        if !back.is_empty() {
+            self.release_claims(&back, 0).await?;
+        }
+        Ok(jobs)
     }
 
     /// Keeps the final answer (with inline outcomes) for idempotent repeats.

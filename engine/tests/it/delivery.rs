@@ -38,6 +38,7 @@ both_databases!(
     a_webhook_failing_for_too_long_is_turned_off,
     after_a_rotation_both_secrets_verify,
     a_slow_webhook_keeps_to_its_in_flight_limit_and_others_go_on,
+    deliveries_handed_over_at_acceptance_go_once_and_are_recorded,
 );
 
 fn config(allow_private: bool) -> DeliveryConfig {
@@ -657,5 +658,77 @@ async fn a_slow_webhook_keeps_to_its_in_flight_limit_and_others_go_on(store: Sto
         2,
         "never more than two at once to one webhook"
     );
+    delivery.shutdown().await;
+}
+
+async fn deliveries_handed_over_at_acceptance_go_once_and_are_recorded(store: Store) {
+    let fast = TestReceiver::start().await;
+    let queued = TestReceiver::start().await;
+    let account = store.ensure_default_account().await.unwrap();
+    let mut a = hook(&fast.url);
+    a.title = "Fast".into();
+    store.create_webhook(&account.id, a).await.unwrap();
+    let mut b = hook(&queued.url);
+    b.title = "Queued".into();
+    b.delivery_mode = engine::model::DeliveryMode::Queued;
+    store.create_webhook(&account.id, b).await.unwrap();
+    // Room for 8 handed-over deliveries: the rest of each batch waits in
+    // the database for a claim, so both ways are taken.
+    let delivery = Delivery::start(
+        store.clone(),
+        DeliveryConfig {
+            concurrency: 2,
+            per_webhook: 2,
+            ..config(true)
+        },
+    )
+    .unwrap();
+    let handoff = delivery.handoff();
+    let mut ids = Vec::new();
+    for batch in 0..4 {
+        let events = (0..10)
+            .map(|n| NewEvent::new("lead.created", serde_json::json!({"id": batch * 10 + n})))
+            .collect();
+        for answer in handoff.accept(&store, &account, events).await.unwrap() {
+            ids.extend(answer.deliveries.into_iter().map(|d| (d.id, d.webhook_id)));
+        }
+    }
+    assert_eq!(ids.len(), 80);
+    eventually("all 80 deliveries to succeed", || async {
+        store
+            .count_deliveries(&account.id, "succeeded")
+            .await
+            .unwrap()
+            == 80
+    })
+    .await;
+    let sent: Vec<String> = fast
+        .received()
+        .iter()
+        .chain(queued.received().iter())
+        .map(|r| r.headers["webhook-id"].to_str().unwrap().to_string())
+        .collect();
+    let unique: std::collections::HashSet<&String> = sent.iter().collect();
+    assert_eq!(sent.len(), 80, "each delivery sent once");
+    assert_eq!(unique.len(), 80);
+    for (id, _) in &ids {
+        assert_eq!(
+            store.attempts(id).await.unwrap().len(),
+            1,
+            "{id}: one attempt recorded"
+        );
+    }
+    assert!(fast.max_in_flight() <= 2, "the in-flight limit holds");
+    // The queued webhook's deliveries went in event order.
+    let order: Vec<i64> = queued
+        .received()
+        .iter()
+        .map(|r| {
+            serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["data"]["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(order, (0..40).collect::<Vec<i64>>());
     delivery.shutdown().await;
 }
