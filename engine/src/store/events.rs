@@ -329,7 +329,8 @@ impl Store {
                         .push_bind(f.event.actor.as_ref().map(|a| serde_json::to_string(a).unwrap_or_default()))
                         .push_bind(f.event.data.to_string())
                         .push_bind(&f.key)
-                        .push_bind(serde_json::to_string(&f.answer).unwrap_or_default())
+                        // Only a repeat of its key reads the answer back.
+                        .push_bind(f.key.as_ref().map(|_| serde_json::to_string(&f.answer).unwrap_or_default()))
                         .push_bind(now);
                 });
                 q.push(" RETURNING id, seq");
@@ -424,7 +425,9 @@ impl Store {
 
     /// Keeps the final answer (with inline outcomes) for idempotent repeats.
     pub async fn remember_answer(&self, answer: &Accepted) -> Result<()> {
-        on_writer!(&self.db, pool => sqlx::query("UPDATE events SET response = $2 WHERE id = $1")
+        on_writer!(&self.db, pool => sqlx::query(
+            "UPDATE events SET response = $2 WHERE id = $1 AND idempotency_key IS NOT NULL",
+        )
             .bind(&answer.id)
             .bind(serde_json::to_string(answer).unwrap_or_default())
             .execute(pool)
