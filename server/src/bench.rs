@@ -1,8 +1,10 @@
 //! `postback bench`: measures delivery on this machine against a loopback
 //! receiver it starts itself (answers 200 at once). Prints deliveries per
-//! second for a burst, and event-to-request latency percentiles at a steady
-//! rate. Every attempt is recorded durably, as in production. Bounded in
-//! count and time; it stops by itself.
+//! second for a burst (events accepted in-process, 100 per transaction),
+//! then sends events at a steady rate through `POST /api/v1/events` on
+//! loopback and prints that call's latency and event-to-request latency.
+//! Every attempt is recorded durably, as in production. Bounded in count
+//! and time; it stops by itself.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -69,6 +71,23 @@ async fn start_receiver() -> anyhow::Result<(String, Arrivals)> {
     });
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok((url, arrivals))
+}
+
+/// The REST API alone on loopback, handing its events to `handoff`.
+async fn start_api(
+    store: &engine::store::Store,
+    handoff: engine::delivery::Handoff,
+) -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let state = crate::api::ApiState {
+        store: store.clone(),
+        sender: engine::delivery::Sender::new(true)?,
+        wake: crate::api::Wake(Some(handoff)),
+    };
+    let app: axum::Router = axum::Router::new().nest("/api/v1", crate::api::router(state));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(url)
 }
 
 fn lead(n: usize) -> NewEvent {
@@ -170,22 +189,39 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    // Steady rate: one event per tick, latency from accept to arrival.
-    let mut sent_at: HashMap<String, Instant> = HashMap::new();
+    // Steady rate: one `POST /api/v1/events` per tick, each in its own
+    // task, through the real API on loopback; latency from the moment the
+    // request is made to its arrival at the receiver.
+    let api = start_api(&store, handoff.clone()).await?;
+    let key = store.create_api_key(&account.id, "bench").await?;
+    let client = reqwest::Client::new();
     let total = (args.rate * args.seconds) as usize;
     let mut tick =
         tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(args.rate.max(1))));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut accept_ms = Vec::with_capacity(total);
+    let mut posts = tokio::task::JoinSet::new();
     for n in 0..total {
         tick.tick().await;
-        let t0 = Instant::now();
-        let answers = handoff
-            .accept(&store, &account, vec![lead(args.events + n)])
-            .await?;
-        accept_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
-        for d in &answers[0].deliveries {
-            sent_at.insert(d.id.clone(), t0);
+        let request = client
+            .post(format!("{api}/api/v1/events"))
+            .bearer_auth(&key)
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&lead(args.events + n))?);
+        posts.spawn(async move {
+            let t0 = Instant::now();
+            let answer = request.send().await?.error_for_status()?.bytes().await?;
+            let took = t0.elapsed().as_secs_f64() * 1000.0;
+            let answer: engine::store::Accepted = serde_json::from_slice(&answer)?;
+            anyhow::Ok((t0, took, answer))
+        });
+    }
+    let mut sent_at: HashMap<String, Instant> = HashMap::new();
+    let mut accept_ms = Vec::with_capacity(total);
+    while let Some(done) = posts.join_next().await {
+        let (t0, took, answer) = done??;
+        accept_ms.push(took);
+        for d in answer.deliveries {
+            sent_at.insert(d.id, t0);
         }
     }
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -204,7 +240,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         })
         .collect();
     println!(
-        "steady: {} events at {}/s: event-to-request {}; accept {}",
+        "steady: {} events at {}/s: event-to-request {}; POST /events {}",
         total,
         args.rate,
         percentiles(&mut latency),

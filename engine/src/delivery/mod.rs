@@ -72,6 +72,9 @@ pub struct Handoff {
 }
 
 struct HandoffInner {
+    /// Calls waiting for the committer, which accepts all that wait in one
+    /// transaction per account (group commit).
+    calls: mpsc::UnboundedSender<AcceptCall>,
     jobs: std::sync::Mutex<Vec<Job>>,
     capacity: usize,
     lease_ms: i64,
@@ -79,35 +82,59 @@ struct HandoffInner {
     wake: Arc<Notify>,
 }
 
+/// One call of [`Handoff::accept`] waiting for the committer.
+struct AcceptCall {
+    account: crate::store::Account,
+    events: Vec<crate::store::NewEvent>,
+    answer: tokio::sync::oneshot::Sender<Result<Vec<crate::store::Accepted>, crate::store::Error>>,
+}
+
 impl Handoff {
-    fn new(capacity: usize, lease: Duration, wake: Arc<Notify>) -> Handoff {
-        Handoff {
+    fn new(store: Store, capacity: usize, lease: Duration, wake: Arc<Notify>) -> Handoff {
+        let (calls, waiting) = mpsc::unbounded_channel();
+        let handoff = Handoff {
             inner: Arc::new(HandoffInner {
+                calls,
                 jobs: std::sync::Mutex::new(Vec::new()),
                 capacity,
                 lease_ms: lease.as_millis() as i64,
                 closed: std::sync::atomic::AtomicBool::new(false),
                 wake,
             }),
-        }
+        };
+        // The committer holds only a weak handle, so it ends with the last
+        // Handoff.
+        tokio::spawn(commit_calls(store, Arc::downgrade(&handoff.inner), waiting));
+        handoff
     }
 
     /// Accepts events (as [`Store::accept_events`]) and hands as many of
-    /// their deliveries as there is room for straight to the engine.
+    /// their deliveries as there is room for straight to the engine. Calls
+    /// that arrive while a commit is under way are accepted together in the
+    /// next one, so concurrent callers share a transaction and its sync.
     pub async fn accept(
         &self,
         store: &Store,
         account: &crate::store::Account,
         events: Vec<crate::store::NewEvent>,
     ) -> Result<Vec<crate::store::Accepted>, crate::store::Error> {
-        let (answers, jobs) = store
-            .accept_events_claiming(account, events, self.room(), self.inner.lease_ms)
-            .await?;
-        if !jobs.is_empty() {
-            self.jobs().extend(jobs);
+        // A bad event fails its own call only, never a shared commit.
+        for event in &events {
+            crate::store::check_event(event)
+                .map_err(|e| crate::store::Error::Validation(vec![e]))?;
         }
-        self.wake();
-        Ok(answers)
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let call = AcceptCall {
+            account: account.clone(),
+            events,
+            answer,
+        };
+        if let Err(mpsc::error::SendError(call)) = self.inner.calls.send(call) {
+            return store.accept_events(&call.account, call.events).await;
+        }
+        answered
+            .await
+            .unwrap_or_else(|_| Err(crate::store::Error::Database(sqlx::Error::PoolClosed)))
     }
 
     /// Wakes the engine: new deliveries were committed or made due.
@@ -147,7 +174,12 @@ impl Delivery {
     pub fn start(store: Store, config: DeliveryConfig) -> Result<Delivery, reqwest::Error> {
         let sender = Sender::new(config.allow_private)?;
         let wake = Arc::new(Notify::new());
-        let handoff = Handoff::new(config.concurrency * 4, config.lease, wake.clone());
+        let handoff = Handoff::new(
+            store.clone(),
+            config.concurrency * 4,
+            config.lease,
+            wake.clone(),
+        );
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(run(
             store,
@@ -289,6 +321,59 @@ async fn run(
     }
     if let Err(e) = store.record_attempts(&finished).await {
         tracing::error!(error = %e, count = finished.len(), "recording the last attempts failed");
+    }
+}
+
+/// The group committer behind [`Handoff::accept`]: takes every call that
+/// waits, accepts each account's events in one transaction, hands their
+/// deliveries over and answers each call with its own answers, in order.
+async fn commit_calls(
+    store: Store,
+    handoff: std::sync::Weak<HandoffInner>,
+    mut waiting: mpsc::UnboundedReceiver<AcceptCall>,
+) {
+    let mut calls = Vec::new();
+    while waiting.recv_many(&mut calls, 1024).await > 0 {
+        let Some(inner) = handoff.upgrade() else {
+            break;
+        };
+        let handoff = Handoff { inner };
+        while !calls.is_empty() {
+            let account = calls[0].account.clone();
+            let (mine, others): (Vec<AcceptCall>, Vec<AcceptCall>) =
+                calls.drain(..).partition(|c| c.account.id == account.id);
+            calls = others;
+            let sizes: Vec<usize> = mine.iter().map(|c| c.events.len()).collect();
+            let mut answers_to = Vec::with_capacity(mine.len());
+            let mut events = Vec::new();
+            for call in mine {
+                events.extend(call.events);
+                answers_to.push(call.answer);
+            }
+            let result = store
+                .accept_events_claiming(&account, events, handoff.room(), handoff.inner.lease_ms)
+                .await;
+            match result {
+                Ok((answers, jobs)) => {
+                    if !jobs.is_empty() {
+                        handoff.jobs().extend(jobs);
+                    }
+                    handoff.wake();
+                    let mut answers = answers.into_iter();
+                    for (size, to) in sizes.into_iter().zip(answers_to) {
+                        let _ = to.send(Ok(answers.by_ref().take(size).collect()));
+                    }
+                }
+                Err(e) => {
+                    let message = e.to_string();
+                    for to in answers_to {
+                        let _ = to.send(Err(crate::store::Error::Database(sqlx::Error::Protocol(
+                            message.clone(),
+                        ))));
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -223,20 +223,36 @@ const CLAIM_SQLITE: &str = "UPDATE deliveries SET claimed_until = $1 WHERE id IN
      LIMIT $3) \
      RETURNING id, account_id, webhook_id, event_seq, attempts";
 
-/// PostgreSQL: rows another worker is claiming right now are skipped, so two
-/// workers never take the same delivery.
-const CLAIM_POSTGRES: &str = "UPDATE deliveries SET claimed_until = $1 WHERE id IN (\
-     SELECT id FROM deliveries d WHERE status IN ('pending', 'retrying') AND next_attempt_at <= $2 \
-     AND claimed_until < $2 AND webhook_id NOT IN (SELECT jsonb_array_elements_text($4::jsonb)) AND (NOT queued OR NOT EXISTS (SELECT 1 FROM deliveries p \
-     WHERE p.webhook_id = d.webhook_id AND p.status IN ('pending', 'retrying') AND p.event_seq < d.event_seq)) \
-     ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+/// PostgreSQL, fast deliveries: webhook by webhook like SQLite's, each
+/// webhook's due rows locked with SKIP LOCKED, so two workers never take
+/// the same delivery (a row another worker claimed meanwhile is re-checked
+/// after its lock and no longer matches).
+const CLAIM_FAST_POSTGRES: &str = "UPDATE deliveries SET claimed_until = $1 WHERE id IN (\
+     SELECT f.id FROM webhooks w CROSS JOIN LATERAL (SELECT x.id FROM deliveries x \
+     WHERE x.webhook_id = w.id AND x.status IN ('pending', 'retrying') AND NOT x.queued \
+     AND x.next_attempt_at <= $2 AND x.claimed_until < $2 \
+     ORDER BY x.next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) f \
+     WHERE w.id NOT IN (SELECT jsonb_array_elements_text($4::jsonb)) LIMIT $3) \
      RETURNING id, account_id, webhook_id, event_seq, attempts";
 
-/// The claim statement of each backend.
-fn claim_sql(db: &Db) -> &'static str {
+/// PostgreSQL, queued deliveries: the head of each webhook's line, when it
+/// is due and no one holds it. A worker whose snapshot still shows a head
+/// another just finished finds it changed once it has the lock, and takes
+/// nothing, never the one behind it.
+const CLAIM_QUEUED_POSTGRES: &str = "UPDATE deliveries SET claimed_until = $1 WHERE id IN (\
+     SELECT d.id FROM deliveries d WHERE d.id IN (SELECT (SELECT o.id FROM deliveries o \
+     WHERE o.webhook_id = w.id AND o.status IN ('pending', 'retrying') ORDER BY o.event_seq LIMIT 1) \
+     FROM webhooks w WHERE w.id NOT IN (SELECT jsonb_array_elements_text($4::jsonb))) \
+     AND d.queued AND d.status IN ('pending', 'retrying') AND d.next_attempt_at <= $2 AND d.claimed_until < $2 \
+     LIMIT $3 FOR UPDATE SKIP LOCKED) \
+     RETURNING id, account_id, webhook_id, event_seq, attempts";
+
+/// The claim statements of each backend, run in turn while the limit
+/// allows; each binds (lease end, now, limit, skipped webhooks).
+fn claim_sql(db: &Db) -> &'static [&'static str] {
     match db {
-        Db::Sqlite(_) => CLAIM_SQLITE,
-        Db::Postgres(_) => CLAIM_POSTGRES,
+        Db::Sqlite(_) => &[CLAIM_SQLITE],
+        Db::Postgres(_) => &[CLAIM_FAST_POSTGRES, CLAIM_QUEUED_POSTGRES],
     }
 }
 
@@ -653,17 +669,22 @@ impl Store {
                     disabled.extend(turned_off);
                 }
             }
-            let claimed = if limit > 0 {
-                sqlx::query_as::<_, Claimed>(claim)
-                    .bind(now + lease_ms)
-                    .bind(now)
-                    .bind(limit)
-                    .bind(&skip)
-                    .fetch_all(&mut *tx)
-                    .await?
-            } else {
-                Vec::new()
-            };
+            let mut claimed = Vec::new();
+            for sql in claim {
+                let room = limit - claimed.len() as i64;
+                if room <= 0 {
+                    break;
+                }
+                claimed.extend(
+                    sqlx::query_as::<_, Claimed>(*sql)
+                        .bind(now + lease_ms)
+                        .bind(now)
+                        .bind(room)
+                        .bind(&skip)
+                        .fetch_all(&mut *tx)
+                        .await?,
+                );
+            }
             tx.commit().await?;
             Ok::<_, super::Error>(claimed)
         })?;

@@ -39,6 +39,7 @@ both_databases!(
     after_a_rotation_both_secrets_verify,
     a_slow_webhook_keeps_to_its_in_flight_limit_and_others_go_on,
     deliveries_handed_over_at_acceptance_go_once_and_are_recorded,
+    concurrent_accepts_share_commits_and_each_gets_its_own_answer,
 );
 
 fn config(allow_private: bool) -> DeliveryConfig {
@@ -730,5 +731,82 @@ async fn deliveries_handed_over_at_acceptance_go_once_and_are_recorded(store: St
         })
         .collect();
     assert_eq!(order, (0..40).collect::<Vec<i64>>());
+    delivery.shutdown().await;
+}
+
+async fn concurrent_accepts_share_commits_and_each_gets_its_own_answer(store: Store) {
+    let receiver = TestReceiver::start().await;
+    let account = store.ensure_default_account().await.unwrap();
+    store
+        .create_webhook(&account.id, hook(&receiver.url))
+        .await
+        .unwrap();
+    let delivery = Delivery::start(store.clone(), config(true)).unwrap();
+    let handoff = delivery.handoff();
+    let mut calls = tokio::task::JoinSet::new();
+    for call in 0..30i64 {
+        let (store, handoff, account) = (store.clone(), handoff.clone(), account.clone());
+        calls.spawn(async move {
+            // Call 7 carries a bad event: it fails alone.
+            let events: Vec<NewEvent> = (0..=call % 3)
+                .map(|n| {
+                    let kind = if call == 7 {
+                        "not a type"
+                    } else {
+                        "lead.created"
+                    };
+                    NewEvent::new(kind, serde_json::json!({"id": call * 10 + n}))
+                })
+                .collect();
+            (call, handoff.accept(&store, &account, events).await)
+        });
+    }
+    let mut accepted = std::collections::HashMap::new();
+    while let Some(done) = calls.join_next().await {
+        let (call, result) = done.unwrap();
+        if call == 7 {
+            assert!(
+                matches!(result, Err(engine::store::Error::Validation(_))),
+                "{result:?}"
+            );
+            continue;
+        }
+        let answers = result.unwrap();
+        assert_eq!(
+            answers.len() as i64,
+            call % 3 + 1,
+            "call {call}: one answer per event"
+        );
+        for answer in answers {
+            assert_eq!(answer.deliveries.len(), 1);
+            assert!(accepted.insert(answer.id.clone(), call).is_none());
+        }
+    }
+    let log = store
+        .list_events(&account.id, None, 1000, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        log.data.len(),
+        accepted.len(),
+        "the log holds exactly the accepted events"
+    );
+    for event in &log.data {
+        let call = accepted[&event.id];
+        assert_eq!(
+            event.data["id"].as_i64().unwrap() / 10,
+            call,
+            "each answer names its own call's event"
+        );
+    }
+    let expected = accepted.len() as i64;
+    eventually("every delivery to succeed", || async {
+        store
+            .count_deliveries(&account.id, "succeeded")
+            .await
+            .unwrap()
+            == expected
+    })
+    .await;
     delivery.shutdown().await;
 }
