@@ -99,11 +99,16 @@ fn lead(n: usize) -> NewEvent {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let url = match &args.database_url {
-        Some(url) => url.clone(),
+    // A fresh SQLite file in a temporary folder unless a database is
+    // given; the folder goes when the bench ends.
+    let (url, scratch) = match &args.database_url {
+        Some(url) => (url.clone(), None),
         None => {
             let dir = std::env::temp_dir().join(engine::store::new_id("postback-bench"));
-            format!("sqlite://{}/bench.db?mode=rwc", dir.display())
+            (
+                format!("sqlite://{}/bench.db?mode=rwc", dir.display()),
+                Some(dir),
+            )
         }
     };
     let store = crate::open_store(&url).await?;
@@ -248,6 +253,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     );
     delivery.shutdown().await;
     store.close().await;
+    if let Some(dir) = scratch {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     Ok(())
 }
 
