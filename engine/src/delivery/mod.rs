@@ -240,8 +240,14 @@ async fn run(
     };
     // Outcomes waiting to be recorded in the next turn.
     let mut finished: Vec<Outcome> = Vec::new();
-    // One turn: start deliveries waiting for a slot, then one transaction
-    // that records what finished and claims what the free slots can take.
+    // The database turn under way: one transaction that records what
+    // finished and claims what the free slots can take. Sending does not
+    // wait for it: a slot that frees while it commits goes at once to a
+    // delivery waiting in memory.
+    let mut turn: Option<JoinHandle<Turn>> = None;
+    // Another turn is worth taking even with nothing to record: woken,
+    // polled, or the last turn found work.
+    let mut want_turn = true;
     loop {
         if *stopped.borrow() {
             break;
@@ -258,51 +264,68 @@ async fn run(
         {
             tracing::error!(error = %e, "handing back waiting deliveries failed");
         }
-        let mut started = ready.len();
         for (job, lane) in ready {
-            let Ok(permit) = permits.clone().acquire_owned().await else {
-                break;
+            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                lanes.wait(job);
+                continue;
             };
             start(job, lane, permit);
         }
-        while let Ok(outcome) = outcomes.try_recv() {
-            finished.push(outcome);
-        }
-        let recorded = finished.len();
-        let free = permits
-            .available_permits()
-            .min(config.batch.max(0) as usize) as i64;
-        let jobs = match store
-            .record_and_claim(&finished, free, lease_ms, &lanes.busy())
-            .await
-        {
-            Ok(jobs) => jobs,
-            Err(e) => {
-                // Unrecorded attempts are sent again once their lease ends.
-                tracing::error!(error = %e, recorded, "recording and claiming deliveries failed");
-                Vec::new()
-            }
-        };
-        finished.clear();
-        for job in jobs {
-            // Without a slot now, the job waits in its webhook's lane.
-            if let Some((job, lane)) = lanes.enter(job) {
-                let Ok(permit) = permits.clone().acquire_owned().await else {
-                    break;
-                };
-                start(job, lane, permit);
-                started += 1;
-            }
-        }
-        if started == 0 && recorded == 0 {
-            tokio::select! {
-                () = wake.notified() => {}
-                n = outcomes.recv_many(&mut finished, config.batch.max(1) as usize) => {
-                    if n == 0 { break; }
+        if turn.is_none() && (want_turn || !finished.is_empty()) {
+            want_turn = false;
+            let free = permits
+                .available_permits()
+                .min(config.batch.max(0) as usize) as i64;
+            let (store, outcomes, skip) =
+                (store.clone(), std::mem::take(&mut finished), lanes.busy());
+            turn = Some(tokio::spawn(async move {
+                let jobs = store
+                    .record_and_claim(&outcomes, free, lease_ms, &skip)
+                    .await;
+                Turn {
+                    recorded: outcomes.len(),
+                    jobs,
                 }
-                () = tokio::time::sleep(config.poll) => {}
-                _ = stopped.changed() => {}
+            }));
+        }
+        tokio::select! {
+            done = until_done(&mut turn) => {
+                turn = None;
+                let Turn { recorded, jobs } = done;
+                let jobs = jobs.unwrap_or_else(|e| {
+                    // Unrecorded attempts are sent again once their lease ends.
+                    tracing::error!(error = %e, recorded, "recording and claiming deliveries failed");
+                    Vec::new()
+                });
+                want_turn = recorded > 0 || !jobs.is_empty();
+                for job in jobs {
+                    // Without a slot now, the job waits in its webhook's lane.
+                    let Some((job, lane)) = lanes.enter(job) else {
+                        continue;
+                    };
+                    match permits.clone().try_acquire_owned() {
+                        Ok(permit) => start(job, lane, permit),
+                        Err(_) => {
+                            drop(lane);
+                            lanes.wait(job);
+                        }
+                    }
+                }
             }
+            n = outcomes.recv_many(&mut finished, config.batch.max(1) as usize) => {
+                if n == 0 { break; }
+            }
+            () = wake.notified() => want_turn = true,
+            () = tokio::time::sleep(config.poll) => want_turn = true,
+            _ = stopped.changed() => {}
+        }
+    }
+    // The turn under way records its outcomes; what it claimed goes back.
+    if let Some(turn) = turn.take()
+        && let Ok(Turn { jobs: Ok(jobs), .. }) = turn.await
+    {
+        for job in jobs {
+            lanes.wait(job);
         }
     }
     // Deliveries still waiting for a slot go back for the next worker.
@@ -321,6 +344,25 @@ async fn run(
     }
     if let Err(e) = store.record_attempts(&finished).await {
         tracing::error!(error = %e, count = finished.len(), "recording the last attempts failed");
+    }
+}
+
+/// What one database turn of the engine did.
+struct Turn {
+    recorded: usize,
+    jobs: Result<Vec<Job>, crate::store::Error>,
+}
+
+/// The turn under way, once it is done; never, when there is none.
+async fn until_done(turn: &mut Option<JoinHandle<Turn>>) -> Turn {
+    match turn {
+        Some(handle) => handle.await.unwrap_or_else(|e| Turn {
+            recorded: 0,
+            jobs: Err(crate::store::Error::Database(sqlx::Error::Protocol(
+                format!("the recording task failed: {e}"),
+            ))),
+        }),
+        None => std::future::pending().await,
     }
 }
 
