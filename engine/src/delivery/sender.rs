@@ -49,7 +49,10 @@ impl Sender {
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(64)
+            // Many webhooks often share one host (an integration platform):
+            // keep a connection for every attempt that can be in flight, so
+            // none is closed only to be opened again a moment later.
+            .pool_max_idle_per_host(1024)
             .no_proxy();
         if !allow_private {
             builder = builder.dns_resolver(Arc::new(CheckedResolver));

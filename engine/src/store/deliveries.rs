@@ -563,25 +563,49 @@ impl Store {
         let steps: Vec<Step> = outcomes.iter().map(|o| next_step(&o.job, o, now)).collect();
         let skip = serde_json::to_string(skip_webhooks).unwrap_or_else(|_| "[]".into());
         let claim = claim_sql(&self.db);
+        // Serialized before the transaction: the writer waits for nothing
+        // but the database.
+        let written: Vec<(String, Option<String>)> = outcomes
+            .iter()
+            .map(|o| {
+                (
+                    serde_json::to_string(&o.request).unwrap_or_default(),
+                    o.response
+                        .as_ref()
+                        .map(|r| serde_json::to_string(&r.headers).unwrap_or_default()),
+                )
+            })
+            .collect();
+        // Webhooks with nothing but successes here: their failure run ends,
+        // in one statement for all of them.
+        let mut all_good: HashMap<&str, bool> = HashMap::new();
+        for (o, step) in outcomes.iter().zip(&steps) {
+            if !o.job.test {
+                *all_good.entry(o.job.webhook_id.as_str()).or_insert(true) &=
+                    *step == Step::Succeeded;
+            }
+        }
+        all_good.retain(|_, good| *good);
         let mut disabled: Vec<TurnedOff> = Vec::new();
         let claimed = on_writer!(&self.db, pool => {
             let mut tx = pool.begin_with(super::begin_write(pool)).await?;
             // Every attempt, and every delivery's new state, a few hundred
             // rows per statement.
-            for chunk in outcomes.chunks(RECORD_CHUNK) {
+            let rows: Vec<_> = outcomes.iter().zip(&written).collect();
+            for chunk in rows.chunks(RECORD_CHUNK) {
                 let mut q = sqlx::QueryBuilder::new(
                     "INSERT INTO attempts (delivery_id, attempt, at, duration_ms, request, response_status, \
                      response_headers, response_body, error) ",
                 );
-                q.push_values(chunk, |mut row, o| {
+                q.push_values(chunk, |mut row, (o, (request, headers))| {
                     row.push_bind(&o.job.delivery_id)
                         .push_bind(o.job.attempt as i32)
                         .push_bind(o.at_ms)
                         .push_bind(i32::try_from(o.duration_ms).unwrap_or(i32::MAX))
-                        .push_bind(serde_json::to_string(&o.request).unwrap_or_default())
+                        .push_bind(request)
                         .push_bind(o.response.as_ref().map(|r| i32::from(r.status)))
-                        .push_bind(o.response.as_ref().map(|r| serde_json::to_string(&r.headers).unwrap_or_default()))
-                        .push_bind(o.response.as_ref().map(|r| r.body.clone()))
+                        .push_bind(headers)
+                        .push_bind(o.response.as_ref().map(|r| r.body.as_str()))
                         .push_bind(&o.error);
                 });
                 q.build().execute(&mut *tx).await?;
@@ -603,12 +627,24 @@ impl Store {
                 q.push(") AS v WHERE deliveries.id = v.column1");
                 q.build().execute(&mut *tx).await?;
             }
-            // Webhook health: a success resets the failure run once per
-            // webhook and batch, until a failure of it.
+            // Webhook health. A success ends the failure run; with failures
+            // in the batch too, the outcomes count in their order.
+            if !all_good.is_empty() {
+                let mut q = sqlx::QueryBuilder::new(
+                    "UPDATE webhooks SET failing_since = NULL, given_up_in_a_row = 0 \
+                     WHERE (failing_since IS NOT NULL OR given_up_in_a_row > 0) AND id IN (",
+                );
+                let mut ids = q.separated(", ");
+                for id in all_good.keys() {
+                    ids.push_bind(*id);
+                }
+                q.push(")");
+                q.build().execute(&mut *tx).await?;
+            }
             let mut healthy: std::collections::HashSet<&str> = std::collections::HashSet::new();
             for (o, step) in outcomes.iter().zip(&steps) {
                 let job = &o.job;
-                if !job.test {
+                if !job.test && !all_good.contains_key(job.webhook_id.as_str()) {
                     if *step == Step::Succeeded {
                         if healthy.insert(job.webhook_id.as_str()) {
                             sqlx::query(
