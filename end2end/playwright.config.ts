@@ -4,16 +4,22 @@ import * as path from 'node:path';
 import * as fs from 'node:fs';
 
 // Every run gets a fresh database: a new SQLite file unless the Makefile
-// hands over a fresh PostgreSQL database in E2E_DATABASE_URL.
+// hands over a fresh PostgreSQL database in E2E_DATABASE_URL. The runner and
+// each worker read this file; only the first makes the folder, the others
+// find it in the environment, and the teardown removes it.
 const port = Number(process.env.E2E_PORT ?? 3210);
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'postback-e2e-'));
-const databaseUrl = process.env.E2E_DATABASE_URL ?? `sqlite://${dataDir}/postback.db?mode=rwc`;
-process.env.E2E_DATABASE_URL = databaseUrl;
+if (!process.env.E2E_DATABASE_URL) {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'postback-e2e-'));
+  process.env.E2E_DATA_DIR = dataDir;
+  process.env.E2E_DATABASE_URL = `sqlite://${dataDir}/postback.db?mode=rwc`;
+}
+const databaseUrl = process.env.E2E_DATABASE_URL;
 const root = path.resolve(__dirname, '..');
 const binary = process.env.POSTBACK_BIN ?? path.join(root, 'target', 'debug', 'postback');
 
 export default defineConfig({
   testDir: './tests',
+  globalTeardown: './scripts/teardown.ts',
   fullyParallel: false,
   workers: 1,
   forbidOnly: !!process.env.CI,
