@@ -261,20 +261,6 @@ fn claim_sql(db: &Db) -> &'static [&'static str] {
 const RECORD_CHUNK: usize = 500;
 
 impl Store {
-    /// Takes up to `limit` due deliveries for `lease_ms`, with everything
-    /// needed to send them, leaving out `skip_webhooks` (at their in-flight
-    /// limit in this process). Deliveries of webhooks that were deleted or
-    /// turned off in the meantime are given up.
-    pub async fn claim_due(
-        &self,
-        limit: i64,
-        lease_ms: i64,
-        skip_webhooks: &[String],
-    ) -> Result<Vec<Job>> {
-        self.record_and_claim(&[], limit, lease_ms, skip_webhooks)
-            .await
-    }
-
     /// Takes an inline delivery that [`Store::accept_events`] just held for
     /// this request, if it is (when queued) first in its webhook's line.
     pub async fn claim_inline(&self, delivery_id: &str) -> Result<Option<Job>> {
@@ -544,11 +530,14 @@ impl Store {
         self.record_and_claim(outcomes, 0, 0, &[]).await.map(drop)
     }
 
-    /// Records `outcomes` (as [`Store::record_attempts`]) and then claims up
-    /// to `limit` due deliveries (as [`Store::claim_due`]) in one
-    /// transaction: the delivery loop commits once a turn, however much it
-    /// finished and takes, and a queued webhook's next delivery is free to
-    /// go in the same turn its predecessor succeeded.
+    /// Records `outcomes` (as [`Store::record_attempts`]) and then takes up
+    /// to `limit` due deliveries for `lease_ms`, with everything needed to
+    /// send them, leaving out `skip_webhooks` (at their in-flight limit in
+    /// this process), in one transaction: the delivery loop commits once a
+    /// turn, however much it finished and takes, and a queued webhook's next
+    /// delivery is free to go in the same turn its predecessor succeeded.
+    /// Deliveries of webhooks that were deleted or turned off in the
+    /// meantime are given up.
     pub async fn record_and_claim(
         &self,
         outcomes: &[Outcome],
