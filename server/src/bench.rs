@@ -1,8 +1,9 @@
 //! `postback bench`: measures delivery on this machine against a loopback
 //! receiver it starts itself (answers 200 at once). Prints deliveries per
-//! second for a burst (events accepted in-process, 100 per transaction),
-//! then sends events at a steady rate through `POST /api/v1/events` on
-//! loopback and prints that call's latency and event-to-request latency.
+//! second for a burst (events accepted in-process by a few callers at once,
+//! 100 per call), then sends events at a steady rate through
+//! `POST /api/v1/events` on loopback and prints that call's latency and
+//! event-to-request latency.
 //! Every attempt is recorded durably, as in production. Bounded in count
 //! and time; it stops by itself.
 
@@ -45,9 +46,13 @@ pub struct BenchArgs {
     /// Attempts in flight at once to one webhook (as `serve --webhook-concurrency`).
     #[arg(long, default_value_t = engine::delivery::DeliveryConfig::default().per_webhook)]
     pub webhook_concurrency: usize,
-    /// Events accepted per transaction in the burst.
+    /// Events per call in the burst.
     #[arg(long, default_value_t = 100)]
     pub batch: usize,
+    /// Callers accepting the burst's events at once, as several programs
+    /// posting to the API would.
+    #[arg(long, default_value_t = 4)]
+    pub callers: usize,
 }
 
 /// Arrival time of each delivery id at the receiver.
@@ -162,13 +167,32 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // delivery is recorded as succeeded.
     let expected = (args.events * args.webhooks.max(1)) as i64;
     let started = Instant::now();
-    let mut sent = 0;
-    while sent < args.events {
-        let n = args.batch.max(1).min(args.events - sent);
-        handoff
-            .accept(&store, &account, (sent..sent + n).map(lead).collect())
-            .await?;
-        sent += n;
+    // Each caller takes the next batch of the burst until none is left.
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut callers = tokio::task::JoinSet::new();
+    for _ in 0..args.callers.max(1) {
+        let (next, handoff, store, account) = (
+            next.clone(),
+            handoff.clone(),
+            store.clone(),
+            account.clone(),
+        );
+        let (batch, events) = (args.batch.max(1), args.events);
+        callers.spawn(async move {
+            loop {
+                let from = next.fetch_add(batch, std::sync::atomic::Ordering::Relaxed);
+                if from >= events {
+                    return anyhow::Ok(());
+                }
+                let to = (from + batch).min(events);
+                handoff
+                    .accept(&store, &account, (from..to).map(lead).collect())
+                    .await?;
+            }
+        });
+    }
+    while let Some(done) = callers.join_next().await {
+        done??;
     }
     let accepted_in = started.elapsed();
     let deadline = started + Duration::from_secs(300);

@@ -1,9 +1,12 @@
 //! The delivery engine: claims due deliveries, sends them through one shared
 //! client with bounded concurrency, and records every attempt in batches.
 //!
-//! A new event wakes the claimer at once ([`Delivery::wake`]); retries are
-//! found by a short poll of the due index. Shutdown stops claiming, waits
-//! for the attempts in flight and records them.
+//! One writer turn at a time, in one transaction: it accepts the events
+//! this process was handed ([`Handoff`]), records the attempts that
+//! finished and claims what is due. Events accepted elsewhere wake the
+//! engine ([`Delivery::wake`]); retries are found by a short poll of the due
+//! index. Shutdown stops claiming, waits for the attempts in flight and
+//! records them.
 //!
 //! # Layout
 //! - [`address`]: which destination addresses are refused.
@@ -16,11 +19,13 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::model::{TestResponse, TestSend};
-use crate::store::{Job, Outcome, Store};
+use crate::store::{
+    Accepted, Account, DeliveryState, Error, Job, NewEvent, Outcome, Store, Turn, check_event,
+};
 pub use sender::Sender;
 
 #[derive(Clone, Debug)]
@@ -49,7 +54,7 @@ impl Default for DeliveryConfig {
             per_webhook: 64,
             lease: Duration::from_secs(120),
             poll: Duration::from_millis(500),
-            batch: 256,
+            batch: 1024,
         }
     }
 }
@@ -62,110 +67,56 @@ pub struct Delivery {
     task: JoinHandle<()>,
 }
 
-/// Deliveries this process accepted and claimed for its own engine at once
-/// ([`Store::accept_events_claiming`]): they go to the senders without a
-/// claim. Bounded: beyond its capacity, new deliveries wait in the database
-/// for a claim as usual.
+/// Where this process accepts events: calls wait for the engine's next
+/// writer turn, which accepts them all together with what the engine
+/// records and claims, in one transaction and one sync (group commit), and
+/// hands as many new deliveries as there is room for straight to the
+/// senders, without a claim. Should the process die first, their lease runs
+/// out and any worker sends them.
 #[derive(Clone)]
 pub struct Handoff {
-    inner: Arc<HandoffInner>,
-}
-
-struct HandoffInner {
-    /// Calls waiting for the committer, which accepts all that wait in one
-    /// transaction per account (group commit).
     calls: mpsc::UnboundedSender<AcceptCall>,
-    jobs: std::sync::Mutex<Vec<Job>>,
-    capacity: usize,
-    lease_ms: i64,
-    closed: std::sync::atomic::AtomicBool,
     wake: Arc<Notify>,
 }
 
-/// One call of [`Handoff::accept`] waiting for the committer.
+/// One call of [`Handoff::accept`] waiting for the writer's turn.
 struct AcceptCall {
-    account: crate::store::Account,
-    events: Vec<crate::store::NewEvent>,
-    answer: tokio::sync::oneshot::Sender<Result<Vec<crate::store::Accepted>, crate::store::Error>>,
+    account: Account,
+    events: Vec<NewEvent>,
+    answer: oneshot::Sender<Result<Vec<Accepted>, Error>>,
 }
 
 impl Handoff {
-    fn new(store: Store, capacity: usize, lease: Duration, wake: Arc<Notify>) -> Handoff {
-        let (calls, waiting) = mpsc::unbounded_channel();
-        let handoff = Handoff {
-            inner: Arc::new(HandoffInner {
-                calls,
-                jobs: std::sync::Mutex::new(Vec::new()),
-                capacity,
-                lease_ms: lease.as_millis() as i64,
-                closed: std::sync::atomic::AtomicBool::new(false),
-                wake,
-            }),
-        };
-        // The committer holds only a weak handle, so it ends with the last
-        // Handoff.
-        tokio::spawn(commit_calls(store, Arc::downgrade(&handoff.inner), waiting));
-        handoff
-    }
-
-    /// Accepts events (as [`Store::accept_events`]) and hands as many of
-    /// their deliveries as there is room for straight to the engine. Calls
-    /// that arrive while a commit is under way are accepted together in the
-    /// next one, so concurrent callers share a transaction and its sync.
+    /// Accepts events (as [`Store::accept_events`]) in the engine's next
+    /// turn; the answer comes once that turn has committed.
     pub async fn accept(
         &self,
         store: &Store,
-        account: &crate::store::Account,
-        events: Vec<crate::store::NewEvent>,
-    ) -> Result<Vec<crate::store::Accepted>, crate::store::Error> {
+        account: &Account,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<Accepted>, Error> {
         // A bad event fails its own call only, never a shared commit.
         for event in &events {
-            crate::store::check_event(event)
-                .map_err(|e| crate::store::Error::Validation(vec![e]))?;
+            check_event(event).map_err(|e| Error::Validation(vec![e]))?;
         }
-        let (answer, answered) = tokio::sync::oneshot::channel();
+        let (answer, answered) = oneshot::channel();
         let call = AcceptCall {
             account: account.clone(),
             events,
             answer,
         };
-        if let Err(mpsc::error::SendError(call)) = self.inner.calls.send(call) {
+        // Once the engine has stopped, events are accepted on their own.
+        if let Err(mpsc::error::SendError(call)) = self.calls.send(call) {
             return store.accept_events(&call.account, call.events).await;
         }
         answered
             .await
-            .unwrap_or_else(|_| Err(crate::store::Error::Database(sqlx::Error::PoolClosed)))
+            .unwrap_or_else(|_| Err(Error::Database(sqlx::Error::PoolClosed)))
     }
 
     /// Wakes the engine: new deliveries were committed or made due.
     pub fn wake(&self) {
-        self.inner.wake.notify_one();
-    }
-
-    fn room(&self) -> usize {
-        if self.inner.closed.load(std::sync::atomic::Ordering::Acquire) {
-            return 0;
-        }
-        self.inner.capacity.saturating_sub(self.jobs().len())
-    }
-
-    fn jobs(&self) -> std::sync::MutexGuard<'_, Vec<Job>> {
-        self.inner
-            .jobs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn take(&self) -> Vec<Job> {
-        std::mem::take(&mut *self.jobs())
-    }
-
-    /// Takes no more, and returns what was still waiting.
-    fn close(&self) -> Vec<Job> {
-        self.inner
-            .closed
-            .store(true, std::sync::atomic::Ordering::Release);
-        self.take()
+        self.wake.notify_one();
     }
 }
 
@@ -174,21 +125,13 @@ impl Delivery {
     pub fn start(store: Store, config: DeliveryConfig) -> Result<Delivery, reqwest::Error> {
         let sender = Sender::new(config.allow_private)?;
         let wake = Arc::new(Notify::new());
-        let handoff = Handoff::new(
-            store.clone(),
-            config.concurrency * 4,
-            config.lease,
-            wake.clone(),
-        );
+        let (calls, waiting) = mpsc::unbounded_channel();
+        let handoff = Handoff {
+            calls,
+            wake: wake.clone(),
+        };
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(
-            store,
-            config,
-            sender,
-            handoff.clone(),
-            wake.clone(),
-            stopped,
-        ));
+        let task = tokio::spawn(run(store, config, sender, waiting, wake.clone(), stopped));
         Ok(Delivery {
             wake,
             handoff,
@@ -218,12 +161,15 @@ async fn run(
     store: Store,
     config: DeliveryConfig,
     sender: Sender,
-    handoff: Handoff,
+    mut waiting: mpsc::UnboundedReceiver<AcceptCall>,
     wake: Arc<Notify>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let permits = Arc::new(Semaphore::new(config.concurrency));
     let lease_ms = config.lease.as_millis() as i64;
+    // Deliveries taken at acceptance or claimed beyond the free slots wait
+    // in memory, up to about this many; the rest wait in the database.
+    let capacity = config.concurrency * 4;
     let mut lanes = Lanes::new(config.per_webhook.max(1));
     let (results, mut outcomes) = mpsc::unbounded_channel::<Outcome>();
     let start = |job: Job, lane: OwnedSemaphorePermit, permit: OwnedSemaphorePermit| {
@@ -238,31 +184,33 @@ async fn run(
             let _ = results.send(outcome);
         });
     };
-    // Outcomes waiting to be recorded in the next turn.
+    // Accept calls and outcomes waiting for the next turn.
+    let mut calls: Vec<AcceptCall> = Vec::new();
     let mut finished: Vec<Outcome> = Vec::new();
-    // The database turn under way: one transaction that records what
-    // finished and claims what the free slots can take. Sending does not
-    // wait for it: a slot that frees while it commits goes at once to a
-    // delivery waiting in memory.
-    let mut turn: Option<JoinHandle<Turn>> = None;
-    // Another turn is worth taking even with nothing to record: woken,
-    // polled, or the last turn found work.
-    let mut want_turn = true;
+    // The writer's turn under way: one transaction that accepts the calls
+    // that waited, records what finished and claims what the free slots can
+    // take. Sending does not wait for it: a slot that frees while it
+    // commits goes at once to a delivery waiting in memory.
+    let mut turn: Option<JoinHandle<Done>> = None;
+    // A claim is worth its query only when something may be due that no
+    // turn took: woken, polled, or the last turn says so. A claim that
+    // left webhooks out (enough of theirs waiting) is worth repeating once
+    // attempts finish.
+    let mut want_claim = true;
+    let mut left_out = false;
     loop {
         if *stopped.borrow() {
             break;
         }
-        // Deliveries handed over at acceptance and claimed ones that waited
-        // for their webhook's slot go first, as far as there are slots;
-        // those that waited too long go back before their lease is at risk.
-        for job in handoff.take() {
-            lanes.wait(job);
-        }
+        // Deliveries that waited for their webhook's slot go first, as far
+        // as there are slots; those that waited too long go back before
+        // their lease is at risk.
         let (ready, stale) = lanes.ready(config.lease / 4, permits.available_permits());
-        if !stale.is_empty()
-            && let Err(e) = store.release_claims(&stale, 0).await
-        {
-            tracing::error!(error = %e, "handing back waiting deliveries failed");
+        if !stale.is_empty() {
+            want_claim = true;
+            if let Err(e) = store.release_claims(&stale, 0).await {
+                tracing::error!(error = %e, "handing back waiting deliveries failed");
+            }
         }
         for (job, lane) in ready {
             let Ok(permit) = permits.clone().try_acquire_owned() else {
@@ -271,34 +219,34 @@ async fn run(
             };
             start(job, lane, permit);
         }
-        if turn.is_none() && (want_turn || !finished.is_empty()) {
-            want_turn = false;
-            let free = permits
-                .available_permits()
-                .min(config.batch.max(0) as usize) as i64;
-            let (store, outcomes, skip) =
-                (store.clone(), std::mem::take(&mut finished), lanes.busy());
-            turn = Some(tokio::spawn(async move {
-                let jobs = store
-                    .record_and_claim(&outcomes, free, lease_ms, &skip)
-                    .await;
-                Turn {
-                    recorded: outcomes.len(),
-                    jobs,
-                }
-            }));
+        // Claimed deliveries wait in memory up to `capacity`, so senders
+        // go on from there while the next turn commits.
+        let room = capacity.saturating_sub(lanes.waiting_len());
+        let claim_now = (want_claim || (left_out && !finished.is_empty())) && room > 0;
+        if turn.is_none() && (claim_now || !finished.is_empty() || !calls.is_empty()) {
+            let (claim, skip) = if claim_now {
+                let skip = lanes.busy();
+                want_claim = false;
+                left_out = !skip.is_empty();
+                (room.min(config.batch.max(0) as usize) as i64, skip)
+            } else {
+                (0, Vec::new())
+            };
+            let work = Work {
+                calls: std::mem::take(&mut calls),
+                outcomes: std::mem::take(&mut finished),
+                claim,
+                room,
+                lease_ms,
+                skip,
+            };
+            turn = Some(tokio::spawn(take_turn(store.clone(), work)));
         }
         tokio::select! {
             done = until_done(&mut turn) => {
                 turn = None;
-                let Turn { recorded, jobs } = done;
-                let jobs = jobs.unwrap_or_else(|e| {
-                    // Unrecorded attempts are sent again once their lease ends.
-                    tracing::error!(error = %e, recorded, "recording and claiming deliveries failed");
-                    Vec::new()
-                });
-                want_turn = recorded > 0 || !jobs.is_empty();
-                for job in jobs {
+                want_claim |= done.more_due;
+                for job in done.jobs {
                     // Without a slot now, the job waits in its webhook's lane.
                     let Some((job, lane)) = lanes.enter(job) else {
                         continue;
@@ -312,26 +260,42 @@ async fn run(
                     }
                 }
             }
+            n = waiting.recv_many(&mut calls, 1024), if !waiting.is_closed() || !waiting.is_empty() => {
+                if n == 0 { break; }
+            }
             n = outcomes.recv_many(&mut finished, config.batch.max(1) as usize) => {
                 if n == 0 { break; }
             }
-            () = wake.notified() => want_turn = true,
-            () = tokio::time::sleep(config.poll) => want_turn = true,
+            () = wake.notified() => want_claim = true,
+            () = tokio::time::sleep(config.poll) => want_claim = true,
             _ = stopped.changed() => {}
         }
     }
-    // The turn under way records its outcomes; what it claimed goes back.
+    // The turn under way answers its calls; what it took goes back. Calls
+    // still waiting are accepted now, with no more taken.
     if let Some(turn) = turn.take()
-        && let Ok(Turn { jobs: Ok(jobs), .. }) = turn.await
+        && let Ok(done) = turn.await
     {
-        for job in jobs {
+        for job in done.jobs {
             lanes.wait(job);
         }
     }
-    // Deliveries still waiting for a slot go back for the next worker.
-    for job in handoff.close() {
-        lanes.wait(job);
+    waiting.close();
+    while let Ok(call) = waiting.try_recv() {
+        calls.push(call);
     }
+    if !calls.is_empty() {
+        let work = Work {
+            calls,
+            outcomes: Vec::new(),
+            claim: 0,
+            room: 0,
+            lease_ms,
+            skip: Vec::new(),
+        };
+        take_turn(store.clone(), work).await;
+    }
+    // Deliveries still waiting for a slot go back for the next worker.
     let waiting = lanes.drain();
     if !waiting.is_empty() {
         let _ = store.release_claims(&waiting, 0).await;
@@ -347,81 +311,110 @@ async fn run(
     }
 }
 
-/// What one database turn of the engine did.
-struct Turn {
-    recorded: usize,
-    jobs: Result<Vec<Job>, crate::store::Error>,
+/// What one writer turn is given.
+struct Work {
+    calls: Vec<AcceptCall>,
+    outcomes: Vec<Outcome>,
+    claim: i64,
+    room: usize,
+    lease_ms: i64,
+    skip: Vec<String>,
 }
 
-/// The turn under way, once it is done; never, when there is none.
-async fn until_done(turn: &mut Option<JoinHandle<Turn>>) -> Turn {
-    match turn {
-        Some(handle) => handle.await.unwrap_or_else(|e| Turn {
-            recorded: 0,
-            jobs: Err(crate::store::Error::Database(sqlx::Error::Protocol(
-                format!("the recording task failed: {e}"),
-            ))),
-        }),
-        None => std::future::pending().await,
-    }
+/// What one writer turn did.
+struct Done {
+    /// Deliveries may be due that it did not take.
+    more_due: bool,
+    jobs: Vec<Job>,
 }
 
-/// The group committer behind [`Handoff::accept`]: takes every call that
-/// waits, accepts each account's events in one transaction, hands their
-/// deliveries over and answers each call with its own answers, in order.
-async fn commit_calls(
-    store: Store,
-    handoff: std::sync::Weak<HandoffInner>,
-    mut waiting: mpsc::UnboundedReceiver<AcceptCall>,
-) {
-    let mut calls = Vec::new();
-    while waiting.recv_many(&mut calls, 1024).await > 0 {
-        let Some(inner) = handoff.upgrade() else {
-            break;
-        };
-        let handoff = Handoff { inner };
-        while !calls.is_empty() {
-            let account = calls[0].account.clone();
-            let (mine, others): (Vec<AcceptCall>, Vec<AcceptCall>) =
-                calls.drain(..).partition(|c| c.account.id == account.id);
-            calls = others;
-            let sizes: Vec<usize> = mine.iter().map(|c| c.events.len()).collect();
-            let mut answers_to = Vec::with_capacity(mine.len());
-            let mut events = Vec::new();
-            for call in mine {
-                events.extend(call.events);
-                answers_to.push(call.answer);
+/// One writer turn: each account's waiting calls are accepted together,
+/// then every call is answered with its own answers, in order.
+async fn take_turn(store: Store, work: Work) -> Done {
+    let Work {
+        calls,
+        outcomes,
+        claim,
+        room,
+        lease_ms,
+        skip,
+    } = work;
+    // Calls grouped by account, in the order each account first came: the
+    // events to accept, and beside them who waits for how many answers.
+    let mut accept: Vec<(Account, Vec<NewEvent>)> = Vec::new();
+    let mut waiting: Vec<Vec<(usize, AcceptCall)>> = Vec::new();
+    for mut call in calls {
+        let events = std::mem::take(&mut call.events);
+        let size = events.len();
+        match accept
+            .iter()
+            .position(|(account, _)| account.id == call.account.id)
+        {
+            Some(at) => {
+                accept[at].1.extend(events);
+                waiting[at].push((size, call));
             }
-            let result = store
-                .accept_events_claiming(&account, events, handoff.room(), handoff.inner.lease_ms)
-                .await;
-            match result {
-                Ok((answers, jobs)) => {
-                    if !jobs.is_empty() {
-                        handoff.jobs().extend(jobs);
-                    }
-                    handoff.wake();
-                    let mut answers = answers.into_iter();
-                    for (size, to) in sizes.into_iter().zip(answers_to) {
-                        let _ = to.send(Ok(answers.by_ref().take(size).collect()));
-                    }
+            None => {
+                accept.push((call.account.clone(), events));
+                waiting.push(vec![(size, call)]);
+            }
+        }
+    }
+    let turn = Turn {
+        accept,
+        room,
+        outcomes: &outcomes,
+        claim,
+        lease_ms,
+        skip: &skip,
+    };
+    match store.take_turn(turn).await {
+        Ok(done) => {
+            for (answers, calls) in done.accepted.into_iter().zip(waiting) {
+                let mut answers = answers.into_iter();
+                for (size, call) in calls {
+                    let _ = call.answer.send(Ok(answers.by_ref().take(size).collect()));
                 }
-                Err(e) => {
-                    let message = e.to_string();
-                    for to in answers_to {
-                        let _ = to.send(Err(crate::store::Error::Database(sqlx::Error::Protocol(
-                            message.clone(),
-                        ))));
-                    }
+            }
+            Done {
+                more_due: done.more_due,
+                jobs: done.jobs,
+            }
+        }
+        Err(e) => {
+            // Unrecorded attempts are sent again once their lease ends.
+            tracing::error!(error = %e, recorded = outcomes.len(), "the delivery engine's database turn failed");
+            for calls in waiting {
+                for (_, call) in calls {
+                    let _ = call.answer.send(Err(e.for_another_caller()));
                 }
+            }
+            Done {
+                more_due: false,
+                jobs: Vec::new(),
             }
         }
     }
 }
 
+/// The turn under way, once it is done; never, when there is none.
+async fn until_done(turn: &mut Option<JoinHandle<Done>>) -> Done {
+    match turn {
+        Some(handle) => handle.await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "the delivery engine's database turn failed");
+            Done {
+                more_due: false,
+                jobs: Vec::new(),
+            }
+        }),
+        None => std::future::pending().await,
+    }
+}
+
 /// Per-webhook lanes: at most `per_webhook` attempts of one webhook in
 /// flight; claimed deliveries beyond that wait in memory (they are ours
-/// until their lease ends), and a full webhook is left out of claims.
+/// until their lease ends), and a webhook with two lanes' worth waiting
+/// is left out of claims.
 struct Lanes {
     per_webhook: usize,
     slots: HashMap<String, Arc<Semaphore>>,
@@ -504,13 +497,17 @@ impl Lanes {
         (ready, stale)
     }
 
-    /// Webhooks with no free slot or with deliveries waiting: not claimed.
+    /// How many deliveries wait in the lanes.
+    fn waiting_len(&self) -> usize {
+        self.waiting.values().map(VecDeque::len).sum()
+    }
+
+    /// Webhooks with enough waiting to keep their lane full through the
+    /// next turn or two: not claimed.
     fn busy(&self) -> Vec<String> {
-        self.slots
+        self.waiting
             .iter()
-            .filter(|(hook, slot)| {
-                slot.available_permits() == 0 || self.waiting.contains_key(*hook)
-            })
+            .filter(|(_, queue)| queue.len() >= 2 * self.per_webhook)
             .map(|(hook, _)| hook.clone())
             .collect()
     }
@@ -534,9 +531,9 @@ pub async fn accept_events(
     store: &Store,
     sender: &Sender,
     handoff: Option<&Handoff>,
-    account: &crate::store::Account,
-    events: Vec<crate::store::NewEvent>,
-) -> Result<Vec<crate::store::Accepted>, crate::store::Error> {
+    account: &Account,
+    events: Vec<NewEvent>,
+) -> Result<Vec<Accepted>, Error> {
     let mut answers = match handoff {
         Some(handoff) => handoff.accept(store, account, events).await?,
         None => store.accept_events(account, events).await?,
@@ -586,7 +583,7 @@ pub async fn test_send(
     account_id: &str,
     webhook_id: &str,
     event_type: &str,
-) -> Result<TestSend, crate::store::Error> {
+) -> Result<TestSend, Error> {
     let job = store
         .create_test_delivery(account_id, webhook_id, event_type)
         .await?;
@@ -614,7 +611,7 @@ pub async fn resend(
     sender: &Sender,
     account_id: &str,
     delivery_id: &str,
-) -> Result<crate::store::DeliveryState, crate::store::Error> {
+) -> Result<DeliveryState, Error> {
     let lease = DeliveryConfig::default().lease.as_millis() as i64;
     let job = store
         .take_for_resend(account_id, delivery_id, lease)

@@ -7,9 +7,43 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Account, Db, Result, Store, from_ms, now_ms};
-use crate::model::{AccountRef, Actor, Event, ReceivedResponse, SentRequest, WebhookInput};
+use super::events::{Accepted, NewEvent};
+use super::{Account, Db, Result, Store, WriteTx, from_ms, now_ms};
+use crate::model::{
+    AccountRef, Actor, DeliveryMode, Event, ReceivedResponse, SentRequest, WebhookInput,
+};
 pub use crate::reports::{AttemptRecord, DeliveryPage, DeliveryState};
+
+/// What one turn of the delivery engine's writer does ([`Store::take_turn`]).
+pub struct Turn<'a> {
+    /// Events to accept, each account's with the calls' events in order;
+    /// each must have passed [`super::check_event`].
+    pub accept: Vec<(Account, Vec<NewEvent>)>,
+    /// How many of the new deliveries to fast, background webhooks to
+    /// take for this process at once.
+    pub room: usize,
+    /// Attempts that finished, to record.
+    pub outcomes: &'a [Outcome],
+    /// How many due deliveries to claim.
+    pub claim: i64,
+    /// How long what is taken or claimed belongs to this process.
+    pub lease_ms: i64,
+    /// Webhooks to leave out of the claim (at their in-flight limit here).
+    pub skip: &'a [String],
+}
+
+/// What a turn did: the answers of each accepted entry, in order, and the
+/// deliveries it took or claimed, ready to send.
+#[derive(Default)]
+pub struct TurnDone {
+    pub accepted: Vec<Vec<Accepted>>,
+    pub jobs: Vec<Job>,
+    /// Deliveries may be due that this turn did not take: it accepted
+    /// some it left for a claim, finished a queued webhook's delivery
+    /// (the next in line is due), or its claim reached its limit. The next
+    /// turn should claim.
+    pub more_due: bool,
+}
 
 /// One attempt to make: the delivery, the event and the webhook's shape
 /// with its real secrets.
@@ -533,11 +567,8 @@ impl Store {
     /// Records `outcomes` (as [`Store::record_attempts`]) and then takes up
     /// to `limit` due deliveries for `lease_ms`, with everything needed to
     /// send them, leaving out `skip_webhooks` (at their in-flight limit in
-    /// this process), in one transaction: the delivery loop commits once a
-    /// turn, however much it finished and takes, and a queued webhook's next
-    /// delivery is free to go in the same turn its predecessor succeeded.
-    /// Deliveries of webhooks that were deleted or turned off in the
-    /// meantime are given up.
+    /// this process), in one transaction. Deliveries of webhooks that were
+    /// deleted or turned off in the meantime are given up.
     pub async fn record_and_claim(
         &self,
         outcomes: &[Outcome],
@@ -545,15 +576,77 @@ impl Store {
         lease_ms: i64,
         skip_webhooks: &[String],
     ) -> Result<Vec<Job>> {
-        if outcomes.is_empty() && limit <= 0 {
-            return Ok(Vec::new());
+        let done = self
+            .take_turn(Turn {
+                accept: Vec::new(),
+                room: 0,
+                outcomes,
+                claim: limit,
+                lease_ms,
+                skip: skip_webhooks,
+            })
+            .await?;
+        Ok(done.jobs)
+    }
+
+    /// One turn of the delivery engine's writer, in one transaction and one
+    /// commit however much it holds: accepts the waiting calls' events
+    /// (taking up to `room` of their fast deliveries at once), records what
+    /// finished, and claims what the free slots can take. A queued
+    /// webhook's next delivery is free to go in the same turn its
+    /// predecessor succeeded.
+    pub async fn take_turn(&self, turn: Turn<'_>) -> Result<TurnDone> {
+        if turn.accept.is_empty() && turn.outcomes.is_empty() && turn.claim <= 0 {
+            return Ok(TurnDone::default());
+        }
+        let mut tx = self.begin_write().await?;
+        let mut accepted = Vec::with_capacity(turn.accept.len());
+        let mut taken = Vec::new();
+        let mut more_due = false;
+        for (account, events) in turn.accept {
+            let room = turn.room.saturating_sub(taken.len());
+            let done = self
+                .accept_in(&mut tx, &account, events, room, turn.lease_ms)
+                .await?;
+            accepted.push(done.answers);
+            taken.extend(done.taken);
+            more_due |= done.left;
         }
         let now = now_ms();
+        let disabled = self.record_in(&mut tx, turn.outcomes, now).await?;
+        more_due |= turn
+            .outcomes
+            .iter()
+            .any(|o| o.job.webhook.delivery_mode == DeliveryMode::Queued);
+        let claimed = self
+            .claim_in(&mut tx, turn.claim, turn.lease_ms, turn.skip, now)
+            .await?;
+        more_due |= turn.claim > 0 && claimed.len() as i64 >= turn.claim;
+        tx.commit().await?;
+        for off in disabled {
+            self.announce_disabled(off, now).await;
+        }
+        let mut jobs = self.taken_jobs(taken).await?;
+        jobs.extend(self.jobs_for(claimed).await?);
+        Ok(TurnDone {
+            accepted,
+            jobs,
+            more_due,
+        })
+    }
+
+    /// Records attempts in `tx` (see [`Store::record_attempts`]); the
+    /// webhooks this turned off, to announce once committed.
+    async fn record_in(
+        &self,
+        tx: &mut WriteTx,
+        outcomes: &[Outcome],
+        now: i64,
+    ) -> Result<Vec<TurnedOff>> {
+        if outcomes.is_empty() {
+            return Ok(Vec::new());
+        }
         let steps: Vec<Step> = outcomes.iter().map(|o| next_step(&o.job, o, now)).collect();
-        let skip = serde_json::to_string(skip_webhooks).unwrap_or_else(|_| "[]".into());
-        let claim = claim_sql(&self.db);
-        // Serialized before the transaction: the writer waits for nothing
-        // but the database.
         let written: Vec<(String, Option<String>)> = outcomes
             .iter()
             .map(|o| {
@@ -576,12 +669,11 @@ impl Store {
         }
         all_good.retain(|_, good| *good);
         let mut disabled: Vec<TurnedOff> = Vec::new();
-        let claimed = on_writer!(&self.db, pool => {
-            let mut tx = pool.begin_with(super::begin_write(pool)).await?;
-            // Every attempt, and every delivery's new state, a few hundred
-            // rows per statement.
-            let rows: Vec<_> = outcomes.iter().zip(&written).collect();
-            for chunk in rows.chunks(RECORD_CHUNK) {
+        // Every attempt, and every delivery's new state, a few hundred
+        // rows per statement.
+        let rows: Vec<_> = outcomes.iter().zip(&written).collect();
+        for chunk in rows.chunks(RECORD_CHUNK) {
+            in_tx!(tx, t => {
                 let mut q = sqlx::QueryBuilder::new(
                     "INSERT INTO attempts (delivery_id, attempt, at, duration_ms, request, response_status, \
                      response_headers, response_body, error) ",
@@ -597,9 +689,14 @@ impl Store {
                         .push_bind(o.response.as_ref().map(|r| r.body.as_str()))
                         .push_bind(&o.error);
                 });
-                q.build().execute(&mut *tx).await?;
-            }
-            for (chunk, chunk_steps) in outcomes.chunks(RECORD_CHUNK).zip(steps.chunks(RECORD_CHUNK)) {
+                q.build().execute(&mut **t).await.map(|r| r.rows_affected())
+            })?;
+        }
+        for (chunk, chunk_steps) in outcomes
+            .chunks(RECORD_CHUNK)
+            .zip(steps.chunks(RECORD_CHUNK))
+        {
+            in_tx!(tx, t => {
                 let mut q = sqlx::QueryBuilder::new(
                     "UPDATE deliveries SET status = v.column2, attempts = v.column3, next_attempt_at = v.column4, \
                      last_response_status = v.column5, last_error = v.column6, claimed_until = 0, updated_at = ",
@@ -614,11 +711,13 @@ impl Store {
                         .push_bind(&o.error);
                 });
                 q.push(") AS v WHERE deliveries.id = v.column1");
-                q.build().execute(&mut *tx).await?;
-            }
-            // Webhook health. A success ends the failure run; with failures
-            // in the batch too, the outcomes count in their order.
-            if !all_good.is_empty() {
+                q.build().execute(&mut **t).await.map(|r| r.rows_affected())
+            })?;
+        }
+        // Webhook health. A success ends the failure run; with failures
+        // in the batch too, the outcomes count in their order.
+        if !all_good.is_empty() {
+            in_tx!(tx, t => {
                 let mut q = sqlx::QueryBuilder::new(
                     "UPDATE webhooks SET failing_since = NULL, given_up_in_a_row = 0 \
                      WHERE (failing_since IS NOT NULL OR given_up_in_a_row > 0) AND id IN (",
@@ -628,95 +727,110 @@ impl Store {
                     ids.push_bind(*id);
                 }
                 q.push(")");
-                q.build().execute(&mut *tx).await?;
-            }
-            let mut healthy: std::collections::HashSet<&str> = std::collections::HashSet::new();
-            for (o, step) in outcomes.iter().zip(&steps) {
-                let job = &o.job;
-                if !job.test && !all_good.contains_key(job.webhook_id.as_str()) {
-                    if *step == Step::Succeeded {
-                        if healthy.insert(job.webhook_id.as_str()) {
-                            sqlx::query(
-                                "UPDATE webhooks SET failing_since = NULL, given_up_in_a_row = 0 WHERE id = $1 \
-                                 AND (failing_since IS NOT NULL OR given_up_in_a_row > 0)",
-                            )
-                            .bind(&job.webhook_id)
-                            .execute(&mut *tx)
-                            .await?;
-                        }
-                    } else {
-                        healthy.remove(job.webhook_id.as_str());
-                        sqlx::query(
-                            "UPDATE webhooks SET failing_since = COALESCE(failing_since, $2), \
-                             given_up_in_a_row = given_up_in_a_row + $3 WHERE id = $1",
+                q.build().execute(&mut **t).await.map(|r| r.rows_affected())
+            })?;
+        }
+        let mut healthy: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        for (o, step) in outcomes.iter().zip(&steps) {
+            let job = &o.job;
+            if !job.test && !all_good.contains_key(job.webhook_id.as_str()) {
+                if *step == Step::Succeeded {
+                    if healthy.insert(job.webhook_id.as_str()) {
+                        in_tx!(tx, t => sqlx::query(
+                            "UPDATE webhooks SET failing_since = NULL, given_up_in_a_row = 0 WHERE id = $1 \
+                             AND (failing_since IS NOT NULL OR given_up_in_a_row > 0)",
                         )
                         .bind(&job.webhook_id)
-                        .bind(now)
-                        .bind(i32::from(matches!(step, Step::Failed { .. })))
-                        .execute(&mut *tx)
-                        .await?;
-                        // A success resets the run, so only a failure can
-                        // bring the webhook to its limit.
-                        let policy = self.disable;
-                        let turned_off = sqlx::query_as::<_, TurnedOff>(
-                            "UPDATE webhooks SET active = FALSE, updated_at = $2, disabled_reason = CASE \
-                             WHEN given_up_in_a_row >= $3 THEN $5 ELSE $6 END \
-                             WHERE id = $1 AND active AND (given_up_in_a_row >= $3 OR failing_since <= $4) \
-                             RETURNING account_id, id, title, disabled_reason",
-                        )
-                        .bind(&job.webhook_id)
-                        .bind(now)
-                        .bind(policy.after_given_up as i32)
-                        .bind(now - policy.after_failing_ms)
-                        .bind(format!(
-                            "Turned off automatically: {} deliveries in a row were given up.",
-                            policy.after_given_up
-                        ))
-                        .bind(format!(
-                            "Turned off automatically: every attempt failed for {}.",
-                            human_duration(policy.after_failing_ms)
-                        ))
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                        disabled.extend(turned_off);
+                        .execute(&mut **t)
+                        .await
+                        .map(|r| r.rows_affected()))?;
                     }
-                }
-                if let Step::Failed { disable: Some(reason) } = step {
-                    let turned_off = sqlx::query_as::<_, TurnedOff>(
-                        "UPDATE webhooks SET active = FALSE, disabled_reason = $2, updated_at = $3 \
-                         WHERE id = $1 AND active RETURNING account_id, id, title, disabled_reason",
+                } else {
+                    healthy.remove(job.webhook_id.as_str());
+                    in_tx!(tx, t => sqlx::query(
+                        "UPDATE webhooks SET failing_since = COALESCE(failing_since, $2), \
+                         given_up_in_a_row = given_up_in_a_row + $3 WHERE id = $1",
                     )
                     .bind(&job.webhook_id)
-                    .bind(*reason)
                     .bind(now)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                    .bind(i32::from(matches!(step, Step::Failed { .. })))
+                    .execute(&mut **t)
+                    .await
+                    .map(|r| r.rows_affected()))?;
+                    // A success resets the run, so only a failure can
+                    // bring the webhook to its limit.
+                    let policy = self.disable;
+                    let turned_off = in_tx!(tx, t => sqlx::query_as::<_, TurnedOff>(
+                        "UPDATE webhooks SET active = FALSE, updated_at = $2, disabled_reason = CASE \
+                         WHEN given_up_in_a_row >= $3 THEN $5 ELSE $6 END \
+                         WHERE id = $1 AND active AND (given_up_in_a_row >= $3 OR failing_since <= $4) \
+                         RETURNING account_id, id, title, disabled_reason",
+                    )
+                    .bind(&job.webhook_id)
+                    .bind(now)
+                    .bind(policy.after_given_up as i32)
+                    .bind(now - policy.after_failing_ms)
+                    .bind(format!(
+                        "Turned off automatically: {} deliveries in a row were given up.",
+                        policy.after_given_up
+                    ))
+                    .bind(format!(
+                        "Turned off automatically: every attempt failed for {}.",
+                        human_duration(policy.after_failing_ms)
+                    ))
+                    .fetch_optional(&mut **t)
+                    .await)?;
                     disabled.extend(turned_off);
                 }
             }
-            let mut claimed = Vec::new();
-            for sql in claim {
-                let room = limit - claimed.len() as i64;
-                if room <= 0 {
-                    break;
-                }
-                claimed.extend(
-                    sqlx::query_as::<_, Claimed>(*sql)
-                        .bind(now + lease_ms)
-                        .bind(now)
-                        .bind(room)
-                        .bind(&skip)
-                        .fetch_all(&mut *tx)
-                        .await?,
-                );
+            if let Step::Failed {
+                disable: Some(reason),
+            } = step
+            {
+                let turned_off = in_tx!(tx, t => sqlx::query_as::<_, TurnedOff>(
+                    "UPDATE webhooks SET active = FALSE, disabled_reason = $2, updated_at = $3 \
+                     WHERE id = $1 AND active RETURNING account_id, id, title, disabled_reason",
+                )
+                .bind(&job.webhook_id)
+                .bind(*reason)
+                .bind(now)
+                .fetch_optional(&mut **t)
+                .await)?;
+                disabled.extend(turned_off);
             }
-            tx.commit().await?;
-            Ok::<_, super::Error>(claimed)
-        })?;
-        for off in disabled {
-            self.announce_disabled(off, now).await;
         }
-        self.jobs_for(claimed).await
+        Ok(disabled)
+    }
+
+    /// Claims up to `limit` due deliveries in `tx` for `lease_ms`, leaving
+    /// out `skip_webhooks`.
+    async fn claim_in(
+        &self,
+        tx: &mut WriteTx,
+        limit: i64,
+        lease_ms: i64,
+        skip_webhooks: &[String],
+        now: i64,
+    ) -> Result<Vec<Claimed>> {
+        let mut claimed = Vec::new();
+        if limit <= 0 {
+            return Ok(claimed);
+        }
+        let skip = serde_json::to_string(skip_webhooks).unwrap_or_else(|_| "[]".into());
+        for sql in claim_sql(&self.db) {
+            let room = limit - claimed.len() as i64;
+            if room <= 0 {
+                break;
+            }
+            claimed.extend(in_tx!(tx, t => sqlx::query_as::<_, Claimed>(*sql)
+                .bind(now + lease_ms)
+                .bind(now)
+                .bind(room)
+                .bind(&skip)
+                .fetch_all(&mut **t)
+                .await)?);
+        }
+        Ok(claimed)
     }
 
     /// Emits a `webhook.disabled` event in the webhook's account: webhooks

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Account, Db, Error, Result, Store, from_ms, new_id, now_ms};
+use super::{Account, Db, Error, Result, Store, WriteTx, from_ms, new_id, now_ms};
 use crate::matching;
 use crate::model::{AccountRef, Actor, Event, Trigger, WebhookInput};
 use crate::validate::{FieldError, is_event_type};
@@ -140,6 +140,17 @@ struct Fresh {
     at: usize,
 }
 
+/// What [`Store::accept_in`] did: each event's answer, the deliveries it
+/// took for the caller, and whether it left any due for a claim.
+pub(crate) struct AcceptedIn {
+    pub answers: Vec<Accepted>,
+    pub taken: Vec<Taken>,
+    pub left: bool,
+}
+
+/// A delivery claimed at acceptance: its id, its webhook's and its event.
+pub(crate) type Taken = (String, String, Event);
+
 #[derive(sqlx::FromRow)]
 struct HookTriggers {
     id: String,
@@ -201,193 +212,224 @@ impl Store {
         account: &Account,
         events: Vec<NewEvent>,
     ) -> Result<Vec<Accepted>> {
-        Ok(self.accept_events_claiming(account, events, 0, 0).await?.0)
+        for event in &events {
+            check_event(event).map_err(|e| Error::Validation(vec![e]))?;
+        }
+        let mut tx = self.begin_write().await?;
+        let done = self.accept_in(&mut tx, account, events, 0, 0).await?;
+        tx.commit().await?;
+        Ok(done.answers)
     }
 
-    /// Like [`Store::accept_events`], and claims up to `room` of the new
-    /// deliveries to fast, background webhooks for `lease_ms` in the same
-    /// transaction, returning them ready to send: the delivery engine of
-    /// this process takes them without a claim or a read of what it just
+    /// Accepts checked events (see [`check_event`]) for one account in the
+    /// transaction `tx`, and claims up to `room` of the new deliveries to
+    /// fast, background webhooks for `lease_ms`, returning them (delivery
+    /// id, webhook id, event) for [`Store::taken_jobs`]: the delivery engine
+    /// of this process sends them without a claim or a read of what it just
     /// wrote. Should the process die first, the lease runs out and any
     /// worker sends them.
-    pub async fn accept_events_claiming(
+    pub(crate) async fn accept_in(
         &self,
+        tx: &mut WriteTx,
         account: &Account,
         events: Vec<NewEvent>,
         room: usize,
         lease_ms: i64,
-    ) -> Result<(Vec<Accepted>, Vec<super::Job>)> {
-        for event in &events {
-            check_event(event).map_err(|e| Error::Validation(vec![e]))?;
-        }
+    ) -> Result<AcceptedIn> {
         let now = now_ms();
         let account_ref = AccountRef {
             id: account.id.clone(),
             name: account.name.clone(),
             external_ref: account.external_ref.clone(),
         };
-        let claimed = on_writer!(&self.db, pool => {
-            let mut tx = pool.begin_with(super::begin_write(pool)).await?;
-            let hooks = sqlx::query_as::<_, HookTriggers>(
-                "SELECT id, triggers, delivery_mode, execution_mode FROM webhooks \
-                 WHERE account_id = $1 AND active AND deleted_at IS NULL",
-            )
-            .bind(&account.id)
-            .fetch_all(&mut *tx)
-            .await?;
-            // (id, triggers, (queued, inline))
-            let hooks: Vec<(String, Vec<Trigger>, (bool, bool))> = hooks
-                .into_iter()
-                .map(|h| {
-                    let modes = (h.delivery_mode == "queued", h.execution_mode == "inline");
-                    (h.id, serde_json::from_str(&h.triggers).unwrap_or_default(), modes)
-                })
-                .collect();
-            // Each event's answer; an event whose idempotency key was seen
-            // (before, or earlier in this batch) gets the first answer.
-            let mut answers: Vec<Option<Accepted>> = Vec::with_capacity(events.len());
-            let mut fresh: Vec<Fresh> = Vec::with_capacity(events.len());
-            let mut keys_seen: HashMap<String, usize> = HashMap::new();
-            let mut repeats: Vec<(usize, usize)> = Vec::new();
-            // (fresh event, delivery) claimed for the caller.
-            let mut taken: Vec<(usize, usize)> = Vec::new();
-            for new in events {
-                if let Some(key) = &new.idempotency_key {
-                    if let Some(first) = keys_seen.get(key) {
-                        repeats.push((answers.len(), *first));
-                        answers.push(None);
-                        continue;
-                    }
-                    let first = sqlx::query_scalar::<_, Option<String>>(
-                        "SELECT response FROM events WHERE account_id = $1 AND idempotency_key = $2",
-                    )
-                    .bind(&account.id)
-                    .bind(key)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if let Some(Some(response)) = first {
-                        answers.push(Some(serde_json::from_str(&response).map_err(|e| Error::Database(sqlx::Error::Decode(e.into())))?));
-                        continue;
-                    }
-                    keys_seen.insert(key.clone(), answers.len());
+        let hooks = in_tx!(tx, t => sqlx::query_as::<_, HookTriggers>(
+            "SELECT id, triggers, delivery_mode, execution_mode FROM webhooks \
+             WHERE account_id = $1 AND active AND deleted_at IS NULL",
+        )
+        .bind(&account.id)
+        .fetch_all(&mut **t)
+        .await)?;
+        // (id, triggers, (queued, inline))
+        let hooks: Vec<(String, Vec<Trigger>, (bool, bool))> = hooks
+            .into_iter()
+            .map(|h| {
+                let modes = (h.delivery_mode == "queued", h.execution_mode == "inline");
+                (
+                    h.id,
+                    serde_json::from_str(&h.triggers).unwrap_or_default(),
+                    modes,
+                )
+            })
+            .collect();
+        // Each event's answer; an event whose idempotency key was seen
+        // (before, or earlier in this batch) gets the first answer.
+        let mut answers: Vec<Option<Accepted>> = Vec::with_capacity(events.len());
+        let mut fresh: Vec<Fresh> = Vec::with_capacity(events.len());
+        let mut keys_seen: HashMap<String, usize> = HashMap::new();
+        let mut repeats: Vec<(usize, usize)> = Vec::new();
+        // (fresh event, delivery) claimed for the caller.
+        let mut taken: Vec<(usize, usize)> = Vec::new();
+        let mut left = false;
+        for new in events {
+            if let Some(key) = &new.idempotency_key {
+                if let Some(first) = keys_seen.get(key) {
+                    repeats.push((answers.len(), *first));
+                    answers.push(None);
+                    continue;
                 }
-                let event = Event {
-                    id: new_id("evt"),
-                    event_type: new.event_type.clone(),
-                    account: account_ref.clone(),
-                    occurred_at: new.occurred_at.unwrap_or_else(|| from_ms(now)),
-                    actor: new.actor.clone(),
-                    data: new.data,
-                };
-                let mut fresh_event = Fresh {
-                    answer: Accepted { id: event.id.clone(), deliveries: Vec::new() },
-                    record: crate::reports::record_of(&event.data),
-                    key: new.idempotency_key,
-                    modes: Vec::new(),
-                    event,
-                    at: answers.len(),
-                };
-                for (webhook_id, triggers, (queued, inline)) in &hooks {
-                    if triggers.iter().any(|t| matching::trigger_matches(t, &fresh_event.event)) {
-                        // An inline delivery is held for the request that
-                        // made it, which attempts it at once; should that
-                        // process die, the hold runs out and any worker
-                        // sends it.
-                        let held_until = if *inline {
-                            now + INLINE_HOLD_MS
-                        } else if !*queued && taken.len() < room {
-                            taken.push((fresh.len(), fresh_event.answer.deliveries.len()));
-                            now + lease_ms
-                        } else {
-                            0
-                        };
-                        fresh_event.answer.deliveries.push(DeliveryRef {
-                            id: new_id("dlv"),
-                            webhook_id: webhook_id.clone(),
-                            status: "pending".into(),
-                            response_status: None,
-                            inline: *inline,
-                        });
-                        fresh_event.modes.push((*queued, held_until));
-                    }
+                let first = in_tx!(tx, t => sqlx::query_scalar::<_, Option<String>>(
+                    "SELECT response FROM events WHERE account_id = $1 AND idempotency_key = $2",
+                )
+                .bind(&account.id)
+                .bind(key)
+                .fetch_optional(&mut **t)
+                .await)?;
+                if let Some(Some(response)) = first {
+                    answers
+                        .push(Some(serde_json::from_str(&response).map_err(|e| {
+                            Error::Database(sqlx::Error::Decode(e.into()))
+                        })?));
+                    continue;
                 }
-                answers.push(None);
-                fresh.push(fresh_event);
+                keys_seen.insert(key.clone(), answers.len());
             }
-            // The new events, a few hundred rows per statement; their
-            // sequence numbers come back by id.
-            let mut seqs: HashMap<String, i64> = HashMap::with_capacity(fresh.len());
-            for chunk in fresh.chunks(ACCEPT_CHUNK) {
-                let mut q = sqlx::QueryBuilder::new(
-                    "INSERT INTO events (id, account_id, type, occurred_at, actor, data, idempotency_key, response, created_at) ",
-                );
-                q.push_values(chunk, |mut row, f| {
-                    row.push_bind(&f.event.id)
-                        .push_bind(&account.id)
-                        .push_bind(&f.event.event_type)
-                        .push_bind(f.event.occurred_at.timestamp_millis())
-                        .push_bind(f.event.actor.as_ref().map(|a| serde_json::to_string(a).unwrap_or_default()))
-                        .push_bind(f.event.data.to_string())
-                        .push_bind(&f.key)
-                        // Only a repeat of its key reads the answer back.
-                        .push_bind(f.key.as_ref().map(|_| serde_json::to_string(&f.answer).unwrap_or_default()))
-                        .push_bind(now);
-                });
-                q.push(" RETURNING id, seq");
-                let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *tx).await?;
-                seqs.extend(rows);
+            let event = Event {
+                id: new_id("evt"),
+                event_type: new.event_type.clone(),
+                account: account_ref.clone(),
+                occurred_at: new.occurred_at.unwrap_or_else(|| from_ms(now)),
+                actor: new.actor.clone(),
+                data: new.data,
+            };
+            let mut fresh_event = Fresh {
+                answer: Accepted {
+                    id: event.id.clone(),
+                    deliveries: Vec::new(),
+                },
+                record: crate::reports::record_of(&event.data),
+                key: new.idempotency_key,
+                modes: Vec::new(),
+                event,
+                at: answers.len(),
+            };
+            for (webhook_id, triggers, (queued, inline)) in &hooks {
+                if triggers
+                    .iter()
+                    .any(|t| matching::trigger_matches(t, &fresh_event.event))
+                {
+                    // An inline delivery is held for the request that
+                    // made it, which attempts it at once; should that
+                    // process die, the hold runs out and any worker
+                    // sends it.
+                    let held_until = if *inline {
+                        now + INLINE_HOLD_MS
+                    } else if !*queued && taken.len() < room {
+                        taken.push((fresh.len(), fresh_event.answer.deliveries.len()));
+                        now + lease_ms
+                    } else {
+                        left = true;
+                        0
+                    };
+                    fresh_event.answer.deliveries.push(DeliveryRef {
+                        id: new_id("dlv"),
+                        webhook_id: webhook_id.clone(),
+                        status: "pending".into(),
+                        response_status: None,
+                        inline: *inline,
+                    });
+                    fresh_event.modes.push((*queued, held_until));
+                }
             }
-            let deliveries: Vec<(&Fresh, &DeliveryRef, &(bool, i64))> = fresh
-                .iter()
-                .flat_map(|f| f.answer.deliveries.iter().zip(&f.modes).map(move |(d, m)| (f, d, m)))
-                .collect();
-            for chunk in deliveries.chunks(ACCEPT_CHUNK) {
-                let mut q = sqlx::QueryBuilder::new(
-                    "INSERT INTO deliveries (id, account_id, webhook_id, event_seq, queued, status, attempts, \
-                     next_attempt_at, claimed_until, created_at, updated_at, event_type, record_id, record_label) ",
-                );
-                q.push_values(chunk, |mut row, (f, d, (queued, held_until))| {
-                    row.push_bind(&d.id)
-                        .push_bind(&account.id)
-                        .push_bind(&d.webhook_id)
-                        .push_bind(seqs.get(&f.event.id).copied().unwrap_or_default())
-                        .push_bind(*queued)
-                        .push_unseparated(", 'pending', 0, ")
-                        .push_bind_unseparated(now)
-                        .push_bind(*held_until)
-                        .push_bind(now)
-                        .push_bind(now)
-                        .push_bind(&f.event.event_type)
-                        .push_bind(&f.record.0)
-                        .push_bind(&f.record.1);
-                });
-                q.build().execute(&mut *tx).await?;
-            }
-            let taken: Vec<(String, String, Event)> = taken
-                .into_iter()
-                .map(|(f, d)| {
-                    let delivery = &fresh[f].answer.deliveries[d];
-                    (delivery.id.clone(), delivery.webhook_id.clone(), fresh[f].event.clone())
-                })
-                .collect();
-            for f in fresh {
-                answers[f.at] = Some(f.answer);
-            }
-            for (at, first) in repeats {
-                answers[at] = answers[first].clone();
-            }
-            let answers: Vec<Accepted> = answers.into_iter().flatten().collect();
-            tx.commit().await?;
-            Ok::<_, Error>((answers, taken))
-        })?;
-        let (answers, taken) = claimed;
-        Ok((answers, self.taken_jobs(taken).await?))
+            answers.push(None);
+            fresh.push(fresh_event);
+        }
+        // The new events, a few hundred rows per statement; their
+        // sequence numbers come back by id.
+        let mut seqs: HashMap<String, i64> = HashMap::with_capacity(fresh.len());
+        for chunk in fresh.chunks(ACCEPT_CHUNK) {
+            let rows: Vec<(String, i64)> = in_tx!(tx, t => {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO events (id, account_id, type, occurred_at, actor, data, idempotency_key, response, created_at) ",
+            );
+            q.push_values(chunk, |mut row, f| {
+                row.push_bind(&f.event.id)
+                    .push_bind(&account.id)
+                    .push_bind(&f.event.event_type)
+                    .push_bind(f.event.occurred_at.timestamp_millis())
+                    .push_bind(f.event.actor.as_ref().map(|a| serde_json::to_string(a).unwrap_or_default()))
+                    .push_bind(f.event.data.to_string())
+                    .push_bind(&f.key)
+                    // Only a repeat of its key reads the answer back.
+                    .push_bind(f.key.as_ref().map(|_| serde_json::to_string(&f.answer).unwrap_or_default()))
+                    .push_bind(now);
+            });
+            q.push(" RETURNING id, seq");
+            q.build_query_as().fetch_all(&mut **t).await
+            })?;
+            seqs.extend(rows);
+        }
+        let deliveries: Vec<(&Fresh, &DeliveryRef, &(bool, i64))> = fresh
+            .iter()
+            .flat_map(|f| {
+                f.answer
+                    .deliveries
+                    .iter()
+                    .zip(&f.modes)
+                    .map(move |(d, m)| (f, d, m))
+            })
+            .collect();
+        for chunk in deliveries.chunks(ACCEPT_CHUNK) {
+            in_tx!(tx, t => {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO deliveries (id, account_id, webhook_id, event_seq, queued, status, attempts, \
+                 next_attempt_at, claimed_until, created_at, updated_at, event_type, record_id, record_label) ",
+            );
+            q.push_values(chunk, |mut row, (f, d, (queued, held_until))| {
+                row.push_bind(&d.id)
+                    .push_bind(&account.id)
+                    .push_bind(&d.webhook_id)
+                    .push_bind(seqs.get(&f.event.id).copied().unwrap_or_default())
+                    .push_bind(*queued)
+                    .push_unseparated(", 'pending', 0, ")
+                    .push_bind_unseparated(now)
+                    .push_bind(*held_until)
+                    .push_bind(now)
+                    .push_bind(now)
+                    .push_bind(&f.event.event_type)
+                    .push_bind(&f.record.0)
+                    .push_bind(&f.record.1);
+            });
+            q.build().execute(&mut **t).await.map(|r| r.rows_affected())
+            })?;
+        }
+        let taken: Vec<Taken> = taken
+            .into_iter()
+            .map(|(f, d)| {
+                let delivery = &fresh[f].answer.deliveries[d];
+                (
+                    delivery.id.clone(),
+                    delivery.webhook_id.clone(),
+                    fresh[f].event.clone(),
+                )
+            })
+            .collect();
+        for f in fresh {
+            answers[f.at] = Some(f.answer);
+        }
+        for (at, first) in repeats {
+            answers[at] = answers[first].clone();
+        }
+        Ok(AcceptedIn {
+            answers: answers.into_iter().flatten().collect(),
+            taken,
+            left,
+        })
     }
 
     /// The jobs of deliveries claimed at acceptance, from what is in hand
     /// and each webhook's settings. Those whose webhook went away meanwhile
     /// go back to be claimed (and given up) as usual.
-    async fn taken_jobs(&self, taken: Vec<(String, String, Event)>) -> Result<Vec<super::Job>> {
+    pub(crate) async fn taken_jobs(&self, taken: Vec<Taken>) -> Result<Vec<super::Job>> {
         let mut hooks: HashMap<String, Option<(WebhookInput, Vec<String>)>> = HashMap::new();
         let mut jobs = Vec::with_capacity(taken.len());
         let mut back = Vec::new();

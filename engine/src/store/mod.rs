@@ -38,6 +38,15 @@ pub enum Error {
 }
 
 impl Error {
+    /// The same error for another caller of a shared transaction that failed.
+    pub fn for_another_caller(&self) -> Error {
+        match self {
+            Error::Validation(errors) => Error::Validation(errors.clone()),
+            Error::NotFound => Error::NotFound,
+            other => Error::Database(sqlx::Error::Protocol(other.to_string())),
+        }
+    }
+
     pub fn field(field: &str, code: &str, message: impl Into<String>) -> Self {
         Error::Validation(vec![FieldError::new(field, code, message)])
     }
@@ -108,6 +117,35 @@ macro_rules! on_reader {
     };
 }
 
+/// A write transaction on either backend, for work that spans several
+/// functions and commits once (the delivery engine's turn: acceptance,
+/// recording and claiming share one commit and its sync).
+pub(crate) enum WriteTx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Runs the same statement code in a [`WriteTx`] of either backend: `$t` is
+/// the `&mut Transaction`, so statements execute on `&mut **$t`.
+macro_rules! in_tx {
+    ($tx:expr, $t:ident => $body:expr) => {
+        match $tx {
+            WriteTx::Sqlite($t) => $body,
+            WriteTx::Postgres($t) => $body,
+        }
+    };
+}
+
+impl WriteTx {
+    pub(crate) async fn commit(self) -> Result<()> {
+        match self {
+            WriteTx::Sqlite(tx) => tx.commit().await?,
+            WriteTx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
+
 /// Binds the columns `title` to `active` of a [`WebhookRow`], in the order
 /// the insert and the update both number them ($3 to $16).
 macro_rules! bind_webhook_columns {
@@ -135,6 +173,7 @@ mod events;
 mod reports;
 pub use deliveries::{
     AttemptRecord, DeliveryFilter, DeliveryPage, DeliveryState, Job, MAX_RECORDED_BODY, Outcome,
+    Turn, TurnDone,
 };
 pub use events::{Accepted, DeliveryRef, EventPage, LoggedEvent, NewEvent, check_event};
 pub use reports::{PastAttempt, PastDelivery};
@@ -245,6 +284,16 @@ impl Store {
             catalog: std::sync::Arc::new(Catalog::builtin()),
             validate: ValidateOptions::default(),
             disable: DisablePolicy::default(),
+        })
+    }
+
+    /// Starts a write transaction (on SQLite, on its one writer).
+    pub(crate) async fn begin_write(&self) -> Result<WriteTx> {
+        Ok(match &self.db {
+            Db::Sqlite(pools) => {
+                WriteTx::Sqlite(pools.write.begin_with(begin_write(&pools.write)).await?)
+            }
+            Db::Postgres(pool) => WriteTx::Postgres(pool.begin_with(begin_write(pool)).await?),
         })
     }
 
