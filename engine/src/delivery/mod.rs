@@ -322,6 +322,7 @@ struct Work {
 }
 
 /// What one writer turn did.
+#[derive(Default)]
 struct Done {
     /// Deliveries may be due that it did not take.
     more_due: bool,
@@ -389,10 +390,7 @@ async fn take_turn(store: Store, work: Work) -> Done {
                     let _ = call.answer.send(Err(e.for_another_caller()));
                 }
             }
-            Done {
-                more_due: false,
-                jobs: Vec::new(),
-            }
+            Done::default()
         }
     }
 }
@@ -402,10 +400,7 @@ async fn until_done(turn: &mut Option<JoinHandle<Done>>) -> Done {
     match turn {
         Some(handle) => handle.await.unwrap_or_else(|e| {
             tracing::error!(error = %e, "the delivery engine's database turn failed");
-            Done {
-                more_due: false,
-                jobs: Vec::new(),
-            }
+            Done::default()
         }),
         None => std::future::pending().await,
     }

@@ -561,40 +561,24 @@ impl Store {
     /// its next time, or failed once its attempts are used up. One
     /// transaction for the whole batch.
     pub async fn record_attempts(&self, outcomes: &[Outcome]) -> Result<()> {
-        self.record_and_claim(outcomes, 0, 0, &[]).await.map(drop)
-    }
-
-    /// Records `outcomes` (as [`Store::record_attempts`]) and then takes up
-    /// to `limit` due deliveries for `lease_ms`, with everything needed to
-    /// send them, leaving out `skip_webhooks` (at their in-flight limit in
-    /// this process), in one transaction. Deliveries of webhooks that were
-    /// deleted or turned off in the meantime are given up.
-    pub async fn record_and_claim(
-        &self,
-        outcomes: &[Outcome],
-        limit: i64,
-        lease_ms: i64,
-        skip_webhooks: &[String],
-    ) -> Result<Vec<Job>> {
-        let done = self
-            .take_turn(Turn {
-                accept: Vec::new(),
-                room: 0,
-                outcomes,
-                claim: limit,
-                lease_ms,
-                skip: skip_webhooks,
-            })
-            .await?;
-        Ok(done.jobs)
+        let turn = Turn {
+            accept: Vec::new(),
+            room: 0,
+            outcomes,
+            claim: 0,
+            lease_ms: 0,
+            skip: &[],
+        };
+        self.take_turn(turn).await.map(drop)
     }
 
     /// One turn of the delivery engine's writer, in one transaction and one
     /// commit however much it holds: accepts the waiting calls' events
     /// (taking up to `room` of their fast deliveries at once), records what
-    /// finished, and claims what the free slots can take. A queued
-    /// webhook's next delivery is free to go in the same turn its
-    /// predecessor succeeded.
+    /// finished, and claims what the free slots can take, with everything
+    /// needed to send them. A queued webhook's next delivery is free to go
+    /// in the same turn its predecessor succeeded; deliveries of webhooks
+    /// deleted or turned off meanwhile are given up.
     pub async fn take_turn(&self, turn: Turn<'_>) -> Result<TurnDone> {
         if turn.accept.is_empty() && turn.outcomes.is_empty() && turn.claim <= 0 {
             return Ok(TurnDone::default());

@@ -348,23 +348,23 @@ impl Store {
         let mut seqs: HashMap<String, i64> = HashMap::with_capacity(fresh.len());
         for chunk in fresh.chunks(ACCEPT_CHUNK) {
             let rows: Vec<(String, i64)> = in_tx!(tx, t => {
-            let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO events (id, account_id, type, occurred_at, actor, data, idempotency_key, response, created_at) ",
-            );
-            q.push_values(chunk, |mut row, f| {
-                row.push_bind(&f.event.id)
-                    .push_bind(&account.id)
-                    .push_bind(&f.event.event_type)
-                    .push_bind(f.event.occurred_at.timestamp_millis())
-                    .push_bind(f.event.actor.as_ref().map(|a| serde_json::to_string(a).unwrap_or_default()))
-                    .push_bind(f.event.data.to_string())
-                    .push_bind(&f.key)
-                    // Only a repeat of its key reads the answer back.
-                    .push_bind(f.key.as_ref().map(|_| serde_json::to_string(&f.answer).unwrap_or_default()))
-                    .push_bind(now);
-            });
-            q.push(" RETURNING id, seq");
-            q.build_query_as().fetch_all(&mut **t).await
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO events (id, account_id, type, occurred_at, actor, data, idempotency_key, response, created_at) ",
+                );
+                q.push_values(chunk, |mut row, f| {
+                    row.push_bind(&f.event.id)
+                        .push_bind(&account.id)
+                        .push_bind(&f.event.event_type)
+                        .push_bind(f.event.occurred_at.timestamp_millis())
+                        .push_bind(f.event.actor.as_ref().map(|a| serde_json::to_string(a).unwrap_or_default()))
+                        .push_bind(f.event.data.to_string())
+                        .push_bind(&f.key)
+                        // Only a repeat of its key reads the answer back.
+                        .push_bind(f.key.as_ref().map(|_| serde_json::to_string(&f.answer).unwrap_or_default()))
+                        .push_bind(now);
+                });
+                q.push(" RETURNING id, seq");
+                q.build_query_as().fetch_all(&mut **t).await
             })?;
             seqs.extend(rows);
         }
@@ -380,26 +380,26 @@ impl Store {
             .collect();
         for chunk in deliveries.chunks(ACCEPT_CHUNK) {
             in_tx!(tx, t => {
-            let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO deliveries (id, account_id, webhook_id, event_seq, queued, status, attempts, \
-                 next_attempt_at, claimed_until, created_at, updated_at, event_type, record_id, record_label) ",
-            );
-            q.push_values(chunk, |mut row, (f, d, (queued, held_until))| {
-                row.push_bind(&d.id)
-                    .push_bind(&account.id)
-                    .push_bind(&d.webhook_id)
-                    .push_bind(seqs.get(&f.event.id).copied().unwrap_or_default())
-                    .push_bind(*queued)
-                    .push_unseparated(", 'pending', 0, ")
-                    .push_bind_unseparated(now)
-                    .push_bind(*held_until)
-                    .push_bind(now)
-                    .push_bind(now)
-                    .push_bind(&f.event.event_type)
-                    .push_bind(&f.record.0)
-                    .push_bind(&f.record.1);
-            });
-            q.build().execute(&mut **t).await.map(|r| r.rows_affected())
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO deliveries (id, account_id, webhook_id, event_seq, queued, status, attempts, \
+                     next_attempt_at, claimed_until, created_at, updated_at, event_type, record_id, record_label) ",
+                );
+                q.push_values(chunk, |mut row, (f, d, (queued, held_until))| {
+                    row.push_bind(&d.id)
+                        .push_bind(&account.id)
+                        .push_bind(&d.webhook_id)
+                        .push_bind(seqs.get(&f.event.id).copied().unwrap_or_default())
+                        .push_bind(*queued)
+                        .push_unseparated(", 'pending', 0, ")
+                        .push_bind_unseparated(now)
+                        .push_bind(*held_until)
+                        .push_bind(now)
+                        .push_bind(now)
+                        .push_bind(&f.event.event_type)
+                        .push_bind(&f.record.0)
+                        .push_bind(&f.record.1);
+                });
+                q.build().execute(&mut **t).await.map(|r| r.rows_affected())
             })?;
         }
         let taken: Vec<Taken> = taken
