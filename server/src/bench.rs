@@ -55,19 +55,28 @@ pub struct BenchArgs {
     pub callers: usize,
 }
 
-/// Arrival time of each delivery id at the receiver.
-type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
+/// What the receiver saw: once `timing` is set, the arrival time of each
+/// delivery id; before, only a count (the burst's 200,000 ids would
+/// otherwise weigh on the memory figure, which is Postback's).
+#[derive(Default)]
+struct Arrivals {
+    timing: std::sync::atomic::AtomicBool,
+    at: Mutex<HashMap<String, Instant>>,
+}
 
-async fn start_receiver() -> anyhow::Result<(String, Arrivals)> {
+async fn start_receiver() -> anyhow::Result<(String, Arc<Arrivals>)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/hook", listener.local_addr()?);
-    let arrivals: Arrivals = Arc::default();
+    let arrivals: Arc<Arrivals> = Arc::default();
     let seen = arrivals.clone();
     let app = axum::Router::new().fallback(move |headers: HeaderMap| {
         let seen = seen.clone();
         async move {
-            if let Some(id) = headers.get("webhook-id").and_then(|v| v.to_str().ok()) {
-                seen.lock()
+            if seen.timing.load(std::sync::atomic::Ordering::Relaxed)
+                && let Some(id) = headers.get("webhook-id").and_then(|v| v.to_str().ok())
+            {
+                seen.at
+                    .lock()
                     .expect("arrivals lock")
                     .insert(id.to_string(), Instant::now());
             }
@@ -217,10 +226,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let burst_peak = peak_rss(true);
 
     // Steady rate: one `POST /api/v1/events` per tick, each in its own
     // task, through the real API on loopback; latency from the moment the
     // request is made to its arrival at the receiver.
+    arrivals
+        .timing
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     let api = start_api(&store, handoff.clone()).await?;
     let key = store.create_api_key(&account.id, "bench").await?;
     let client = reqwest::Client::new();
@@ -254,20 +267,24 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
     let deadline = Instant::now() + Duration::from_secs(60);
-    while arrivals.lock().expect("arrivals lock").len() < expected as usize + sent_at.len()
-        && Instant::now() < deadline
-    {
+    let arrived_all = || {
+        let arrived = arrivals.at.lock().expect("arrivals lock");
+        sent_at.keys().all(|id| arrived.contains_key(id))
+    };
+    while !arrived_all() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let arrived = arrivals.lock().expect("arrivals lock").clone();
-    let mut latency: Vec<f64> = sent_at
-        .iter()
-        .filter_map(|(id, t0)| {
-            arrived
-                .get(id)
-                .map(|t| t.duration_since(*t0).as_secs_f64() * 1000.0)
-        })
-        .collect();
+    let mut latency: Vec<f64> = {
+        let arrived = arrivals.at.lock().expect("arrivals lock");
+        sent_at
+            .iter()
+            .filter_map(|(id, t0)| {
+                arrived
+                    .get(id)
+                    .map(|t| t.duration_since(*t0).as_secs_f64() * 1000.0)
+            })
+            .collect()
+    };
     println!(
         "steady: {} events at {}/s: event-to-request {}; POST /events {}",
         total,
@@ -275,12 +292,37 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         percentiles(&mut latency),
         percentiles(&mut accept_ms)
     );
+    if let (Some(burst), Some(steady)) = (burst_peak, peak_rss(false)) {
+        println!(
+            "memory: peak resident {burst} MiB in the burst, {steady} MiB in the steady phase (receiver and load generator included)"
+        );
+    }
     delivery.shutdown().await;
     store.close().await;
     if let Some(dir) = scratch {
         let _ = std::fs::remove_dir_all(dir);
     }
     Ok(())
+}
+
+/// This process's peak resident memory so far in MiB, from Linux's
+/// `/proc/self/status`; with `reset`, the peak then starts over from the
+/// current size. None where there is no such file.
+fn peak_rss(reset: bool) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    if reset {
+        // "5" resets the peak (proc(5), /proc/pid/clear_refs).
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+    }
+    Some(kib / 1024)
 }
 
 fn percentiles(values: &mut [f64]) -> String {

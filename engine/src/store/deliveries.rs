@@ -292,6 +292,11 @@ fn claim_sql(db: &Db) -> &'static [&'static str] {
 
 /// Rows per multi-row statement when recording: well under both databases'
 /// limits on bound parameters.
+///
+/// Statements whose text grows with their row count run unprepared
+/// (`persistent(false)`): kept in the connection's statement cache, each
+/// size would hold its own compiled program, about 40 MB of them in the
+/// ten-webhook benchmark.
 const RECORD_CHUNK: usize = 500;
 
 impl Store {
@@ -373,7 +378,7 @@ impl Store {
                 ids.push_bind(id);
             }
             q.push(")");
-            q.build().execute(pool).await.map(|r| r.rows_affected())
+            q.build().persistent(false).execute(pool).await.map(|r| r.rows_affected())
         })?;
         Ok(())
     }
@@ -408,7 +413,7 @@ impl Store {
                     seqs.push_bind(c.event_seq);
                 }
                 q.push(")");
-                q.build_query_as::<SeqEventRow>().fetch_all(pool).await
+                q.build_query_as::<SeqEventRow>().persistent(false).fetch_all(pool).await
             })?;
             events.extend(rows.into_iter().map(|r| (r.seq, r.event)));
         }
@@ -673,7 +678,7 @@ impl Store {
                         .push_bind(o.response.as_ref().map(|r| r.body.as_str()))
                         .push_bind(&o.error);
                 });
-                q.build().execute(&mut **t).await.map(|r| r.rows_affected())
+                q.build().persistent(false).execute(&mut **t).await.map(|r| r.rows_affected())
             })?;
         }
         for (chunk, chunk_steps) in outcomes
@@ -695,7 +700,7 @@ impl Store {
                         .push_bind(&o.error);
                 });
                 q.push(") AS v WHERE deliveries.id = v.column1");
-                q.build().execute(&mut **t).await.map(|r| r.rows_affected())
+                q.build().persistent(false).execute(&mut **t).await.map(|r| r.rows_affected())
             })?;
         }
         // Webhook health. A success ends the failure run; with failures
@@ -711,7 +716,7 @@ impl Store {
                     ids.push_bind(*id);
                 }
                 q.push(")");
-                q.build().execute(&mut **t).await.map(|r| r.rows_affected())
+                q.build().persistent(false).execute(&mut **t).await.map(|r| r.rows_affected())
             })?;
         }
         let mut healthy: std::collections::HashSet<&str> = std::collections::HashSet::new();
@@ -933,7 +938,7 @@ impl Store {
                 " ORDER BY d.created_at DESC, d.id DESC LIMIT "
             })
             .push_bind(limit + 1);
-            q.build_query_as::<StateRow>().fetch_all(pool).await
+            q.build_query_as::<StateRow>().persistent(false).fetch_all(pool).await
         })?;
         let more = rows.len() as i64 > limit;
         let mut data: Vec<DeliveryState> = rows

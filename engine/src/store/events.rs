@@ -364,7 +364,7 @@ impl Store {
                         .push_bind(now);
                 });
                 q.push(" RETURNING id, seq");
-                q.build_query_as().fetch_all(&mut **t).await
+                q.build_query_as().persistent(false).fetch_all(&mut **t).await
             })?;
             seqs.extend(rows);
         }
@@ -399,7 +399,7 @@ impl Store {
                         .push_bind(&f.record.0)
                         .push_bind(&f.record.1);
                 });
-                q.build().execute(&mut **t).await.map(|r| r.rows_affected())
+                q.build().persistent(false).execute(&mut **t).await.map(|r| r.rows_affected())
             })?;
         }
         let taken: Vec<Taken> = taken

@@ -252,10 +252,11 @@ impl Store {
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
-                // 32 MiB of pages (the default is 2 MiB): the indexes the
-                // hot path touches stay in memory. Readers keep the default:
+                // 16 MiB of pages (the default is 2 MiB): the indexes the
+                // hot path touches stay in memory (32 MiB measured no
+                // faster and cost 15-25 MB more). Readers keep the default:
                 // their cache starts over after every write anyway.
-                .connect_with(options.clone().pragma("cache_size", "-32768"))
+                .connect_with(options.clone().pragma("cache_size", "-16384"))
                 .await?;
             // An in-memory database exists once per connection: it reads
             // through its writer.
