@@ -192,6 +192,11 @@ async fn run(
     // take. Sending does not wait for it: a slot that frees while it
     // commits goes at once to a delivery waiting in memory.
     let mut turn: Option<JoinHandle<Done>> = None;
+    // PostgreSQL runs writers side by side: calls that arrive while a turn
+    // is under way get a turn of their own beside it rather than waiting
+    // for its commit. SQLite has one writer, so there they wait.
+    let side_by_side = store.backend() == "postgres";
+    let mut side: Option<JoinHandle<Done>> = None;
     // A claim is worth its query only when something may be due that no
     // turn took: woken, polled, or the last turn says so. A claim that
     // left webhooks out (enough of theirs waiting) is worth repeating once
@@ -241,43 +246,68 @@ async fn run(
                 skip,
             };
             turn = Some(tokio::spawn(take_turn(store.clone(), work)));
+        } else if side_by_side && side.is_none() && !calls.is_empty() {
+            let work = Work {
+                calls: std::mem::take(&mut calls),
+                outcomes: Vec::new(),
+                claim: 0,
+                room,
+                lease_ms,
+                skip: Vec::new(),
+            };
+            side = Some(tokio::spawn(take_turn(store.clone(), work)));
         }
-        tokio::select! {
+        let done = tokio::select! {
             done = until_done(&mut turn) => {
                 turn = None;
-                want_claim |= done.more_due;
-                for job in done.jobs {
-                    // Without a slot now, the job waits in its webhook's lane.
-                    let Some((job, lane)) = lanes.enter(job) else {
-                        continue;
-                    };
-                    match permits.clone().try_acquire_owned() {
-                        Ok(permit) => start(job, lane, permit),
-                        Err(_) => {
-                            drop(lane);
-                            lanes.wait(job);
-                        }
-                    }
-                }
+                Some(done)
+            }
+            done = until_done(&mut side) => {
+                side = None;
+                Some(done)
             }
             n = waiting.recv_many(&mut calls, 1024), if !waiting.is_closed() || !waiting.is_empty() => {
                 if n == 0 { break; }
+                None
             }
             n = outcomes.recv_many(&mut finished, config.batch.max(1) as usize) => {
                 if n == 0 { break; }
+                None
             }
-            () = wake.notified() => want_claim = true,
-            () = tokio::time::sleep(config.poll) => want_claim = true,
-            _ = stopped.changed() => {}
+            () = wake.notified() => {
+                want_claim = true;
+                None
+            }
+            () = tokio::time::sleep(config.poll) => {
+                want_claim = true;
+                None
+            }
+            _ = stopped.changed() => None,
+        };
+        if let Some(done) = done {
+            want_claim |= done.more_due;
+            for job in done.jobs {
+                // Without a slot now, the job waits in its webhook's lane.
+                let Some((job, lane)) = lanes.enter(job) else {
+                    continue;
+                };
+                match permits.clone().try_acquire_owned() {
+                    Ok(permit) => start(job, lane, permit),
+                    Err(_) => {
+                        drop(lane);
+                        lanes.wait(job);
+                    }
+                }
+            }
         }
     }
-    // The turn under way answers its calls; what it took goes back. Calls
-    // still waiting are accepted now, with no more taken.
-    if let Some(turn) = turn.take()
-        && let Ok(done) = turn.await
-    {
-        for job in done.jobs {
-            lanes.wait(job);
+    // The turns under way answer their calls; what they took goes back.
+    // Calls still waiting are accepted now, with no more taken.
+    for turn in [turn.take(), side.take()].into_iter().flatten() {
+        if let Ok(done) = turn.await {
+            for job in done.jobs {
+                lanes.wait(job);
+            }
         }
     }
     waiting.close();
