@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::events::{Accepted, NewEvent};
-use super::{Account, Db, Result, Store, WriteTx, from_ms, now_ms};
+use super::{Account, Db, Result, Store, WriteTx, from_ms, keep_prepared, now_ms};
 use crate::model::{
     AccountRef, Actor, DeliveryMode, Event, ReceivedResponse, SentRequest, WebhookInput,
 };
@@ -292,11 +292,6 @@ fn claim_sql(db: &Db) -> &'static [&'static str] {
 
 /// Rows per multi-row statement when recording: well under both databases'
 /// limits on bound parameters.
-///
-/// Statements whose text grows with their row count run unprepared
-/// (`persistent(false)`): kept in the connection's statement cache, each
-/// size would hold its own compiled program, about 40 MB of them in the
-/// ten-webhook benchmark.
 const RECORD_CHUNK: usize = 500;
 
 impl Store {
@@ -378,7 +373,7 @@ impl Store {
                 ids.push_bind(id);
             }
             q.push(")");
-            q.build().persistent(false).execute(pool).await.map(|r| r.rows_affected())
+            q.build().persistent(keep_prepared(delivery_ids.len())).execute(pool).await.map(|r| r.rows_affected())
         })?;
         Ok(())
     }
@@ -413,7 +408,7 @@ impl Store {
                     seqs.push_bind(c.event_seq);
                 }
                 q.push(")");
-                q.build_query_as::<SeqEventRow>().persistent(false).fetch_all(pool).await
+                q.build_query_as::<SeqEventRow>().persistent(keep_prepared(claimed.len())).fetch_all(pool).await
             })?;
             events.extend(rows.into_iter().map(|r| (r.seq, r.event)));
         }
@@ -678,7 +673,7 @@ impl Store {
                         .push_bind(o.response.as_ref().map(|r| r.body.as_str()))
                         .push_bind(&o.error);
                 });
-                q.build().persistent(false).execute(&mut **t).await.map(|r| r.rows_affected())
+                q.build().persistent(keep_prepared(chunk.len())).execute(&mut **t).await.map(|r| r.rows_affected())
             })?;
         }
         for (chunk, chunk_steps) in outcomes
@@ -700,7 +695,7 @@ impl Store {
                         .push_bind(&o.error);
                 });
                 q.push(") AS v WHERE deliveries.id = v.column1");
-                q.build().persistent(false).execute(&mut **t).await.map(|r| r.rows_affected())
+                q.build().persistent(keep_prepared(chunk.len())).execute(&mut **t).await.map(|r| r.rows_affected())
             })?;
         }
         // Webhook health. A success ends the failure run; with failures
@@ -716,7 +711,7 @@ impl Store {
                     ids.push_bind(*id);
                 }
                 q.push(")");
-                q.build().persistent(false).execute(&mut **t).await.map(|r| r.rows_affected())
+                q.build().persistent(keep_prepared(all_good.len())).execute(&mut **t).await.map(|r| r.rows_affected())
             })?;
         }
         let mut healthy: std::collections::HashSet<&str> = std::collections::HashSet::new();
@@ -938,7 +933,7 @@ impl Store {
                 " ORDER BY d.created_at DESC, d.id DESC LIMIT "
             })
             .push_bind(limit + 1);
-            q.build_query_as::<StateRow>().persistent(false).fetch_all(pool).await
+            q.build_query_as::<StateRow>().fetch_all(pool).await
         })?;
         let more = rows.len() as i64 > limit;
         let mut data: Vec<DeliveryState> = rows

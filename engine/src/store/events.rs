@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Account, Db, Error, Result, Store, WriteTx, from_ms, new_id, now_ms};
+use super::{Account, Db, Error, Result, Store, WriteTx, from_ms, keep_prepared, new_id, now_ms};
 use crate::matching;
 use crate::model::{AccountRef, Actor, Event, Trigger, WebhookInput};
 use crate::validate::{FieldError, is_event_type};
@@ -364,7 +364,7 @@ impl Store {
                         .push_bind(now);
                 });
                 q.push(" RETURNING id, seq");
-                q.build_query_as().persistent(false).fetch_all(&mut **t).await
+                q.build_query_as().persistent(keep_prepared(chunk.len())).fetch_all(&mut **t).await
             })?;
             seqs.extend(rows);
         }
@@ -399,7 +399,7 @@ impl Store {
                         .push_bind(&f.record.0)
                         .push_bind(&f.record.1);
                 });
-                q.build().persistent(false).execute(&mut **t).await.map(|r| r.rows_affected())
+                q.build().persistent(keep_prepared(chunk.len())).execute(&mut **t).await.map(|r| r.rows_affected())
             })?;
         }
         let taken: Vec<Taken> = taken

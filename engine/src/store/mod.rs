@@ -226,6 +226,15 @@ pub const DEFAULT_ACCOUNT: &str = "default";
 /// How long the secret before a rotation keeps signing beside the new one.
 pub const ROTATION_OVERLAP_MS: i64 = 24 * 3600 * 1000;
 
+/// Whether a statement built for `rows` rows stays prepared in its
+/// connection's statement cache. Small ones repeat (one event per API
+/// call) and are cheap to keep; larger ones change size from turn to turn,
+/// and each size would keep its own compiled program: about 40 MB of them
+/// in the ten-webhook benchmark.
+pub(crate) fn keep_prepared(rows: usize) -> bool {
+    rows <= 16
+}
+
 impl Store {
     /// Opens a pool for `sqlite://…` or `postgres://…`. A SQLite file (and
     /// its folder) is created when missing, in WAL mode with

@@ -480,7 +480,7 @@ impl Store {
                         .push_bind(record_id)
                         .push_bind(record_label);
                 });
-                deliveries.build().persistent(false).execute(&mut *tx).await?;
+                deliveries.build().execute(&mut *tx).await?;
                 let attempts: Vec<(&String, usize, &PastAttempt)> = chunk
                     .iter()
                     .zip(chunk_ids)
@@ -502,7 +502,7 @@ impl Store {
                             .push_bind(a.response.as_ref().map(|r| r.body.clone()))
                             .push_bind(a.error.clone());
                     });
-                    insert.build().persistent(false).execute(&mut *tx).await?;
+                    insert.build().execute(&mut *tx).await?;
                 }
             }
             tx.commit().await?;
