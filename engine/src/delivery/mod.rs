@@ -282,7 +282,13 @@ async fn run(
                 want_claim = true;
                 None
             }
-            _ = stopped.changed() => None,
+            // A dropped `Delivery` stops its engine as `shutdown` would.
+            changed = stopped.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                None
+            }
         };
         if let Some(done) = done {
             want_claim |= done.more_due;
