@@ -30,7 +30,8 @@ fn postback(args: &[&str], stdin: &str) -> (bool, String, String) {
 
 #[test]
 fn a_failed_migration_stops_start_up_with_a_clear_message() {
-    let (url, path) = temp_db();
+    let db = temp_db();
+    let (url, path) = (db.url.clone(), db.path.clone());
     // A database that already has an `accounts` table Postback did not make.
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -56,7 +57,8 @@ fn a_failed_migration_stops_start_up_with_a_clear_message() {
 
 #[test]
 fn user_add_reads_the_password_from_stdin_and_explains_bad_input() {
-    let (url, _) = temp_db();
+    let db = temp_db();
+    let url = db.url.clone();
     let add = |email: &str, password: &str, role: &str| {
         postback(
             &[

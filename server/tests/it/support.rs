@@ -3,11 +3,28 @@
 use engine::store::Store;
 use server::config::ServeArgs;
 
-pub fn temp_db() -> (String, std::path::PathBuf) {
+/// A fresh SQLite database in a folder of its own, removed when dropped.
+pub struct TempDb {
+    pub url: String,
+    pub path: std::path::PathBuf,
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        if let Some(dir) = self.path.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+pub fn temp_db() -> TempDb {
     let dir = std::env::temp_dir().join(engine::store::new_id("postback-server-test"));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("postback.db");
-    (format!("sqlite://{}?mode=rwc", path.display()), path)
+    TempDb {
+        url: format!("sqlite://{}?mode=rwc", path.display()),
+        path,
+    }
 }
 
 pub struct Running {
@@ -15,6 +32,8 @@ pub struct Running {
     pub stop: Option<tokio::sync::oneshot::Sender<()>>,
     pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
     pub store: Store,
+    /// Its database, held only to be removed with it.
+    _db: TempDb,
 }
 
 pub async fn start() -> Running {
@@ -23,8 +42,8 @@ pub async fn start() -> Running {
 
 /// Starts a server with changed settings, e.g. private destinations allowed.
 pub async fn start_with(change: impl FnOnce(&mut ServeArgs)) -> Running {
-    let (url, _) = temp_db();
-    let store = server::open_store(&url).await.unwrap();
+    let db = temp_db();
+    let store = server::open_store(&db.url).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -41,6 +60,7 @@ pub async fn start_with(change: impl FnOnce(&mut ServeArgs)) -> Running {
         stop: Some(stop),
         task,
         store,
+        _db: db,
     }
 }
 
