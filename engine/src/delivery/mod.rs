@@ -3,7 +3,8 @@
 //!
 //! One writer turn at a time, in one transaction: it accepts the events
 //! this process was handed ([`Handoff`]), records the attempts that
-//! finished and claims what is due. Events accepted elsewhere wake the
+//! finished and claims what is due. Its calls are answered at its commit;
+//! what it took is loaded on the readers while the next turn runs. Events accepted elsewhere wake the
 //! engine ([`Delivery::wake`]); retries are found by a short poll of the due
 //! index. Shutdown stops claiming, waits for the attempts in flight and
 //! records them.
@@ -20,11 +21,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::model::{TestResponse, TestSend};
 use crate::store::{
-    Accepted, Account, DeliveryState, Error, Job, NewEvent, Outcome, Store, Turn, check_event,
+    Accepted, Account, DeliveryState, Error, Job, NewEvent, Outcome, Store, ToSend, Turn,
+    check_event,
 };
 pub use sender::Sender;
 
@@ -197,6 +199,10 @@ async fn run(
     // for its commit. SQLite has one writer, so there they wait.
     let side_by_side = store.backend() == "postgres";
     let mut side: Option<JoinHandle<Done>> = None;
+    // Committed turns' deliveries being loaded (events, webhooks, secrets)
+    // on the readers while the next turn runs, and how many they hold.
+    let mut loading: JoinSet<(usize, Result<Vec<Job>, Error>)> = JoinSet::new();
+    let mut loading_len = 0;
     // A claim is worth its query only when something may be due that no
     // turn took: woken, polled, or the last turn says so. A claim that
     // left webhooks out (enough of theirs waiting) is worth repeating once
@@ -226,7 +232,7 @@ async fn run(
         }
         // Claimed deliveries wait in memory up to `capacity`, so senders
         // go on from there while the next turn commits.
-        let room = capacity.saturating_sub(lanes.waiting_len());
+        let room = capacity.saturating_sub(lanes.waiting_len() + loading_len);
         let claim_now = (want_claim || (left_out && !finished.is_empty())) && room > 0;
         if turn.is_none() && (claim_now || !finished.is_empty() || !calls.is_empty()) {
             let (claim, skip) = if claim_now {
@@ -257,14 +263,40 @@ async fn run(
             };
             side = Some(tokio::spawn(take_turn(store.clone(), work)));
         }
-        let done = tokio::select! {
+        let loaded = tokio::select! {
             done = until_done(&mut turn) => {
                 turn = None;
-                Some(done)
+                want_claim |= done.more_due;
+                loading_len += load(&store, done.to_send, &mut loading);
+                None
             }
             done = until_done(&mut side) => {
                 side = None;
-                Some(done)
+                want_claim |= done.more_due;
+                loading_len += load(&store, done.to_send, &mut loading);
+                None
+            }
+            Some(loaded) = loading.join_next(), if !loading.is_empty() => {
+                match loaded {
+                    Ok((n, Ok(jobs))) => {
+                        loading_len -= n;
+                        Some(jobs)
+                    }
+                    // Deliveries that failed to load stay claimed until
+                    // their lease ends; then they go again.
+                    Ok((n, Err(e))) => {
+                        loading_len -= n;
+                        tracing::error!(error = %e, count = n, "loading claimed deliveries failed");
+                        None
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "loading claimed deliveries failed");
+                        if loading.is_empty() {
+                            loading_len = 0;
+                        }
+                        None
+                    }
+                }
             }
             n = waiting.recv_many(&mut calls, 1024), if !waiting.is_closed() || !waiting.is_empty() => {
                 if n == 0 { break; }
@@ -290,19 +322,16 @@ async fn run(
                 None
             }
         };
-        if let Some(done) = done {
-            want_claim |= done.more_due;
-            for job in done.jobs {
-                // Without a slot now, the job waits in its webhook's lane.
-                let Some((job, lane)) = lanes.enter(job) else {
-                    continue;
-                };
-                match permits.clone().try_acquire_owned() {
-                    Ok(permit) => start(job, lane, permit),
-                    Err(_) => {
-                        drop(lane);
-                        lanes.wait(job);
-                    }
+        for job in loaded.into_iter().flatten() {
+            // Without a slot now, the job waits in its webhook's lane.
+            let Some((job, lane)) = lanes.enter(job) else {
+                continue;
+            };
+            match permits.clone().try_acquire_owned() {
+                Ok(permit) => start(job, lane, permit),
+                Err(_) => {
+                    drop(lane);
+                    lanes.wait(job);
                 }
             }
         }
@@ -311,7 +340,12 @@ async fn run(
     // Calls still waiting are accepted now, with no more taken.
     for turn in [turn.take(), side.take()].into_iter().flatten() {
         if let Ok(done) = turn.await {
-            for job in done.jobs {
+            load(&store, done.to_send, &mut loading);
+        }
+    }
+    while let Some(loaded) = loading.join_next().await {
+        if let Ok((_, Ok(jobs))) = loaded {
+            for job in jobs {
                 lanes.wait(job);
             }
         }
@@ -357,12 +391,28 @@ struct Work {
     skip: Vec<String>,
 }
 
-/// What one writer turn did.
+/// What one writer turn did, once committed and its calls answered.
 #[derive(Default)]
 struct Done {
     /// Deliveries may be due that it did not take.
     more_due: bool,
-    jobs: Vec<Job>,
+    to_send: ToSend,
+}
+
+/// Loads a committed turn's deliveries beside the next turn; how many it
+/// holds.
+fn load(
+    store: &Store,
+    to_send: ToSend,
+    loading: &mut JoinSet<(usize, Result<Vec<Job>, Error>)>,
+) -> usize {
+    if to_send.is_empty() {
+        return 0;
+    }
+    let n = to_send.len();
+    let store = store.clone();
+    loading.spawn(async move { (n, store.ready_to_send(to_send).await) });
+    n
 }
 
 /// One writer turn: each account's waiting calls are accepted together,
@@ -415,7 +465,7 @@ async fn take_turn(store: Store, work: Work) -> Done {
             }
             Done {
                 more_due: done.more_due,
-                jobs: done.jobs,
+                to_send: done.to_send,
             }
         }
         Err(e) => {

@@ -33,16 +33,39 @@ pub struct Turn<'a> {
 }
 
 /// What a turn did: the answers of each accepted entry, in order, and the
-/// deliveries it took or claimed, ready to send.
+/// deliveries it took or claimed, to load with [`Store::ready_to_send`].
 #[derive(Default)]
 pub struct TurnDone {
     pub accepted: Vec<Vec<Accepted>>,
-    pub jobs: Vec<Job>,
+    pub to_send: ToSend,
     /// Deliveries may be due that this turn did not take: it accepted
     /// some it left for a claim, finished a queued webhook's delivery
     /// (the next in line is due), or its claim reached its limit. The next
     /// turn should claim.
     pub more_due: bool,
+}
+
+/// What a committed turn left to do outside its transaction: the
+/// deliveries it took or claimed, and the webhooks it turned off (to
+/// announce). Loading them only reads, so the next turn need not wait.
+#[derive(Default)]
+pub struct ToSend {
+    taken: Vec<super::events::Taken>,
+    claimed: Vec<Claimed>,
+    disabled: Vec<TurnedOff>,
+    at_ms: i64,
+}
+
+impl ToSend {
+    /// How many deliveries it holds.
+    pub fn len(&self) -> usize {
+        self.taken.len() + self.claimed.len()
+    }
+
+    /// Nothing to load and nothing to announce.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0 && self.disabled.is_empty()
+    }
 }
 
 /// One attempt to make: the delivery, the event and the webhook's shape
@@ -569,7 +592,8 @@ impl Store {
             lease_ms: 0,
             skip: &[],
         };
-        self.take_turn(turn).await.map(drop)
+        let done = self.take_turn(turn).await?;
+        self.ready_to_send(done.to_send).await.map(drop)
     }
 
     /// One turn of the delivery engine's writer, in one transaction and one
@@ -577,8 +601,7 @@ impl Store {
     /// (taking up to `room` of their fast deliveries at once), records what
     /// finished, and claims what the free slots can take, with everything
     /// needed to send them. A queued webhook's next delivery is free to go
-    /// in the same turn its predecessor succeeded; deliveries of webhooks
-    /// deleted or turned off meanwhile are given up.
+    /// in the same turn its predecessor succeeded.
     pub async fn take_turn(&self, turn: Turn<'_>) -> Result<TurnDone> {
         if turn.accept.is_empty() && turn.outcomes.is_empty() && turn.claim <= 0 {
             return Ok(TurnDone::default());
@@ -607,16 +630,35 @@ impl Store {
             .await?;
         more_due |= turn.claim > 0 && claimed.len() as i64 >= turn.claim;
         tx.commit().await?;
+        Ok(TurnDone {
+            accepted,
+            to_send: ToSend {
+                taken,
+                claimed,
+                disabled,
+                at_ms: now,
+            },
+            more_due,
+        })
+    }
+
+    /// After a turn's commit: announces the webhooks it turned off, and
+    /// loads every delivery it took or claimed with what is needed to
+    /// send it. Deliveries of webhooks deleted or turned off meanwhile are
+    /// given up instead.
+    pub async fn ready_to_send(&self, to_send: ToSend) -> Result<Vec<Job>> {
+        let ToSend {
+            taken,
+            claimed,
+            disabled,
+            at_ms,
+        } = to_send;
         for off in disabled {
-            self.announce_disabled(off, now).await;
+            self.announce_disabled(off, at_ms).await;
         }
         let mut jobs = self.taken_jobs(taken).await?;
         jobs.extend(self.jobs_for(claimed).await?);
-        Ok(TurnDone {
-            accepted,
-            jobs,
-            more_due,
-        })
+        Ok(jobs)
     }
 
     /// Records attempts in `tx` (see [`Store::record_attempts`]); the

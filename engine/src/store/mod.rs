@@ -173,7 +173,7 @@ mod events;
 mod reports;
 pub use deliveries::{
     AttemptRecord, DeliveryFilter, DeliveryPage, DeliveryState, Job, MAX_RECORDED_BODY, Outcome,
-    Turn, TurnDone,
+    ToSend, Turn, TurnDone,
 };
 pub use events::{Accepted, DeliveryRef, EventPage, LoggedEvent, NewEvent, check_event};
 pub use reports::{PastAttempt, PastDelivery};
