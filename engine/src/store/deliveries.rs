@@ -630,6 +630,7 @@ impl Store {
             .await?;
         more_due |= turn.claim > 0 && claimed.len() as i64 >= turn.claim;
         tx.commit().await?;
+        self.wal_grew();
         Ok(TurnDone {
             accepted,
             to_send: ToSend {

@@ -5,7 +5,7 @@ use engine::delivery::{Delivery, DeliveryConfig};
 use engine::model::{
     Auth, Format, MappingRow, MappingValue, Method, RetryPolicy, Trigger, WebhookInput,
 };
-use engine::store::{NewEvent, Store};
+use engine::store::{Account, NewEvent, Store};
 
 use crate::support::{TestReceiver, eventually, postgres, sqlite};
 
@@ -85,6 +85,19 @@ async fn send_lead(store: &Store) -> String {
     answers[0].deliveries[0].id.clone()
 }
 
+/// A receiver, one webhook to it in the default account, and an engine
+/// sending to it.
+async fn engine_with_one_webhook(store: &Store) -> (TestReceiver, Account, Delivery) {
+    let receiver = TestReceiver::start().await;
+    let account = store.ensure_default_account().await.unwrap();
+    store
+        .create_webhook(&account.id, hook(&receiver.url))
+        .await
+        .unwrap();
+    let delivery = Delivery::start(store.clone(), config(true)).unwrap();
+    (receiver, account, delivery)
+}
+
 async fn status_of(store: &Store, delivery: &str) -> String {
     let account = store.ensure_default_account().await.unwrap();
     store.delivery(&account.id, delivery).await.unwrap().status
@@ -159,14 +172,8 @@ async fn a_signed_request_reaches_the_receiver_and_is_recorded(store: Store) {
 }
 
 async fn a_500_is_retried_with_the_same_webhook_id(store: Store) {
-    let receiver = TestReceiver::start().await;
+    let (receiver, _, delivery) = engine_with_one_webhook(&store).await;
     receiver.answer(&[500]);
-    let account = store.ensure_default_account().await.unwrap();
-    store
-        .create_webhook(&account.id, hook(&receiver.url))
-        .await
-        .unwrap();
-    let delivery = Delivery::start(store.clone(), config(true)).unwrap();
     let id = send_lead(&store).await;
     delivery.waker().notify_one();
 
@@ -735,13 +742,7 @@ async fn deliveries_handed_over_at_acceptance_go_once_and_are_recorded(store: St
 }
 
 async fn concurrent_accepts_share_commits_and_each_gets_its_own_answer(store: Store) {
-    let receiver = TestReceiver::start().await;
-    let account = store.ensure_default_account().await.unwrap();
-    store
-        .create_webhook(&account.id, hook(&receiver.url))
-        .await
-        .unwrap();
-    let delivery = Delivery::start(store.clone(), config(true)).unwrap();
+    let (_receiver, account, delivery) = engine_with_one_webhook(&store).await;
     let handoff = delivery.handoff();
     let mut calls = tokio::task::JoinSet::new();
     for call in 0..30i64 {
@@ -809,4 +810,48 @@ async fn concurrent_accepts_share_commits_and_each_gets_its_own_answer(store: St
     })
     .await;
     delivery.shutdown().await;
+}
+
+/// SQLite: the engine's commits are copied from the WAL into the database
+/// file beside the writer (a reader that ignores the WAL sees them), not
+/// left for the writer to copy inside a later commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wal_is_checkpointed_beside_the_writer() {
+    let dir = std::env::temp_dir().join(format!("postback-test-{}", engine::store::new_id("db")));
+    let path = dir.join("postback.db");
+    let store = Store::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let (_receiver, account, delivery) = engine_with_one_webhook(&store).await;
+    let handoff = delivery.handoff();
+    let events = (0..40)
+        .map(|n| NewEvent::new("lead.created", serde_json::json!({"id": n})))
+        .collect();
+    handoff.accept(&store, &account, events).await.unwrap();
+    // The database file alone, without its WAL, read afresh each time.
+    let file_only = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .immutable(true);
+    eventually(
+        "the 40 recorded deliveries to reach the database file",
+        || async {
+            use sqlx::Connection;
+            let Ok(mut db) = sqlx::SqliteConnection::connect_with(&file_only).await else {
+                return false;
+            };
+            let succeeded = sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM deliveries WHERE status = 'succeeded'",
+            )
+            .fetch_one(&mut db)
+            .await
+            .unwrap_or(0);
+            let _ = db.close().await;
+            succeeded == 40
+        },
+    )
+    .await;
+    delivery.shutdown().await;
+    store.close().await;
+    let _ = std::fs::remove_dir_all(dir);
 }
