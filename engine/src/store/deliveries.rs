@@ -630,7 +630,12 @@ impl Store {
             .await?;
         more_due |= turn.claim > 0 && claimed.len() as i64 >= turn.claim;
         tx.commit().await?;
-        self.wal_grew();
+        let deliveries: usize = accepted
+            .iter()
+            .flatten()
+            .map(|a| a.deliveries.len() + 1)
+            .sum();
+        self.wal_grew(deliveries + turn.outcomes.len() + claimed.len());
         Ok(TurnDone {
             accepted,
             to_send: ToSend {

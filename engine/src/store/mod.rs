@@ -73,8 +73,8 @@ struct SqlitePools {
     checkpoint: Option<Checkpointer>,
 }
 
-/// Checkpoints on a connection of its own, woken after the delivery
-/// engine's commits: the copy from the WAL into the database file and its
+/// Checkpoints on a connection of its own, woken once the delivery
+/// engine's commits have written [`CHECKPOINT_AFTER_ROWS`] rows: the copy from the WAL into the database file and its
 /// sync run beside the writer instead of inside one of its commits (SQLite
 /// checkpoints every 1,000 pages otherwise, taking about a tenth of the
 /// writer's time in the ten-webhook benchmark). The writer checkpoints
@@ -85,8 +85,15 @@ struct SqlitePools {
 struct Checkpointer {
     pool: SqlitePool,
     wake: std::sync::Arc<tokio::sync::Notify>,
+    /// Rows written since the last wake.
+    rows: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     _task: std::sync::Arc<AbortOnDrop>,
 }
+
+/// Rows the engine writes between checkpoints: a few hundred pages, so a
+/// burst is copied turn by turn while a steady trickle is not synced into
+/// the database file after every small commit.
+const CHECKPOINT_AFTER_ROWS: usize = 1000;
 
 /// Pages in the WAL before the writer checkpoints itself, when a
 /// [`Checkpointer`] works beside it (16 MiB of 4 KiB pages).
@@ -113,8 +120,6 @@ impl Checkpointer {
             async move {
                 loop {
                     wake.notified().await;
-                    // A few commits' pages at once.
-                    tokio::time::sleep(Duration::from_millis(10)).await;
                     // PASSIVE: copies what no reader still needs, never
                     // waits for the writer or a reader.
                     if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
@@ -132,6 +137,7 @@ impl Checkpointer {
         Ok(Checkpointer {
             pool,
             wake,
+            rows: Default::default(),
             _task: std::sync::Arc::new(AbortOnDrop(task.abort_handle())),
         })
     }
@@ -388,13 +394,17 @@ impl Store {
         })
     }
 
-    /// The delivery engine committed: time for its checkpointer, if any.
-    pub(crate) fn wal_grew(&self) {
+    /// The delivery engine committed `rows` rows: the checkpointer, if
+    /// any, copies them once there are enough.
+    pub(crate) fn wal_grew(&self, rows: usize) {
+        use std::sync::atomic::Ordering;
         if let Db::Sqlite(SqlitePools {
             checkpoint: Some(checkpoint),
             ..
         }) = &self.db
+            && checkpoint.rows.fetch_add(rows, Ordering::Relaxed) + rows >= CHECKPOINT_AFTER_ROWS
         {
+            checkpoint.rows.store(0, Ordering::Relaxed);
             checkpoint.wake.notify_one();
         }
     }
