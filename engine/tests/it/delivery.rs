@@ -13,7 +13,10 @@ macro_rules! both_databases {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::sqlite().await).await })*
+            async fn $name() {
+                let (store, _dir) = super::sqlite().await;
+                super::$name(store).await
+            })*
         }
         mod postgres {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -817,12 +820,8 @@ async fn concurrent_accepts_share_commits_and_each_gets_its_own_answer(store: St
 /// left for the writer to copy inside a later commit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wal_is_checkpointed_beside_the_writer() {
-    let dir = std::env::temp_dir().join(format!("postback-test-{}", engine::store::new_id("db")));
-    let path = dir.join("postback.db");
-    let store = Store::connect(&format!("sqlite://{}?mode=rwc", path.display()))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
+    let (store, dir) = sqlite().await;
+    let path = dir.db_path();
     let (_receiver, account, delivery) = engine_with_one_webhook(&store).await;
     let handoff = delivery.handoff();
     // Enough rows for a checkpoint (1,000): 600 events and their deliveries.
@@ -852,5 +851,4 @@ async fn the_wal_is_checkpointed_beside_the_writer() {
     .await;
     delivery.shutdown().await;
     store.close().await;
-    let _ = std::fs::remove_dir_all(dir);
 }

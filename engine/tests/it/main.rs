@@ -7,7 +7,10 @@
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(super::sqlite().await).await })*
+            $(#[tokio::test] async fn $name() {
+                let (store, _dir) = super::sqlite().await;
+                super::$name(store).await
+            })*
         }
         mod postgres {
             $(#[tokio::test] async fn $name() {
