@@ -4,9 +4,9 @@
 //! One writer turn at a time, in one transaction: it accepts the events
 //! this process was handed ([`Handoff`]), records the attempts that
 //! finished and claims what is due. Its calls are answered at its commit;
-//! what it took is loaded on the readers while the next turn runs. Events accepted elsewhere wake the
-//! engine ([`Delivery::wake`]); retries are found by a short poll of the due
-//! index. Shutdown stops claiming, waits for the attempts in flight and
+//! what it took is loaded on the readers while the next turn runs. Events
+//! accepted elsewhere wake the engine ([`Delivery::wake`]); retries are
+//! found by a short poll of the due index. Shutdown stops claiming, waits for the attempts in flight and
 //! records them.
 //!
 //! # Layout

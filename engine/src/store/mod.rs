@@ -74,10 +74,11 @@ struct SqlitePools {
 }
 
 /// Checkpoints on a connection of its own, woken once the delivery
-/// engine's commits have written [`CHECKPOINT_AFTER_ROWS`] rows: the copy from the WAL into the database file and its
-/// sync run beside the writer instead of inside one of its commits (SQLite
-/// checkpoints every 1,000 pages otherwise, taking about a tenth of the
-/// writer's time in the ten-webhook benchmark). The writer checkpoints
+/// engine's commits have written [`CHECKPOINT_AFTER_ROWS`] rows: the copy
+/// from the WAL into the database file and its sync run beside the writer
+/// instead of inside one of its commits (SQLite checkpoints every 1,000
+/// pages otherwise, taking about a tenth of the writer's time in the
+/// ten-webhook benchmark). The writer checkpoints
 /// itself only once the WAL passes [`WAL_PAGES_BEFORE_WRITER_CHECKPOINTS`],
 /// which finishes what the checkpointer started so the WAL starts over.
 /// Stops when the last clone of its store is gone.
@@ -95,8 +96,8 @@ struct Checkpointer {
 /// the database file after every small commit.
 const CHECKPOINT_AFTER_ROWS: usize = 1000;
 
-/// Pages in the WAL before the writer checkpoints itself, when a
-/// [`Checkpointer`] works beside it (16 MiB of 4 KiB pages).
+/// Pages in the WAL before the writer checkpoints itself, finishing what
+/// the [`Checkpointer`] started (16 MiB of 4 KiB pages).
 const WAL_PAGES_BEFORE_WRITER_CHECKPOINTS: u32 = 4000;
 
 #[derive(Debug)]
@@ -341,11 +342,7 @@ impl Store {
                 // their cache starts over after every write anyway.
                 .connect_with(options.clone().pragma("cache_size", "-16384").pragma(
                     "wal_autocheckpoint",
-                    if in_memory {
-                        "1000".to_string()
-                    } else {
-                        WAL_PAGES_BEFORE_WRITER_CHECKPOINTS.to_string()
-                    },
+                    WAL_PAGES_BEFORE_WRITER_CHECKPOINTS.to_string(),
                 ))
                 .await?;
             // An in-memory database exists once per connection: it reads
