@@ -8,7 +8,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::events::{Accepted, NewEvent};
-use super::{Account, Db, Result, Store, WriteTx, from_ms, keep_prepared, now_ms};
+use super::{
+    Account, Db, Result, Store, WriteTx, from_ms, keep_prepared, now_ms, statement_chunks,
+};
 use crate::model::{
     AccountRef, Actor, DeliveryMode, Event, ReceivedResponse, SentRequest, WebhookInput,
 };
@@ -274,8 +276,8 @@ const CLAIM_SQLITE: &str = "UPDATE deliveries SET claimed_until = $1 WHERE id IN
      AND NOT x.queued AND x.next_attempt_at <= $2 AND x.claimed_until < $2 \
      UNION ALL \
      SELECT h.id FROM webhooks w CROSS JOIN deliveries h WHERE h.id = (SELECT o.id FROM deliveries o \
-     WHERE o.webhook_id = w.id AND o.status IN ('pending', 'retrying') ORDER BY o.event_seq LIMIT 1) \
-     AND w.id NOT IN (SELECT value FROM json_each($4)) AND h.queued AND h.next_attempt_at <= $2 \
+     WHERE o.webhook_id = w.id AND o.status IN ('pending', 'retrying') AND o.queued ORDER BY o.event_seq LIMIT 1) \
+     AND w.id NOT IN (SELECT value FROM json_each($4)) AND h.next_attempt_at <= $2 \
      AND h.claimed_until < $2 \
      LIMIT $3) \
      RETURNING id, account_id, webhook_id, event_seq, attempts";
@@ -298,7 +300,7 @@ const CLAIM_FAST_POSTGRES: &str = "UPDATE deliveries SET claimed_until = $1 WHER
 /// nothing, never the one behind it.
 const CLAIM_QUEUED_POSTGRES: &str = "UPDATE deliveries SET claimed_until = $1 WHERE id IN (\
      SELECT d.id FROM deliveries d WHERE d.id IN (SELECT (SELECT o.id FROM deliveries o \
-     WHERE o.webhook_id = w.id AND o.status IN ('pending', 'retrying') ORDER BY o.event_seq LIMIT 1) \
+     WHERE o.webhook_id = w.id AND o.status IN ('pending', 'retrying') AND o.queued ORDER BY o.event_seq LIMIT 1) \
      FROM webhooks w WHERE w.id NOT IN (SELECT jsonb_array_elements_text($4::jsonb))) \
      AND d.queued AND d.status IN ('pending', 'retrying') AND d.next_attempt_at <= $2 AND d.claimed_until < $2 \
      LIMIT $3 FOR UPDATE SKIP LOCKED) \
@@ -311,6 +313,19 @@ fn claim_sql(db: &Db) -> &'static [&'static str] {
         Db::Sqlite(_) => &[CLAIM_SQLITE],
         Db::Postgres(_) => &[CLAIM_FAST_POSTGRES, CLAIM_QUEUED_POSTGRES],
     }
+}
+
+/// The statuses `deliveries_account_status_created` holds (migration
+/// 0006): every one but succeeded.
+const UNFINISHED_OR_FAILED: [&str; 3] = ["pending", "retrying", "failed"];
+
+/// The condition of `deliveries_account_status_created`, word for word as
+/// the migration has it: SQLite uses a partial index only for a query that
+/// repeats its condition.
+macro_rules! unfinished_or_failed {
+    ($alias:literal) => {
+        concat!($alias, "status IN ('pending', 'retrying', 'failed')")
+    };
 }
 
 /// Rows per multi-row statement when recording: well under both databases'
@@ -327,7 +342,7 @@ impl Store {
             "UPDATE deliveries SET claimed_until = $1 WHERE id = $3 AND status = 'pending' AND attempts = 0 \
              AND claimed_until > $2 AND (NOT queued OR NOT EXISTS (SELECT 1 FROM deliveries p \
              WHERE p.webhook_id = deliveries.webhook_id AND p.status IN ('pending', 'retrying') \
-             AND p.event_seq < deliveries.event_seq)) \
+             AND p.queued AND p.event_seq < deliveries.event_seq)) \
              RETURNING id, account_id, webhook_id, event_seq, attempts",
         )
         .bind(now + lease_ms)
@@ -704,7 +719,7 @@ impl Store {
         // Every attempt, and every delivery's new state, a few hundred
         // rows per statement.
         let rows: Vec<_> = outcomes.iter().zip(&written).collect();
-        for chunk in rows.chunks(RECORD_CHUNK) {
+        for chunk in statement_chunks(&rows, RECORD_CHUNK) {
             in_tx!(tx, t => {
                 let mut q = sqlx::QueryBuilder::new(
                     "INSERT INTO attempts (delivery_id, attempt, at, duration_ms, request, response_status, \
@@ -721,12 +736,11 @@ impl Store {
                         .push_bind(o.response.as_ref().map(|r| r.body.as_str()))
                         .push_bind(&o.error);
                 });
-                q.build().persistent(keep_prepared(chunk.len())).execute(&mut **t).await.map(|r| r.rows_affected())
+                q.build().persistent(true).execute(&mut **t).await.map(|r| r.rows_affected())
             })?;
         }
-        for (chunk, chunk_steps) in outcomes
-            .chunks(RECORD_CHUNK)
-            .zip(steps.chunks(RECORD_CHUNK))
+        for (chunk, chunk_steps) in
+            statement_chunks(outcomes, RECORD_CHUNK).zip(statement_chunks(&steps, RECORD_CHUNK))
         {
             in_tx!(tx, t => {
                 let mut q = sqlx::QueryBuilder::new(
@@ -743,7 +757,7 @@ impl Store {
                         .push_bind(&o.error);
                 });
                 q.push(") AS v WHERE deliveries.id = v.column1");
-                q.build().persistent(keep_prepared(chunk.len())).execute(&mut **t).await.map(|r| r.rows_affected())
+                q.build().persistent(true).execute(&mut **t).await.map(|r| r.rows_affected())
             })?;
         }
         // Webhook health. A success ends the failure run; with failures
@@ -961,6 +975,9 @@ impl Store {
                 if let Some(value) = value.filter(|v| !v.is_empty()) {
                     q.push(" AND ").push(column).push(" = ").push_bind(value);
                 }
+            }
+            if filter.status.as_deref().is_some_and(|s| UNFINISHED_OR_FAILED.contains(&s)) {
+                q.push(concat!(" AND ", unfinished_or_failed!("d.")));
             }
             if let Some(from) = filter.from {
                 q.push(" AND d.created_at >= ").push_bind(from.timestamp_millis());

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Account, Db, Error, Result, Store, WriteTx, from_ms, keep_prepared, new_id, now_ms};
+use super::{
+    Account, Db, Error, Result, Store, WriteTx, from_ms, new_id, now_ms, statement_chunks,
+};
 use crate::matching;
 use crate::model::{AccountRef, Actor, Event, Trigger, WebhookInput};
 use crate::validate::{FieldError, is_event_type};
@@ -346,7 +348,7 @@ impl Store {
         // The new events, a few hundred rows per statement; their
         // sequence numbers come back by id.
         let mut seqs: HashMap<String, i64> = HashMap::with_capacity(fresh.len());
-        for chunk in fresh.chunks(ACCEPT_CHUNK) {
+        for chunk in statement_chunks(&fresh, ACCEPT_CHUNK) {
             let rows: Vec<(String, i64)> = in_tx!(tx, t => {
                 let mut q = sqlx::QueryBuilder::new(
                     "INSERT INTO events (id, account_id, type, occurred_at, actor, data, idempotency_key, response, created_at) ",
@@ -364,7 +366,7 @@ impl Store {
                         .push_bind(now);
                 });
                 q.push(" RETURNING id, seq");
-                q.build_query_as().persistent(keep_prepared(chunk.len())).fetch_all(&mut **t).await
+                q.build_query_as().persistent(true).fetch_all(&mut **t).await
             })?;
             seqs.extend(rows);
         }
@@ -378,7 +380,7 @@ impl Store {
                     .map(move |(d, m)| (f, d, m))
             })
             .collect();
-        for chunk in deliveries.chunks(ACCEPT_CHUNK) {
+        for chunk in statement_chunks(&deliveries, ACCEPT_CHUNK) {
             in_tx!(tx, t => {
                 let mut q = sqlx::QueryBuilder::new(
                     "INSERT INTO deliveries (id, account_id, webhook_id, event_seq, queued, status, attempts, \
@@ -399,7 +401,7 @@ impl Store {
                         .push_bind(&f.record.0)
                         .push_bind(&f.record.1);
                 });
-                q.build().persistent(keep_prepared(chunk.len())).execute(&mut **t).await.map(|r| r.rows_affected())
+                q.build().persistent(true).execute(&mut **t).await.map(|r| r.rows_affected())
             })?;
         }
         let taken: Vec<Taken> = taken

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use rand::Rng;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -304,9 +304,36 @@ pub const ROTATION_OVERLAP_MS: i64 = 24 * 3600 * 1000;
 /// connection's statement cache. Small ones repeat (one event per API
 /// call) and are cheap to keep; larger ones change size from turn to turn,
 /// and each size would keep its own compiled program: about 40 MB of them
-/// in the ten-webhook benchmark.
+/// in the ten-webhook benchmark. Multi-row writes use [`statement_chunks`]
+/// instead, whose sizes repeat.
 pub(crate) fn keep_prepared(rows: usize) -> bool {
-    rows <= 16
+    rows <= SMALL_STATEMENT
+}
+
+/// Prepared statements a connection keeps (sqlx's default is 100): each
+/// multi-row write comes in about 20 sizes (see [`statement_chunks`]).
+const STATEMENTS_KEPT: usize = 300;
+
+/// Statements of up to this many rows are kept prepared whatever their size.
+const SMALL_STATEMENT: usize = 16;
+
+/// Splits `rows` into the chunks of multi-row statements, in order: `full`
+/// rows while there are that many, then powers of two down to 16, then the
+/// rest. The sizes repeat from batch to batch, so each statement is
+/// compiled once per connection and kept (a few MB in all) instead of
+/// parsed anew for every batch, which took about 7% of the writer's time.
+pub(crate) fn statement_chunks<T>(mut rows: &[T], full: usize) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        let n = match rows.len() {
+            0 => return None,
+            len if len >= full => full,
+            len if len > SMALL_STATEMENT => 1 << len.ilog2(),
+            len => len,
+        };
+        let (chunk, rest) = rows.split_at(n);
+        rows = rest;
+        Some(chunk)
+    })
 }
 
 impl Store {
@@ -340,10 +367,16 @@ impl Store {
                 // hot path touches stay in memory (32 MiB measured no
                 // faster and cost 15-25 MB more). Readers keep the default:
                 // their cache starts over after every write anyway.
-                .connect_with(options.clone().pragma("cache_size", "-16384").pragma(
-                    "wal_autocheckpoint",
-                    WAL_PAGES_BEFORE_WRITER_CHECKPOINTS.to_string(),
-                ))
+                .connect_with(
+                    options
+                        .clone()
+                        .pragma("cache_size", "-16384")
+                        .pragma(
+                            "wal_autocheckpoint",
+                            WAL_PAGES_BEFORE_WRITER_CHECKPOINTS.to_string(),
+                        )
+                        .statement_cache_capacity(STATEMENTS_KEPT),
+                )
                 .await?;
             // An in-memory database exists once per connection: it reads
             // through its writer.
@@ -367,7 +400,9 @@ impl Store {
                 PgPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
-                    .connect(url)
+                    .connect_with(
+                        PgConnectOptions::from_str(url)?.statement_cache_capacity(STATEMENTS_KEPT),
+                    )
                     .await?,
             )
         } else {
@@ -1171,4 +1206,29 @@ async fn verify_password(password: String, hash: String) -> Result<bool> {
     })
     .await
     .map_err(|e| Error::Hash(e.to_string()))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::statement_chunks;
+
+    #[test]
+    fn statement_chunks_keep_every_row_in_order_in_sizes_that_repeat() {
+        for len in [0, 1, 15, 16, 17, 255, 499, 500, 501, 1234, 2000] {
+            let rows: Vec<usize> = (0..len).collect();
+            let chunks: Vec<&[usize]> = statement_chunks(&rows, 500).collect();
+            assert_eq!(chunks.concat(), rows, "{len} rows");
+            for chunk in &chunks {
+                let n = chunk.len();
+                assert!(
+                    (1..=16).contains(&n) || [32, 64, 128, 256, 500].contains(&n),
+                    "{len} rows gave a chunk of {n}"
+                );
+            }
+        }
+        let sizes: Vec<usize> = statement_chunks(&[0u8; 1234], 500)
+            .map(<[u8]>::len)
+            .collect();
+        assert_eq!(sizes, [500, 500, 128, 64, 32, 10]);
+    }
 }

@@ -395,6 +395,15 @@ async fn history_filters_and_pages_both_ways(store: Store) {
         ..DeliveryFilter::default()
     };
     assert_eq!(count(failed.clone()).await, 4);
+    // "succeeded" is not in the status index (the rows are found walking
+    // the account's index); "pending" is.
+    for (status, n) in [("succeeded", 4), ("pending", 0), ("retrying", 0)] {
+        let filter = DeliveryFilter {
+            status: Some(status.into()),
+            ..DeliveryFilter::default()
+        };
+        assert_eq!(count(filter).await, n, "{status}");
+    }
     assert_eq!(
         count(DeliveryFilter {
             webhook_id: Some(b.id.clone()),
