@@ -154,6 +154,14 @@ pub async fn run(args: BenchReportsArgs) -> anyhow::Result<()> {
             format!("/reports/history?webhook={first}&status=failed"),
         ),
         (
+            "history, succeeded".into(),
+            "/reports/history?status=succeeded".into(),
+        ),
+        (
+            "history, pending (none)".into(),
+            "/reports/history?status=pending".into(),
+        ),
+        (
             "history, one webhook, last 7 days".into(),
             format!("/reports/history?webhook={first}&range=7d"),
         ),

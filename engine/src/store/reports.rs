@@ -192,10 +192,14 @@ impl Store {
                 sqlx::query("ANALYZE").execute(pool).await?;
             }
             Db::Postgres(pool) => {
+                // The whole database first: the folded rows can only be
+                // vacuumed away once no snapshot older than the fold is
+                // open, and autovacuum's own ANALYZE of the freshly loaded
+                // tables holds one for a few seconds.
+                sqlx::query("ANALYZE").execute(pool).await?;
                 sqlx::query("VACUUM ANALYZE delivery_counts")
                     .execute(pool)
                     .await?;
-                sqlx::query("ANALYZE").execute(pool).await?;
             }
         }
         Ok(())
