@@ -348,6 +348,14 @@ impl Store {
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
+                // 8 KiB pages for a new database (an existing one keeps its
+                // own): a turn of the engine writes about half as many
+                // pages to the WAL, one system call each. Measured against
+                // 4 KiB, interleaved: 10-13% more deliveries/s to one
+                // webhook and to ten; 16 KiB helped ten webhooks more but
+                // cost one webhook 8-18% (each small commit writes whole
+                // pages).
+                .page_size(8192)
                 // Statement journals (a statement's undo within a larger
                 // transaction) in memory, not in temporary files.
                 .pragma("temp_store", "memory");
