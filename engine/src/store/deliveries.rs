@@ -3,6 +3,7 @@
 //! transaction.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -70,6 +71,10 @@ impl ToSend {
     }
 }
 
+/// The webhooks a batch of jobs loaded, by id: settings and secrets, or
+/// `None` for one that is gone.
+pub(crate) type Webhooks = HashMap<String, Option<(Arc<WebhookInput>, Arc<[String]>)>>;
+
 /// One attempt to make: the delivery, the event and the webhook's shape
 /// with its real secrets.
 #[derive(Clone, Debug)]
@@ -81,10 +86,12 @@ pub struct Job {
     pub webhook_id: String,
     /// 1 for the first attempt.
     pub attempt: u32,
-    pub event: Event,
-    pub webhook: WebhookInput,
+    /// Shared by the jobs of one event (and of one webhook): a turn's jobs
+    /// copy no payloads or settings.
+    pub event: Arc<Event>,
+    pub webhook: Arc<WebhookInput>,
     /// The current signing secret first; during a rotation also the old one.
-    pub signing_secrets: Vec<String>,
+    pub signing_secrets: Arc<[String]>,
 }
 
 pub const MAX_RECORDED_BODY: usize = 8 * 1024;
@@ -429,13 +436,35 @@ impl Store {
         Ok(())
     }
 
+    /// A live webhook's settings and secrets for sending, loaded once per
+    /// batch; `None` when it was deleted or turned off.
+    pub(crate) async fn sending_webhook(
+        &self,
+        loaded: &mut Webhooks,
+        account_id: &str,
+        webhook_id: &str,
+    ) -> Result<Option<(Arc<WebhookInput>, Arc<[String]>)>> {
+        if !loaded.contains_key(webhook_id) {
+            let hook = match self.webhook_with_secrets(account_id, webhook_id).await {
+                Ok((webhook, secrets)) => Some((Arc::new(webhook), secrets.into())),
+                Err(super::Error::NotFound) => None,
+                Err(e) => return Err(e),
+            };
+            loaded.insert(webhook_id.to_string(), hook);
+        }
+        Ok(loaded[webhook_id]
+            .clone()
+            .filter(|(webhook, _)| webhook.active))
+    }
+
     /// Loads what claimed deliveries need to be sent.
     async fn jobs_for(&self, claimed: Vec<Claimed>) -> Result<Vec<Job>> {
-        let mut hooks: HashMap<String, Option<(WebhookInput, Vec<String>, bool)>> = HashMap::new();
+        let mut hooks = Webhooks::new();
         let mut accounts: HashMap<String, Account> = HashMap::new();
         let mut jobs = Vec::with_capacity(claimed.len());
         // Every claimed delivery's event in one query.
         let mut events: HashMap<i64, EventRow> = HashMap::new();
+        let mut parsed: HashMap<i64, Arc<Event>> = HashMap::new();
         if !claimed.is_empty() {
             let rows = on_reader!(&self.db, pool => {
                 let mut q = sqlx::QueryBuilder::new(
@@ -451,21 +480,10 @@ impl Store {
             events.extend(rows.into_iter().map(|r| (r.seq, r.event)));
         }
         for c in claimed {
-            if !hooks.contains_key(&c.webhook_id) {
-                let hook = match self
-                    .webhook_with_secrets(&c.account_id, &c.webhook_id)
-                    .await
-                {
-                    Ok((input, secrets)) => {
-                        let active = input.active;
-                        Some((input, secrets, active))
-                    }
-                    Err(super::Error::NotFound) => None,
-                    Err(e) => return Err(e),
-                };
-                hooks.insert(c.webhook_id.clone(), hook);
-            }
-            let Some(Some((webhook, secret, true))) = hooks.get(&c.webhook_id).cloned() else {
+            let Some((webhook, secrets)) = self
+                .sending_webhook(&mut hooks, &c.account_id, &c.webhook_id)
+                .await?
+            else {
                 self.give_up(
                     &c.id,
                     "The webhook was deleted or turned off before this delivery was sent.",
@@ -477,10 +495,17 @@ impl Store {
                 accounts.insert(c.account_id.clone(), self.account(&c.account_id).await?);
             }
             let account = &accounts[&c.account_id];
-            let Some(row) = events.get(&c.event_seq) else {
-                return Err(super::Error::Database(sqlx::Error::RowNotFound));
+            let event = match parsed.get(&c.event_seq) {
+                Some(event) => event.clone(),
+                None => {
+                    let Some(row) = events.remove(&c.event_seq) else {
+                        return Err(super::Error::Database(sqlx::Error::RowNotFound));
+                    };
+                    let event = Arc::new(row.into_event(account));
+                    parsed.insert(c.event_seq, event.clone());
+                    event
+                }
             };
-            let event = row.clone().into_event(account);
             jobs.push(Job {
                 delivery_id: c.id,
                 test: false,
@@ -489,7 +514,7 @@ impl Store {
                 attempt: u32::try_from(c.attempts).unwrap_or(0) + 1,
                 event,
                 webhook,
-                signing_secrets: secret,
+                signing_secrets: secrets,
             });
         }
         Ok(jobs)
@@ -576,9 +601,9 @@ impl Store {
             account_id: account_id.to_string(),
             webhook_id: webhook_id.to_string(),
             attempt: 1,
-            event,
-            webhook,
-            signing_secrets,
+            event: Arc::new(event),
+            webhook: Arc::new(webhook),
+            signing_secrets: signing_secrets.into(),
         })
     }
 
@@ -1272,11 +1297,13 @@ mod tests {
                 account_id: "acc_1".into(),
                 webhook_id: "wh_1".into(),
                 attempt,
-                event: crate::catalog::Catalog::builtin()
-                    .sample("contact.created")
-                    .unwrap(),
-                webhook,
-                signing_secrets: vec![],
+                event: Arc::new(
+                    crate::catalog::Catalog::builtin()
+                        .sample("contact.created")
+                        .unwrap(),
+                ),
+                webhook: Arc::new(webhook),
+                signing_secrets: Arc::new([]),
             },
             at_ms: 0,
             duration_ms: 1,

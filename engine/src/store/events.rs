@@ -2,6 +2,7 @@
 //! ordered event log.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -12,7 +13,7 @@ use super::{
     Account, Db, Error, Result, Store, WriteTx, from_ms, new_id, now_ms, statement_chunks,
 };
 use crate::matching;
-use crate::model::{AccountRef, Actor, Event, Trigger, WebhookInput};
+use crate::model::{AccountRef, Actor, Event, Trigger};
 use crate::validate::{FieldError, is_event_type};
 
 /// An event as the API receives it (PRODUCT.md section 8).
@@ -131,7 +132,7 @@ const ACCEPT_CHUNK: usize = 500;
 /// An event accepted in this call, with its answer and what its
 /// deliveries need.
 struct Fresh {
-    event: Event,
+    event: Arc<Event>,
     answer: Accepted,
     /// The record's id and label, for the history filters.
     record: (Option<String>, Option<String>),
@@ -151,7 +152,7 @@ pub(crate) struct AcceptedIn {
 }
 
 /// A delivery claimed at acceptance: its id, its webhook's and its event.
-pub(crate) type Taken = (String, String, Event);
+pub(crate) type Taken = (String, String, Arc<Event>);
 
 #[derive(sqlx::FromRow)]
 struct HookTriggers {
@@ -311,7 +312,7 @@ impl Store {
                 record: crate::reports::record_of(&event.data),
                 key: new.idempotency_key,
                 modes: Vec::new(),
-                event,
+                event: Arc::new(event),
                 at: answers.len(),
             };
             for (webhook_id, triggers, (queued, inline)) in &hooks {
@@ -432,31 +433,23 @@ impl Store {
     /// and each webhook's settings. Those whose webhook went away meanwhile
     /// go back to be claimed (and given up) as usual.
     pub(crate) async fn taken_jobs(&self, taken: Vec<Taken>) -> Result<Vec<super::Job>> {
-        let mut hooks: HashMap<String, Option<(WebhookInput, Vec<String>)>> = HashMap::new();
+        let mut hooks = super::deliveries::Webhooks::new();
         let mut jobs = Vec::with_capacity(taken.len());
         let mut back = Vec::new();
         for (delivery_id, webhook_id, event) in taken {
-            if !hooks.contains_key(&webhook_id) {
-                let hook = match self
-                    .webhook_with_secrets(&event.account.id, &webhook_id)
-                    .await
-                {
-                    Ok(hook) => Some(hook),
-                    Err(Error::NotFound) => None,
-                    Err(e) => return Err(e),
-                };
-                hooks.insert(webhook_id.clone(), hook);
-            }
-            match &hooks[&webhook_id] {
-                Some((webhook, secrets)) if webhook.active => jobs.push(super::Job {
+            match self
+                .sending_webhook(&mut hooks, &event.account.id, &webhook_id)
+                .await?
+            {
+                Some((webhook, signing_secrets)) => jobs.push(super::Job {
                     delivery_id,
                     test: false,
                     account_id: event.account.id.clone(),
                     webhook_id,
                     attempt: 1,
                     event,
-                    webhook: webhook.clone(),
-                    signing_secrets: secrets.clone(),
+                    webhook,
+                    signing_secrets,
                 }),
                 _ => back.push(delivery_id),
             }
