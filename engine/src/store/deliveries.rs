@@ -990,6 +990,13 @@ impl Store {
             ("d.event_type", filter.event_type.as_deref()),
             ("d.record_id", filter.record.as_deref()),
         ];
+        // Deliveries created in the same millisecond go in a fixed order:
+        // by SQLite's rowid, which ends every index entry already (so the
+        // history's indexes need no id), or by id on PostgreSQL.
+        let (tie, tie_of_id) = match self.db {
+            Db::Sqlite(_) => ("d.rowid", "(SELECT rowid FROM deliveries WHERE id = "),
+            Db::Postgres(_) => ("d.id", "("),
+        };
         let rows = on_reader!(&self.db, pool => {
             let mut q = sqlx::QueryBuilder::new(concat!(
                 "SELECT ", state_columns!(), " FROM deliveries d JOIN events e ON e.seq = d.event_seq \
@@ -1011,18 +1018,16 @@ impl Store {
                 q.push(" AND d.created_at < ").push_bind(to.timestamp_millis());
             }
             if let Some((at, id)) = &position {
-                q.push(if newer { " AND (d.created_at, d.id) > (" } else { " AND (d.created_at, d.id) < (" })
+                q.push(format_args!(" AND (d.created_at, {tie}) {} (", if newer { ">" } else { "<" }))
                     .push_bind(*at)
                     .push(", ")
+                    .push(tie_of_id)
                     .push_bind(id.as_str())
-                    .push(")");
+                    .push("))");
             }
-            q.push(if newer {
-                " ORDER BY d.created_at ASC, d.id ASC LIMIT "
-            } else {
-                " ORDER BY d.created_at DESC, d.id DESC LIMIT "
-            })
-            .push_bind(limit + 1);
+            let order = if newer { "ASC" } else { "DESC" };
+            q.push(format_args!(" ORDER BY d.created_at {order}, {tie} {order} LIMIT "))
+                .push_bind(limit + 1);
             q.build_query_as::<StateRow>().fetch_all(pool).await
         })?;
         let more = rows.len() as i64 > limit;
