@@ -6,8 +6,8 @@
 //! finished and claims what is due. Its calls are answered at its commit;
 //! what it took is loaded on the readers while the next turn runs. Events
 //! accepted elsewhere wake the engine ([`Delivery::wake`]); retries are
-//! found by a short poll of the due index. Shutdown stops claiming, waits for the attempts in flight and
-//! records them.
+//! found by a short poll of the due index. Shutdown stops claiming, waits
+//! for the attempts in flight and records them.
 //!
 //! # Layout
 //! - [`address`]: which destination addresses are refused.

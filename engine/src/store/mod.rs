@@ -97,7 +97,7 @@ struct Checkpointer {
 const CHECKPOINT_AFTER_ROWS: usize = 1000;
 
 /// Pages in the WAL before the writer checkpoints itself, finishing what
-/// the [`Checkpointer`] started (16 MiB of 4 KiB pages).
+/// the [`Checkpointer`] started (32 MiB of 8 KiB pages).
 const WAL_PAGES_BEFORE_WRITER_CHECKPOINTS: u32 = 4000;
 
 #[derive(Debug)]
