@@ -1,7 +1,7 @@
 //! Server functions: each checks the session and role, then calls one
 //! engine function. Server-only code lives in [`ssr`].
 
-use engine::model::{User, WebhookInput, WebhookView};
+use engine::model::{User, WebhookInput, WebhookTitle, WebhookView};
 use engine::reports::{
     AttemptRecord, DeliveryPage, DeliveryState, HistoryQuery, RangeQuery, Report, RetryRun,
 };
@@ -337,8 +337,8 @@ pub async fn webhooks_report(
 pub struct HistoryView {
     pub user: User,
     pub page: Result<DeliveryPage, FieldError>,
-    /// (id, title, deleted) of every webhook, for names and the filter.
-    pub webhooks: Vec<(String, String, bool)>,
+    /// Every webhook's title, for names and the filter.
+    pub webhooks: Vec<WebhookTitle>,
 }
 
 /// Rows on one history page.
@@ -393,11 +393,10 @@ pub async fn delivery_detail(id: String) -> Result<DeliveryView, ServerFnError> 
     let webhook_title = store
         .webhook_titles(&user.account_id)
         .await
-        .map_err(ssr::engine_error)?
-        .into_iter()
-        .find(|(hook, _, _)| *hook == delivery.webhook_id)
-        .map(|(_, title, _)| title)
-        .unwrap_or_default();
+        .map_err(ssr::engine_error)?;
+    let webhook_title = WebhookTitle::of(&webhook_title, &delivery.webhook_id)
+        .unwrap_or_default()
+        .to_string();
     Ok(DeliveryView {
         user,
         envelope: serde_json::to_string_pretty(&engine::render::envelope(&event))

@@ -1,25 +1,31 @@
 //! Postback's domain: webhooks, events and how an event becomes an HTTP
-//! request; with the `store` feature also the database. No UI lives here.
+//! request; with the `store` feature also the database and the delivery
+//! engine. No UI lives here.
 //!
 //! # Layout
-//! - [`model`]: webhooks, events and users in the API's shapes.
+//! - [`model`]: webhooks, events, accounts, users and delivery statuses in
+//!   the API's shapes; `model::events` holds the event API's own.
 //! - [`catalog`]: the built-in event types, their fields and sample records.
 //! - [`fields`]: field paths and `{field}` templates resolved against an event.
 //! - [`render`]: an event plus a webhook's shape gives the exact request
 //!   (JSON, form, query string, XML, ADF). Compiles to WASM for the preview.
-//! - [`validate`]: every webhook rule, each error tied to its field.
+//! - [`validate`]: every webhook rule, each error tied to its field; an
+//!   incoming event's checks.
 //! - [`matching`]: which webhooks an event fires (triggers and filters).
 //! - [`reports`]: date ranges, per-webhook counts, chart bars, the record
 //!   an event is about, retry-all progress.
+//! - `error` (feature `store`): the engine's one error type.
+//! - `clock`, `ids` (feature `store`): stored times; ids and signing secrets.
+//! - `job` (feature `store`): the delivery vocabulary: a job, its outcome,
+//!   and the step it leads to (retry schedule, `Retry-After`, giving up).
 //! - `signing` (feature `store`): Standard Webhooks signatures.
 //! - `delivery` (feature `store`): claims due deliveries, sends them signed,
 //!   records every attempt.
 //! - `upkeep` (feature `store`): folds report counts, purges deliveries
 //!   past retention, marks retry-all runs.
 //! - `testing` (feature `testing`): a recording HTTP receiver for tests.
-//! - `store` (feature `store`): accounts, users, sessions, webhooks, API keys,
-//!   events, deliveries and the reports' queries on SQLite or PostgreSQL,
-//!   behind one interface.
+//! - `store` (feature `store`): the database, one file per subject (see
+//!   its Layout), on SQLite or PostgreSQL behind one interface.
 
 pub mod catalog;
 pub mod fields;
@@ -30,7 +36,15 @@ pub mod reports;
 pub mod validate;
 
 #[cfg(feature = "store")]
+pub mod clock;
+#[cfg(feature = "store")]
 pub mod delivery;
+#[cfg(feature = "store")]
+pub mod error;
+#[cfg(feature = "store")]
+pub mod ids;
+#[cfg(feature = "store")]
+pub mod job;
 #[cfg(feature = "store")]
 pub mod signing;
 #[cfg(feature = "store")]
@@ -41,4 +55,6 @@ pub mod testing;
 pub mod upkeep;
 
 #[cfg(feature = "store")]
-pub use store::{Error, Store};
+pub use error::{Error, Result};
+#[cfg(feature = "store")]
+pub use store::Store;

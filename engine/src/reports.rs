@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::model::DeliveryStatus;
 use crate::validate::FieldError;
 
 /// The longest range a report covers, so a typo cannot ask for a century.
@@ -379,7 +380,7 @@ pub struct DeliveryState {
     pub event_id: String,
     pub event_type: String,
     pub created_at: DateTime<Utc>,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: u32,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_response_status: Option<u16>,
@@ -447,7 +448,12 @@ pub struct HistoryQuery {
 }
 
 /// The statuses a delivery can have, as the history filter offers them.
-pub const STATUSES: [&str; 4] = ["succeeded", "failed", "retrying", "pending"];
+pub const STATUSES: [&str; 4] = [
+    DeliveryStatus::ALL[0].as_str(),
+    DeliveryStatus::ALL[1].as_str(),
+    DeliveryStatus::ALL[2].as_str(),
+    DeliveryStatus::ALL[3].as_str(),
+];
 
 impl HistoryQuery {
     fn value(v: &Option<String>) -> Option<&str> {

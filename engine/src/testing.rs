@@ -147,7 +147,7 @@ pub async fn fresh_postgres_url() -> Option<String> {
         eprintln!("PostgreSQL run skipped: POSTBACK_TEST_POSTGRES_URL is not set");
         return None;
     };
-    let name = crate::store::new_id("pbtest");
+    let name = crate::ids::new_id("pbtest");
     let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&base)
         .await
         .expect("connect to PostgreSQL");

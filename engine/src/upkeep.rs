@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::store::{Result, Store, now_ms};
+use crate::clock::now_ms;
+use crate::store::{Result, Store};
 
 /// Deliveries removed per purge transaction: small, so the delivery
 /// engine's writes never wait long behind one.

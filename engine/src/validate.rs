@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalog, is_envelope_path, is_plausible_path};
 use crate::fields::TemplateError;
-use crate::model::{Auth, FilterOp, Format, MappingValue, Method, WebhookInput};
+use crate::model::{Auth, FilterOp, Format, MappingValue, Method, NewEvent, WebhookInput};
 use crate::render::{effective_url, template_fields};
 
 /// One problem with one field.
@@ -461,6 +461,36 @@ fn check_header_value(
             "A header value cannot contain control characters.".into(),
         );
     }
+}
+
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// Checks an incoming event; errors name the JSON field.
+pub fn check_event(event: &NewEvent) -> Result<(), FieldError> {
+    if !is_event_type(&event.event_type) {
+        return Err(FieldError::new(
+            "type",
+            "invalid_event_type",
+            "An event type looks like noun.verb in lower case, e.g. contact.created.",
+        ));
+    }
+    if !event.data.is_object() {
+        return Err(FieldError::new(
+            "data",
+            "invalid_data",
+            "data must be a JSON object: the record.",
+        ));
+    }
+    if let Some(key) = &event.idempotency_key
+        && (key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY)
+    {
+        return Err(FieldError::new(
+            "idempotency_key",
+            "invalid_idempotency_key",
+            format!("An idempotency key has 1 to {MAX_IDEMPOTENCY_KEY} characters."),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

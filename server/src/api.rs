@@ -13,8 +13,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use engine::delivery::Sender;
 use engine::model::WebhookInput;
+use engine::model::{Account, NewEvent};
 use engine::store::DeliveryFilter;
-use engine::store::{Account, NewEvent, Store};
+use engine::store::Store;
 use engine::validate::FieldError;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -153,9 +154,9 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: ApiState) -> Router<S> {
 
 /// Accepts one event: it and its deliveries are committed before the 202.
 #[utoipa::path(post, path = "/api/v1/events", tag = "events",
-    request_body = engine::store::NewEvent,
+    request_body = engine::model::NewEvent,
     responses(
-        (status = 202, description = "Accepted; one delivery per matching active webhook (inline ones with their first outcome)", body = engine::store::Accepted),
+        (status = 202, description = "Accepted; one delivery per matching active webhook (inline ones with their first outcome)", body = engine::model::Accepted),
         (status = 400, description = "The body is not JSON of the right shape", body = crate::openapi::ErrorBody),
         (status = 401, description = "No valid API key", body = crate::openapi::ErrorBody),
         (status = 422, description = "A field is invalid", body = crate::openapi::ErrorBody),
@@ -196,7 +197,7 @@ struct EventQuery {
         ("type" = Option<String>, Query, description = "Only events of this type"),
     ),
     responses(
-        (status = 200, description = "A page of the log; `next_cursor` is where to continue", body = engine::store::EventPage),
+        (status = 200, description = "A page of the log; `next_cursor` is where to continue", body = engine::model::EventPage),
         (status = 400, description = "The body is not JSON of the right shape", body = crate::openapi::ErrorBody),
         (status = 401, description = "No valid API key", body = crate::openapi::ErrorBody),
         (status = 422, description = "The cursor is not one this server gave out", body = crate::openapi::ErrorBody),

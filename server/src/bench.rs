@@ -16,7 +16,7 @@ use axum::http::HeaderMap;
 use clap::{Args, ValueEnum};
 use engine::delivery::{Delivery, DeliveryConfig};
 use engine::model::{DeliveryMode, RetryPolicy, Trigger, WebhookInput};
-use engine::store::NewEvent;
+use engine::model::{DeliveryStatus, NewEvent};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ModeArg {
@@ -118,7 +118,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let (url, scratch) = match &args.database_url {
         Some(url) => (url.clone(), None),
         None => {
-            let dir = std::env::temp_dir().join(engine::store::new_id("postback-bench"));
+            let dir = std::env::temp_dir().join(engine::ids::new_id("postback-bench"));
             (
                 format!("sqlite://{}/bench.db?mode=rwc", dir.display()),
                 Some(dir),
@@ -138,7 +138,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let (receiver, arrivals) = start_receiver().await?;
     for i in 0..args.webhooks.max(1) {
         let input = WebhookInput {
-            title: format!("bench {i} {}", engine::store::new_id("b")),
+            title: format!("bench {i} {}", engine::ids::new_id("b")),
             url: receiver.clone(),
             triggers: vec![Trigger {
                 event_type: "lead.created".into(),
@@ -173,7 +173,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         store.backend(),
         args.webhooks.max(1),
         args.mode,
-        if store.backend() == "sqlite" {
+        if store.backend() == engine::store::Backend::Sqlite {
             "WAL, synchronous=FULL"
         } else {
             "PostgreSQL defaults"
@@ -184,7 +184,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // delivery is recorded as succeeded.
     let expected = (args.events * args.webhooks.max(1)) as i64;
     // A database given on the command line may hold earlier runs.
-    let earlier = store.count_deliveries(&account.id, "succeeded").await?;
+    let earlier = store
+        .count_deliveries(&account.id, DeliveryStatus::Succeeded)
+        .await?;
     let started = Instant::now();
     // Each caller takes the next batch of the burst until none is left.
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -216,7 +218,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let accepted_in = started.elapsed();
     let deadline = started + Duration::from_secs(300);
     loop {
-        let done = store.count_deliveries(&account.id, "succeeded").await? - earlier;
+        let done = store
+            .count_deliveries(&account.id, DeliveryStatus::Succeeded)
+            .await?
+            - earlier;
         if done >= expected || Instant::now() > deadline {
             let took = started.elapsed();
             println!(
@@ -263,7 +268,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             let t0 = Instant::now();
             let answer = request.send().await?.error_for_status()?.bytes().await?;
             let took = t0.elapsed().as_secs_f64() * 1000.0;
-            let answer: engine::store::Accepted = serde_json::from_slice(&answer)?;
+            let answer: engine::model::Accepted = serde_json::from_slice(&answer)?;
             anyhow::Ok((t0, took, answer))
         });
     }

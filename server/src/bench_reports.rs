@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use engine::model::{ReceivedResponse, SentRequest, Trigger, WebhookInput};
+use engine::model::{DeliveryStatus, ReceivedResponse, SentRequest, Trigger, WebhookInput};
 use engine::store::{PastAttempt, PastDelivery, Store};
 use serde_json::json;
 
@@ -53,7 +53,7 @@ pub async fn run(args: BenchReportsArgs) -> anyhow::Result<()> {
     let url = match &args.database_url {
         Some(url) => url.clone(),
         None => {
-            let dir = std::env::temp_dir().join(engine::store::new_id("postback-bench"));
+            let dir = std::env::temp_dir().join(engine::ids::new_id("postback-bench"));
             format!("sqlite://{}/reports.db?mode=rwc", dir.display())
         }
     };
@@ -259,7 +259,7 @@ async fn seed(
     hooks: &[String],
     args: &BenchReportsArgs,
 ) -> anyhow::Result<Seeded> {
-    let now = engine::store::now_ms();
+    let now = engine::clock::now_ms();
     let span = args.days.max(1) * 86_400_000;
     let step = (span / args.deliveries.max(1) as i64).max(1);
     let mut last = Seeded {
@@ -332,7 +332,11 @@ fn past(i: usize, created: i64, outage: bool) -> PastDelivery {
         created_at_ms: created,
         event_type: event_type.into(),
         data: json!({"id": format!("c_{i}"), "first_name": "Jane", "last_name": format!("Doe {i}")}),
-        status: if failed { "failed" } else { "succeeded" },
+        status: if failed {
+            DeliveryStatus::Failed
+        } else {
+            DeliveryStatus::Succeeded
+        },
         attempts: (0..3).map(attempt).collect(),
     }
 }

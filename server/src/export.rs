@@ -5,6 +5,7 @@ use app::api::ssr::{AppState, USER_ID};
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
+use engine::model::WebhookTitle;
 use engine::reports::{DeliveryState, HistoryQuery};
 use engine::store::{DeliveryFilter, Store};
 use http::{StatusCode, header};
@@ -90,7 +91,7 @@ struct Pages {
     store: Store,
     account_id: String,
     filter: DeliveryFilter,
-    titles: Vec<(String, String, bool)>,
+    titles: Vec<WebhookTitle>,
     done: bool,
 }
 
@@ -125,12 +126,10 @@ impl Pages {
     }
 }
 
-fn row(d: &DeliveryState, titles: &[(String, String, bool)]) -> [String; 11] {
-    let title = titles
-        .iter()
-        .find(|(id, _, _)| *id == d.webhook_id)
-        .map(|(_, t, _)| t.clone())
-        .unwrap_or_default();
+fn row(d: &DeliveryState, titles: &[WebhookTitle]) -> [String; 11] {
+    let title = WebhookTitle::of(titles, &d.webhook_id)
+        .unwrap_or_default()
+        .to_string();
     let last = match (d.last_response_status, &d.last_error) {
         (Some(status), _) => status.to_string(),
         (None, Some(error)) => error.clone(),
@@ -145,7 +144,7 @@ fn row(d: &DeliveryState, titles: &[(String, String, bool)]) -> [String; 11] {
         d.event_type.clone(),
         inert(d.record_id.clone().unwrap_or_default()),
         inert(d.record_label.clone().unwrap_or_default()),
-        d.status.clone(),
+        d.status.to_string(),
         d.attempts.to_string(),
         inert(last),
     ]

@@ -68,7 +68,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let delivery = Delivery::start(store.clone(), args.delivery.config())
                 .context("starting the delivery engine")?;
             let upkeep = Upkeep::start(store.clone(), args.delivery.upkeep());
-            tracing::info!(database = store.backend(), "Postback is delivering");
+            tracing::info!(database = %store.backend(), "Postback is delivering");
             shutdown_signal().await;
             upkeep.stop().await;
             delivery.shutdown().await;
@@ -210,7 +210,7 @@ pub async fn serve(
 
     let purge = tokio::spawn(sessions::purge_expired(store.clone()));
     let upkeep = Upkeep::start(store.clone(), args.delivery.upkeep());
-    tracing::info!(%addr, database = store.backend(), "Postback is serving the console at http://{addr}");
+    tracing::info!(%addr, database = %store.backend(), "Postback is serving the console at http://{addr}");
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await?;

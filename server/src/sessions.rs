@@ -21,7 +21,7 @@ impl DbSessionStore {
 
 fn expiry(record: &Record) -> chrono::DateTime<chrono::Utc> {
     let ms = record.expiry_date.unix_timestamp_nanos() / 1_000_000;
-    engine::store::from_ms(i64::try_from(ms).unwrap_or(i64::MAX))
+    engine::clock::from_ms(i64::try_from(ms).unwrap_or(i64::MAX))
 }
 
 fn encode(record: &Record) -> Result<Vec<u8>> {

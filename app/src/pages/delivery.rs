@@ -59,7 +59,7 @@ pub fn DeliveryPage() -> impl IntoView {
                                 </div>
                                 {resend_result}
                                 <dl class="facts" data-testid="delivery-facts">
-                                    <dt>"Status"</dt><dd><StatusBadge status=d.status.clone() /></dd>
+                                    <dt>"Status"</dt><dd><StatusBadge status=d.status /></dd>
                                     <dt>"Webhook"</dt><dd>{view.webhook_title}</dd>
                                     <dt>"Event"</dt><dd>{format!("{} ({})", d.event_type, d.event_id)}</dd>
                                     <dt>"Record"</dt><dd>{record}</dd>
@@ -67,8 +67,8 @@ pub fn DeliveryPage() -> impl IntoView {
                                     <dt>"Attempts"</dt><dd data-testid="attempt-count">{d.attempts}</dd>
                                     <dt>"Next retry"</dt>
                                     <dd data-testid="next-retry">
-                                        {match (d.status.as_str(), d.next_attempt_at) {
-                                            ("retrying" | "pending", Some(at)) => fmt_time(at),
+                                        {match d.next_attempt_at {
+                                            Some(at) if d.status.is_open() => fmt_time(at),
                                             _ => "none".to_string(),
                                         }}
                                     </dd>

@@ -1,6 +1,7 @@
 //! Delivery history: every delivery, newest first, filtered by the URL's
 //! query (a plain GET form), paged by cursor, exportable as CSV.
 
+use engine::model::WebhookTitle;
 use engine::reports::{DeliveryState, HistoryQuery, Preset, STATUSES, urlencoding};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -67,7 +68,7 @@ pub fn HistoryPage() -> impl IntoView {
 #[component]
 fn Filters(
     asked: HistoryQuery,
-    webhooks: Vec<(String, String, bool)>,
+    webhooks: Vec<WebhookTitle>,
     error: Option<engine::validate::FieldError>,
 ) -> impl IntoView {
     let chosen = |v: &Option<String>| v.clone().unwrap_or_default();
@@ -85,7 +86,7 @@ fn Filters(
                     <option value="">"All webhooks"</option>
                     {webhooks
                         .into_iter()
-                        .map(|(id, title, deleted)| {
+                        .map(|WebhookTitle { id, title, deleted }| {
                             let selected = id == webhook;
                             let label = if deleted { format!("{title} (deleted)") } else { title };
                             view! { <option value=id selected=selected>{label}</option> }
@@ -138,20 +139,14 @@ fn Filters(
 }
 
 #[component]
-fn Rows(rows: Vec<DeliveryState>, webhooks: Vec<(String, String, bool)>) -> impl IntoView {
+fn Rows(rows: Vec<DeliveryState>, webhooks: Vec<WebhookTitle>) -> impl IntoView {
     if rows.is_empty() {
         return view! {
             <div class="empty" data-testid="no-deliveries"><p>"No deliveries match these filters."</p></div>
         }
         .into_any();
     }
-    let title_of = move |id: &str| {
-        webhooks
-            .iter()
-            .find(|(hook, _, _)| hook == id)
-            .map(|(_, title, _)| title.clone())
-            .unwrap_or_else(|| id.to_string())
-    };
+    let title_of = move |id: &str| WebhookTitle::of(&webhooks, id).unwrap_or(id).to_string();
     view! {
         <table class="list" data-testid="history-table">
             <caption class="visually-hidden">"Deliveries, newest first"</caption>
@@ -173,7 +168,7 @@ fn Rows(rows: Vec<DeliveryState>, webhooks: Vec<(String, String, bool)>) -> impl
                         let record = d.record_text().unwrap_or_else(|| "—".into());
                         let last = d.last_outcome().unwrap_or_else(|| "—".into());
                         view! {
-                            <tr data-testid="history-row" data-status=d.status.clone() data-id=d.id.clone()>
+                            <tr data-testid="history-row" data-status=d.status.as_str() data-id=d.id.clone()>
                                 <td class="nowrap">
                                     <a href=format!("/reports/deliveries/{}", d.id) data-testid="delivery-link">
                                         {fmt_time(d.created_at)}
@@ -193,7 +188,7 @@ fn Rows(rows: Vec<DeliveryState>, webhooks: Vec<(String, String, bool)>) -> impl
                                         None => view! { <span>{record}</span> }.into_any(),
                                     }}
                                 </td>
-                                <td><StatusBadge status=d.status.clone() /></td>
+                                <td><StatusBadge status=d.status /></td>
                                 <td class="num">{d.attempts}</td>
                                 <td class="last-response">{last}</td>
                             </tr>

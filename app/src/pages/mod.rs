@@ -21,7 +21,7 @@ pub mod reports;
 pub mod setup;
 pub mod webhooks;
 
-use engine::model::{Role, User};
+use engine::model::{DeliveryStatus, Role, User};
 use leptos::prelude::*;
 
 use crate::api::Logout;
@@ -69,13 +69,13 @@ pub fn fmt_time(at: chrono::DateTime<chrono::Utc>) -> String {
 
 /// A delivery's status as a word in a badge (never colour alone).
 #[component]
-pub fn StatusBadge(status: String) -> impl IntoView {
-    let class = match status.as_str() {
-        "succeeded" => "badge on",
-        "failed" => "badge bad",
-        _ => "badge wait",
+pub fn StatusBadge(status: DeliveryStatus) -> impl IntoView {
+    let class = match status {
+        DeliveryStatus::Succeeded => "badge on",
+        DeliveryStatus::Failed => "badge bad",
+        DeliveryStatus::Pending | DeliveryStatus::Retrying => "badge wait",
     };
-    view! { <span class=class data-testid="status">{status}</span> }
+    view! { <span class=class data-testid="status">{status.as_str()}</span> }
 }
 
 /// A date input of a GET filter form, with its label and field error.

@@ -23,11 +23,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::model::{TestResponse, TestSend};
-use crate::store::{
-    Accepted, Account, DeliveryState, Error, Job, NewEvent, Outcome, Store, ToSend, Turn,
-    check_event,
-};
+use crate::clock::now_ms;
+use crate::error::Error;
+use crate::job::{Finished, Job, Outcome};
+use crate::model::{Accepted, Account, DeliveryStatus, NewEvent, TestResponse, TestSend};
+use crate::reports::DeliveryState;
+use crate::store::{Backend, Store, ToSend, Turn};
+use crate::validate::check_event;
 pub use sender::Sender;
 
 #[derive(Clone, Debug)]
@@ -111,9 +113,7 @@ impl Handoff {
         if let Err(mpsc::error::SendError(call)) = self.calls.send(call) {
             return store.accept_events(&call.account, call.events).await;
         }
-        answered
-            .await
-            .unwrap_or_else(|_| Err(Error::Database(sqlx::Error::PoolClosed)))
+        answered.await.unwrap_or(Err(Error::Stopped))
     }
 
     /// Wakes the engine: new deliveries were committed or made due.
@@ -197,7 +197,7 @@ async fn run(
     // PostgreSQL runs writers side by side: calls that arrive while a turn
     // is under way get a turn of their own beside it rather than waiting
     // for its commit. SQLite has one writer, so there they wait.
-    let side_by_side = store.backend() == "postgres";
+    let side_by_side = store.backend() == Backend::Postgres;
     let mut side: Option<JoinHandle<Done>> = None;
     // Committed turns' deliveries being loaded (events, webhooks, secrets)
     // on the readers while the next turn runs, and how many they hold.
@@ -376,6 +376,11 @@ async fn run(
     while let Some(outcome) = outcomes.recv().await {
         finished.push(outcome);
     }
+    let now = now_ms();
+    let finished: Vec<Finished> = finished
+        .into_iter()
+        .map(|o| Finished::new(o, now))
+        .collect();
     if let Err(e) = store.record_attempts(&finished).await {
         tracing::error!(error = %e, count = finished.len(), "recording the last attempts failed");
     }
@@ -447,10 +452,15 @@ async fn take_turn(store: Store, work: Work) -> Done {
             }
         }
     }
+    let now = now_ms();
+    let finished: Vec<Finished> = outcomes
+        .into_iter()
+        .map(|o| Finished::new(o, now))
+        .collect();
     let turn = Turn {
         accept,
         room,
-        outcomes: &outcomes,
+        finished: &finished,
         claim,
         lease_ms,
         skip: &skip,
@@ -470,7 +480,7 @@ async fn take_turn(store: Store, work: Work) -> Done {
         }
         Err(e) => {
             // Unrecorded attempts are sent again once their lease ends.
-            tracing::error!(error = %e, recorded = outcomes.len(), "the delivery engine's database turn failed");
+            tracing::error!(error = %e, recorded = finished.len(), "the delivery engine's database turn failed");
             for calls in waiting {
                 for (_, call) in calls {
                     let _ = call.answer.send(Err(e.for_another_caller()));
@@ -622,7 +632,7 @@ pub async fn accept_events(
     let mut attempts = tokio::task::JoinSet::new();
     for (a, answer) in answers.iter().enumerate() {
         for (d, delivery) in answer.deliveries.iter().enumerate() {
-            if !delivery.inline || delivery.status != "pending" {
+            if !delivery.inline || delivery.status != DeliveryStatus::Pending {
                 continue;
             }
             let Some(job) = store.claim_inline(&delivery.id).await? else {
@@ -638,17 +648,21 @@ pub async fn accept_events(
         if let Ok((a, d, outcome)) = done {
             let answer = &mut answers[a].deliveries[d];
             answer.status = if outcome.succeeded() {
-                "succeeded"
+                DeliveryStatus::Succeeded
             } else {
-                "failed"
-            }
-            .into();
+                DeliveryStatus::Failed
+            };
             answer.response_status = outcome.response.as_ref().map(|r| r.status);
             outcomes.push(outcome);
         }
     }
     if !outcomes.is_empty() {
-        store.record_attempts(&outcomes).await?;
+        let now = now_ms();
+        let finished: Vec<Finished> = outcomes
+            .into_iter()
+            .map(|o| Finished::new(o, now))
+            .collect();
+        store.record_attempts(&finished).await?;
         for answer in &answers {
             store.remember_answer(answer).await?;
         }
@@ -669,9 +683,11 @@ pub async fn test_send(
         .create_test_delivery(account_id, webhook_id, event_type)
         .await?;
     let outcome = sender.attempt(job).await;
+    let finished = Finished::new(outcome, now_ms());
     store
-        .record_attempts(std::slice::from_ref(&outcome))
+        .record_attempts(std::slice::from_ref(&finished))
         .await?;
+    let outcome = finished.outcome;
     Ok(TestSend {
         delivery_id: outcome.job.delivery_id.clone(),
         response: outcome.response.clone().map(|r| TestResponse {
@@ -697,9 +713,9 @@ pub async fn resend(
     let job = store
         .take_for_resend(account_id, delivery_id, lease)
         .await?;
-    let outcome = sender.attempt(job).await;
+    let finished = Finished::new(sender.attempt(job).await, now_ms());
     store
-        .record_attempts(std::slice::from_ref(&outcome))
+        .record_attempts(std::slice::from_ref(&finished))
         .await?;
     store.delivery(account_id, delivery_id).await
 }

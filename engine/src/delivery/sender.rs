@@ -10,11 +10,12 @@ use std::time::{Duration, Instant};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 use super::address;
+use crate::clock::now_ms;
+use crate::job::{Job, MAX_RECORDED_BODY, Outcome};
 use crate::model::Auth;
 use crate::model::{ReceivedResponse, SentRequest};
 use crate::render::render;
 use crate::signing;
-use crate::store::{Job, MAX_RECORDED_BODY, Outcome, now_ms};
 
 pub const USER_AGENT: &str = concat!("Postback/", env!("CARGO_PKG_VERSION"));
 const REDACTED: &str = "********";

@@ -1,8 +1,9 @@
 //! The store's conformance suite: every test runs on SQLite and on PostgreSQL.
 
 use crate::support::{postgres, sqlite};
+use engine::model::NewEvent;
 use engine::model::{Auth, MappingRow, MappingValue, Role, SECRET_MASK, Trigger, WebhookInput};
-use engine::store::{Error, NewEvent, Store};
+use engine::store::{Error, Store};
 
 conformance!(
     migrations_are_idempotent_and_create_the_default_account_once,
@@ -20,6 +21,7 @@ conformance!(
     a_repeated_idempotency_key_returns_the_first_answer,
     the_event_log_reads_in_order_with_a_cursor,
     bad_events_are_rejected_and_nothing_is_stored,
+    a_unique_index_answers_with_the_field_it_guards,
 );
 
 fn webhook(title: &str) -> WebhookInput {
@@ -467,7 +469,7 @@ async fn events_fan_out_to_matching_active_webhooks(store: Store) {
 /// The account's event log once every transaction that was running has
 /// ended: on PostgreSQL the log stops before the oldest one still open, and
 /// the tests of other databases on the same server run beside this one.
-async fn log_after_open_transactions(store: &Store, account_id: &str) -> engine::store::EventPage {
+async fn log_after_open_transactions(store: &Store, account_id: &str) -> engine::model::EventPage {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let mut log = store
         .list_events(account_id, None, 100, None)
@@ -665,5 +667,19 @@ async fn bad_events_are_rejected_and_nothing_is_stored(store: Store) {
             .unwrap()
             .data
             .is_empty()
+    );
+}
+
+/// The database's unique index, not a check before the insert, refuses
+/// the second account of a name; the error names the field it guards.
+async fn a_unique_index_answers_with_the_field_it_guards(store: Store) {
+    store.create_account("Acme", None).await.unwrap();
+    let err = store
+        .create_account(" Acme ", Some("D-2"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        codes(err),
+        [("name".to_string(), "duplicate_name".to_string())]
     );
 }

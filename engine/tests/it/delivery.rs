@@ -2,10 +2,11 @@
 //! engine against a real receiver on loopback, on both databases.
 
 use engine::delivery::{Delivery, DeliveryConfig};
+use engine::model::{Account, DeliveryStatus, NewEvent};
 use engine::model::{
     Auth, Format, MappingRow, MappingValue, Method, RetryPolicy, Trigger, WebhookInput,
 };
-use engine::store::{Account, NewEvent, Store};
+use engine::store::Store;
 
 use crate::support::{TestReceiver, eventually, postgres, sqlite};
 
@@ -103,7 +104,12 @@ async fn engine_with_one_webhook(store: &Store) -> (TestReceiver, Account, Deliv
 
 async fn status_of(store: &Store, delivery: &str) -> String {
     let account = store.ensure_default_account().await.unwrap();
-    store.delivery(&account.id, delivery).await.unwrap().status
+    store
+        .delivery(&account.id, delivery)
+        .await
+        .unwrap()
+        .status
+        .to_string()
 }
 
 async fn a_signed_request_reaches_the_receiver_and_is_recorded(store: Store) {
@@ -658,7 +664,7 @@ async fn a_slow_webhook_keeps_to_its_in_flight_limit_and_others_go_on(store: Sto
     );
     eventually("the slow webhook's six deliveries", || async {
         store
-            .count_deliveries(&account.id, "succeeded")
+            .count_deliveries(&account.id, DeliveryStatus::Succeeded)
             .await
             .unwrap()
             == 12
@@ -707,7 +713,7 @@ async fn deliveries_handed_over_at_acceptance_go_once_and_are_recorded(store: St
     assert_eq!(ids.len(), 80);
     eventually("all 80 deliveries to succeed", || async {
         store
-            .count_deliveries(&account.id, "succeeded")
+            .count_deliveries(&account.id, DeliveryStatus::Succeeded)
             .await
             .unwrap()
             == 80
@@ -806,7 +812,7 @@ async fn concurrent_accepts_share_commits_and_each_gets_its_own_answer(store: St
     let expected = accepted.len() as i64;
     eventually("every delivery to succeed", || async {
         store
-            .count_deliveries(&account.id, "succeeded")
+            .count_deliveries(&account.id, DeliveryStatus::Succeeded)
             .await
             .unwrap()
             == expected

@@ -1,7 +1,8 @@
 //! The event log on PostgreSQL, where a transaction can take a sequence
 //! number and commit after a later one: a reader must not page past it.
 
-use engine::store::{NewEvent, Store};
+use engine::model::NewEvent;
+use engine::store::Store;
 use sqlx::Connection;
 
 use crate::support::fresh_postgres_url;
@@ -53,7 +54,7 @@ async fn an_event_committed_late_is_not_skipped_by_a_reader() {
         .list_events(&account.id, None, 10, None)
         .await
         .unwrap();
-    let ids = |page: &engine::store::EventPage| {
+    let ids = |page: &engine::model::EventPage| {
         page.data
             .iter()
             .map(|e| e.data["id"].as_str().unwrap_or_default().to_string())

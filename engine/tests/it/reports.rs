@@ -3,9 +3,10 @@
 //! the retention purge.
 
 use chrono::{DateTime, Duration, Utc};
+use engine::model::{DeliveryStatus, NewEvent};
 use engine::model::{ReceivedResponse, SentRequest, Trigger, WebhookInput};
 use engine::reports::Range;
-use engine::store::{DeliveryFilter, NewEvent, PastAttempt, PastDelivery, Store};
+use engine::store::{DeliveryFilter, PastAttempt, PastDelivery, Store};
 use serde_json::json;
 
 use crate::support::{postgres, sqlite};
@@ -63,7 +64,7 @@ fn past(when: &str, status: &'static str, contact: &str) -> PastDelivery {
         created_at_ms: created,
         event_type: "contact.created".into(),
         data: json!({"id": contact, "first_name": "Jane", "last_name": contact}),
-        status,
+        status: DeliveryStatus::parse(status).expect("a delivery status"),
         attempts,
     }
 }
@@ -297,7 +298,7 @@ async fn history_filters_and_pages_both_ways(store: Store) {
         ..DeliveryFilter::default()
     };
     let first = store.list_deliveries(&account.id, &only_a).await.unwrap();
-    let ids = |page: &engine::store::DeliveryPage| {
+    let ids = |page: &engine::reports::DeliveryPage| {
         page.data.iter().map(|d| d.id.clone()).collect::<Vec<_>>()
     };
     // Newest first. The two in one millisecond come in the store's own

@@ -7,9 +7,8 @@ use engine::store::Store;
 /// A fresh SQLite database in a folder of its own, and the guard that
 /// removes the folder when the test is done with it.
 pub async fn sqlite() -> (Store, TempDir) {
-    let dir = TempDir(
-        std::env::temp_dir().join(format!("postback-test-{}", engine::store::new_id("db"))),
-    );
+    let dir =
+        TempDir(std::env::temp_dir().join(format!("postback-test-{}", engine::ids::new_id("db"))));
     let url = format!("sqlite://{}?mode=rwc", dir.db_path().display());
     let store = Store::connect(&url).await.expect("open sqlite");
     store.migrate().await.expect("migrate sqlite");

@@ -18,7 +18,7 @@ impl Drop for TempDb {
 }
 
 pub fn temp_db() -> TempDb {
-    let dir = std::env::temp_dir().join(engine::store::new_id("postback-server-test"));
+    let dir = std::env::temp_dir().join(engine::ids::new_id("postback-server-test"));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("postback.db");
     TempDb {

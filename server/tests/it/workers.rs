@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 
+use engine::model::{DeliveryStatus, NewEvent};
 use engine::model::{RetryPolicy, Trigger, WebhookInput};
-use engine::store::{NewEvent, Store};
+use engine::store::Store;
 use engine::testing::{TestReceiver, fresh_postgres_url};
 
 fn worker(url: &str) -> Child {
@@ -110,7 +111,7 @@ async fn two_workers_on_one_postgres_send_every_delivery_once() {
 async fn eventually_long(store: &Store, account_id: &str, count: i64) {
     for _ in 0..600 {
         if store
-            .count_deliveries(account_id, "succeeded")
+            .count_deliveries(account_id, DeliveryStatus::Succeeded)
             .await
             .unwrap()
             >= count
@@ -122,7 +123,7 @@ async fn eventually_long(store: &Store, account_id: &str, count: i64) {
     panic!(
         "only {} of {count} deliveries succeeded",
         store
-            .count_deliveries(account_id, "succeeded")
+            .count_deliveries(account_id, DeliveryStatus::Succeeded)
             .await
             .unwrap()
     );

@@ -1,8 +1,12 @@
 //! The webhook and event types, in the exact shapes of the REST API
 //! (PRODUCT.md section 8). The console and the API both speak these.
+//! [`events`] holds the event API's own shapes (in, answered, logged).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+pub mod events;
+pub use events::{Accepted, DeliveryRef, EventPage, LoggedEvent, NewEvent};
 
 /// What the console and API show in place of a stored secret. Saving this
 /// value back means "keep the secret that is stored".
@@ -318,6 +322,61 @@ impl DeliveryMode {
     }
 }
 
+/// Where a delivery stands. Pending and retrying ones are still open:
+/// an attempt is due now or later.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Made, not attempted yet.
+    Pending,
+    /// Attempted and failed; another attempt is due.
+    Retrying,
+    Succeeded,
+    /// Given up: its attempts are used up or the receiver said never again.
+    Failed,
+}
+
+impl DeliveryStatus {
+    /// In the order the history's filter offers them.
+    pub const ALL: [DeliveryStatus; 4] = [
+        DeliveryStatus::Succeeded,
+        DeliveryStatus::Failed,
+        DeliveryStatus::Retrying,
+        DeliveryStatus::Pending,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Retrying => "retrying",
+            DeliveryStatus::Succeeded => "succeeded",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+
+    /// Still open: an attempt is due now or later.
+    pub fn is_open(self) -> bool {
+        matches!(self, DeliveryStatus::Pending | DeliveryStatus::Retrying)
+    }
+}
+
+impl std::fmt::Display for DeliveryStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for DeliveryStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RetryPolicy {
@@ -390,6 +449,43 @@ pub struct WebhookView {
     pub disabled_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A webhook's name, deleted ones too: the history names every
+/// delivery's webhook, and filters by the live ones.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "store", derive(sqlx::FromRow))]
+pub struct WebhookTitle {
+    pub id: String,
+    pub title: String,
+    pub deleted: bool,
+}
+
+impl WebhookTitle {
+    /// The title of webhook `id` among `titles`.
+    pub fn of<'a>(titles: &'a [WebhookTitle], id: &str) -> Option<&'a str> {
+        titles.iter().find(|t| t.id == id).map(|t| t.title.as_str())
+    }
+}
+
+/// An account: the tenant every webhook, user, key and event belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "store", derive(sqlx::FromRow))]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    /// The receiver's id for this account (e.g. its DealerID).
+    pub external_ref: Option<String>,
+}
+
+impl From<&Account> for AccountRef {
+    fn from(account: &Account) -> Self {
+        AccountRef {
+            id: account.id.clone(),
+            name: account.name.clone(),
+            external_ref: account.external_ref.clone(),
+        }
+    }
 }
 
 /// The account an event belongs to, as every payload carries it.
