@@ -35,8 +35,8 @@ pub mod ssr {
     #[derive(Clone, Debug)]
     pub struct AppState {
         pub store: Store,
-        /// The client test sends go through.
-        pub sender: engine::delivery::Sender,
+        /// Test sends, resends and retries go through it.
+        pub engine: engine::Engine,
         pub leptos_options: LeptosOptions,
         /// How long deliveries are kept, for the report to say.
         pub retention_days: u32,
@@ -270,9 +270,10 @@ pub async fn test_webhook(
     id: String,
     event_type: String,
 ) -> Result<engine::model::TestSend, ServerFnError> {
-    let (store, user) = ssr::require_admin().await?;
-    let sender = ssr::state()?.sender;
-    engine::delivery::test_send(&store, &sender, &user.account_id, &id, &event_type)
+    let (_, user) = ssr::require_admin().await?;
+    let engine = ssr::state()?.engine;
+    engine
+        .test_send(&user.account_id, &id, &event_type)
         .await
         .map_err(ssr::engine_error)
 }
@@ -410,9 +411,10 @@ pub async fn delivery_detail(id: String) -> Result<DeliveryView, ServerFnError> 
 /// Makes one more attempt of a delivery now and waits for it. Admins only.
 #[server(endpoint = "resend")]
 pub async fn resend_delivery(id: String) -> Result<DeliveryState, ServerFnError> {
-    let (store, user) = ssr::require_admin().await?;
-    let sender = ssr::state()?.sender;
-    engine::delivery::resend(&store, &sender, &user.account_id, &id)
+    let (_, user) = ssr::require_admin().await?;
+    let engine = ssr::state()?.engine;
+    engine
+        .resend(&user.account_id, &id)
         .await
         .map_err(|e| ssr::not_found(e, "That delivery does not exist (or was purged)."))
 }
@@ -426,22 +428,15 @@ pub async fn retry_all_failed(
     from: Option<String>,
     to: Option<String>,
 ) -> Result<String, ServerFnError> {
-    let (store, user) = ssr::require_admin().await?;
+    let (_, user) = ssr::require_admin().await?;
     let range = RangeQuery { range, from, to }
         .resolve(chrono::Utc::now())
         .map_err(|e| ssr::status(http::StatusCode::UNPROCESSABLE_ENTITY, &e.message))?;
-    let run = store
-        .start_retry_run(&user.account_id, &webhook_id, range, &user.id)
+    let run = ssr::state()?
+        .engine
+        .retry_all(&user.account_id, &webhook_id, range, &user.id)
         .await
         .map_err(ssr::engine_error)?;
-    let marking = store.clone();
-    let run_id = run.id.clone();
-    tokio::spawn(async move {
-        if let Err(e) = engine::upkeep::mark_retry_run(&marking, &run_id).await {
-            // Upkeep resumes the run.
-            tracing::error!(error = %e, run = %run_id, "marking a retry-all run failed");
-        }
-    });
     tracing::info!(user = %user.id, run = %run.id, webhook = %webhook_id, "retry all failed started");
     leptos_axum::redirect(&format!("/reports/retries/{}", run.id));
     Ok(run.id)

@@ -21,6 +21,8 @@
 //! - `signing` (feature `store`): Standard Webhooks signatures.
 //! - `delivery` (feature `store`): claims due deliveries, sends them signed,
 //!   records every attempt.
+//! - `handle` (feature `store`): [`Engine`], the one handle the server and
+//!   the console hold: accept events, test send, resend, retry, wake.
 //! - `upkeep` (feature `store`): folds report counts, purges deliveries
 //!   past retention, marks retry-all runs.
 //! - `testing` (feature `testing`): a recording HTTP receiver for tests.
@@ -42,6 +44,8 @@ pub mod delivery;
 #[cfg(feature = "store")]
 pub mod error;
 #[cfg(feature = "store")]
+mod handle;
+#[cfg(feature = "store")]
 pub mod ids;
 #[cfg(feature = "store")]
 pub mod job;
@@ -56,5 +60,7 @@ pub mod upkeep;
 
 #[cfg(feature = "store")]
 pub use error::{Error, Result};
+#[cfg(feature = "store")]
+pub use handle::{Engine, EngineConfig};
 #[cfg(feature = "store")]
 pub use store::Store;

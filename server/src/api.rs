@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::routing::post;
 use axum::{Json, Router};
-use engine::delivery::Sender;
+use engine::Engine;
 use engine::model::WebhookInput;
 use engine::model::{Account, NewEvent};
 use engine::store::DeliveryFilter;
@@ -112,18 +112,11 @@ impl FromRequestParts<ApiState> for ApiAccount {
     }
 }
 
-/// Wakes the in-process delivery engine after events are committed; absent
-/// when this process does not deliver (`--no-worker`).
-#[derive(Clone, Default)]
-pub struct Wake(pub Option<engine::delivery::Handoff>);
-
 /// What the API handlers share.
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Store,
-    /// The client test sends go through.
-    pub sender: Sender,
-    pub wake: Wake,
+    pub engine: Engine,
 }
 
 impl FromRef<ApiState> for Store {
@@ -162,16 +155,12 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: ApiState) -> Router<S> {
         (status = 422, description = "A field is invalid", body = crate::openapi::ErrorBody),
     ))]
 async fn post_event(
-    State(store): State<Store>,
-    State(sender): State<Sender>,
-    State(wake): State<Wake>,
+    State(engine): State<Engine>,
     ApiAccount(account): ApiAccount,
     body: Result<Json<NewEvent>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(event) = body?;
-    let mut answers =
-        engine::delivery::accept_events(&store, &sender, wake.0.as_ref(), &account, vec![event])
-            .await?;
+    let mut answers = engine.accept_events(&account, vec![event]).await?;
     let answer = answers
         .pop()
         .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no answer"))?;
@@ -332,15 +321,9 @@ async fn delete_webhook(
     Ok(StatusCode::NO_CONTENT)
 }
 
-impl FromRef<ApiState> for Wake {
-    fn from_ref(state: &ApiState) -> Wake {
-        state.wake.clone()
-    }
-}
-
-impl FromRef<ApiState> for Sender {
-    fn from_ref(state: &ApiState) -> Sender {
-        state.sender.clone()
+impl FromRef<ApiState> for Engine {
+    fn from_ref(state: &ApiState) -> Engine {
+        state.engine.clone()
     }
 }
 
@@ -362,7 +345,7 @@ struct TestRequest {
     ))]
 async fn test_webhook(
     State(store): State<Store>,
-    State(sender): State<Sender>,
+    State(engine): State<Engine>,
     ApiAccount(account): ApiAccount,
     Path(id): Path<String>,
     body: Option<Json<TestRequest>>,
@@ -378,8 +361,7 @@ async fn test_webhook(
             .map(|t| t.event_type.clone())
             .unwrap_or_else(|| "webhook.test".into()),
     };
-    let result =
-        engine::delivery::test_send(&store, &sender, &account.id, &id, &event_type).await?;
+    let result = engine.test_send(&account.id, &id, &event_type).await?;
     Ok(Json(serde_json::to_value(result).unwrap_or_default()))
 }
 
@@ -442,15 +424,11 @@ async fn get_delivery(
         (status = 422, description = "Not attempted yet", body = crate::openapi::ErrorBody),
     ))]
 async fn retry_delivery(
-    State(store): State<Store>,
-    State(wake): State<Wake>,
+    State(engine): State<Engine>,
     ApiAccount(account): ApiAccount,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let state = store.retry_delivery(&account.id, &id).await?;
-    if let Some(wake) = &wake.0 {
-        wake.wake();
-    }
+    let state = engine.retry_delivery(&account.id, &id).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(serde_json::to_value(state).unwrap_or_default()),

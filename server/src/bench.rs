@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use axum::http::HeaderMap;
 use clap::{Args, ValueEnum};
-use engine::delivery::{Delivery, DeliveryConfig};
+use engine::delivery::DeliveryConfig;
 use engine::model::{DeliveryMode, RetryPolicy, Trigger, WebhookInput};
 use engine::model::{DeliveryStatus, NewEvent};
+use engine::{Engine, EngineConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ModeArg {
@@ -87,17 +88,13 @@ async fn start_receiver() -> anyhow::Result<(String, Arc<Arrivals>)> {
     Ok((url, arrivals))
 }
 
-/// The REST API alone on loopback, handing its events to `handoff`.
-async fn start_api(
-    store: &engine::store::Store,
-    handoff: engine::delivery::Handoff,
-) -> anyhow::Result<String> {
+/// The REST API alone on loopback, handing its events to `engine`.
+async fn start_api(engine: &Engine) -> anyhow::Result<String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     let state = crate::api::ApiState {
-        store: store.clone(),
-        sender: engine::delivery::Sender::new(true)?,
-        wake: crate::api::Wake(Some(handoff)),
+        store: engine.store().clone(),
+        engine: engine.clone(),
     };
     let app: axum::Router = axum::Router::new().nest("/api/v1", crate::api::router(state));
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -164,9 +161,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         per_webhook: args.webhook_concurrency.max(1),
         ..DeliveryConfig::default()
     };
-    let delivery =
-        Delivery::start(store.clone(), config).context("starting the delivery engine")?;
-    let handoff = delivery.handoff();
+    let engine = Engine::start(
+        store.clone(),
+        EngineConfig {
+            delivery: config,
+            ..EngineConfig::default()
+        },
+    )
+    .context("starting the delivery engine")?;
     println!(
         "postback bench: {} on {}, {} webhook(s), {:?} mode, every attempt recorded ({})",
         env!("CARGO_PKG_VERSION"),
@@ -192,12 +194,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut callers = tokio::task::JoinSet::new();
     for _ in 0..args.callers.max(1) {
-        let (next, handoff, store, account) = (
-            next.clone(),
-            handoff.clone(),
-            store.clone(),
-            account.clone(),
-        );
+        let (next, engine, account) = (next.clone(), engine.clone(), account.clone());
         let (batch, events) = (args.batch.max(1), args.events);
         callers.spawn(async move {
             loop {
@@ -206,8 +203,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                     return anyhow::Ok(());
                 }
                 let to = (from + batch).min(events);
-                handoff
-                    .accept(&store, &account, (from..to).map(lead).collect())
+                engine
+                    .accept_events(&account, (from..to).map(lead).collect())
                     .await?;
             }
         });
@@ -249,7 +246,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     arrivals
         .timing
         .store(true, std::sync::atomic::Ordering::Relaxed);
-    let api = start_api(&store, handoff.clone()).await?;
+    let api = start_api(&engine).await?;
     let key = store.create_api_key(&account.id, "bench").await?;
     let client = reqwest::Client::new();
     let total = (args.rate * args.seconds) as usize;
@@ -312,7 +309,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             "memory: peak resident {burst} MiB in the burst, {steady} MiB in the steady phase (receiver and load generator included)"
         );
     }
-    delivery.shutdown().await;
+    engine.shutdown().await;
     store.close().await;
     if let Some(dir) = scratch {
         let _ = std::fs::remove_dir_all(dir);

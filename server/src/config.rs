@@ -4,6 +4,10 @@
 use std::net::SocketAddr;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use engine::EngineConfig;
+use engine::delivery::DeliveryConfig;
+use engine::store::DisablePolicy;
+use engine::upkeep::UpkeepConfig;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -118,58 +122,64 @@ pub struct DeliveryArgs {
     pub allow_private_destinations: bool,
 
     /// Attempts in flight at once.
-    #[arg(long, env = "POSTBACK_CONCURRENCY", default_value_t = 256)]
+    #[arg(long, env = "POSTBACK_CONCURRENCY", default_value_t = DeliveryConfig::default().concurrency)]
     pub concurrency: usize,
 
     /// Attempts in flight at once to one webhook (fast mode), so a slow
     /// receiver cannot take every slot.
-    #[arg(long, env = "POSTBACK_WEBHOOK_CONCURRENCY", default_value_t = 64)]
+    #[arg(long, env = "POSTBACK_WEBHOOK_CONCURRENCY",
+          default_value_t = DeliveryConfig::default().per_webhook)]
     pub webhook_concurrency: usize,
 
     /// Turn a webhook off after this many of its deliveries in a row were given up.
-    #[arg(long, env = "POSTBACK_DISABLE_AFTER_GIVEN_UP", default_value_t = 100)]
+    #[arg(long, env = "POSTBACK_DISABLE_AFTER_GIVEN_UP",
+          default_value_t = DisablePolicy::default().after_given_up)]
     pub disable_after_given_up: u32,
 
     /// Turn a webhook off after every attempt failed for this many hours.
-    #[arg(long, env = "POSTBACK_DISABLE_AFTER_HOURS", default_value_t = 120)]
+    #[arg(long, env = "POSTBACK_DISABLE_AFTER_HOURS",
+          default_value_t = (DisablePolicy::default().after_failing_ms / HOUR_MS) as u32)]
     pub disable_after_hours: u32,
 
     /// How long a claimed delivery belongs to the worker that claimed it;
     /// if that process dies mid-attempt, another takes the delivery after
     /// this. Keep it above the longest webhook timeout.
-    #[arg(long, env = "POSTBACK_LEASE_SECONDS", default_value_t = 120,
+    #[arg(long, env = "POSTBACK_LEASE_SECONDS",
+          default_value_t = DeliveryConfig::default().lease.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub lease_seconds: u64,
 
     /// Keep deliveries and their attempts this many days; older ones are
     /// purged in the background, in small batches.
-    #[arg(long, env = "POSTBACK_RETENTION_DAYS", default_value_t = 30,
+    #[arg(long, env = "POSTBACK_RETENTION_DAYS",
+          default_value_t = UpkeepConfig::default().retention_days,
           value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub retention_days: u32,
 }
 
+const HOUR_MS: i64 = 3_600_000;
+
 impl DeliveryArgs {
-    pub fn disable_policy(&self) -> engine::store::DisablePolicy {
-        engine::store::DisablePolicy {
-            after_given_up: self.disable_after_given_up.max(1),
-            after_failing_ms: i64::from(self.disable_after_hours.max(1)) * 3_600_000,
-        }
-    }
-
-    pub fn upkeep(&self) -> engine::upkeep::UpkeepConfig {
-        engine::upkeep::UpkeepConfig {
-            retention_days: self.retention_days,
-            ..engine::upkeep::UpkeepConfig::default()
-        }
-    }
-
-    pub fn config(&self) -> engine::delivery::DeliveryConfig {
-        engine::delivery::DeliveryConfig {
-            allow_private: self.allow_private_destinations,
-            concurrency: self.concurrency.max(1),
-            per_webhook: self.webhook_concurrency.max(1),
-            lease: std::time::Duration::from_secs(self.lease_seconds),
-            ..engine::delivery::DeliveryConfig::default()
+    /// The engine these flags ask for; `no_delivery` when another process
+    /// delivers.
+    pub fn engine_config(&self, no_delivery: bool) -> EngineConfig {
+        EngineConfig {
+            delivery: DeliveryConfig {
+                allow_private: self.allow_private_destinations,
+                concurrency: self.concurrency.max(1),
+                per_webhook: self.webhook_concurrency.max(1),
+                lease: std::time::Duration::from_secs(self.lease_seconds),
+                disable: DisablePolicy {
+                    after_given_up: self.disable_after_given_up.max(1),
+                    after_failing_ms: i64::from(self.disable_after_hours.max(1)) * HOUR_MS,
+                },
+                ..DeliveryConfig::default()
+            },
+            upkeep: UpkeepConfig {
+                retention_days: self.retention_days,
+                ..UpkeepConfig::default()
+            },
+            no_delivery,
         }
     }
 }

@@ -30,7 +30,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::Context;
 use app::api::ssr::AppState;
 use axum::Router;
-use engine::delivery::Delivery;
+use engine::Engine;
 use engine::model::Role;
 use engine::store::Store;
 use engine::validate::ValidateOptions;
@@ -62,16 +62,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             serve(args, store, listener, shutdown_signal()).await
         }
         Command::Worker(args) => {
-            let store = open_store(&args.db.database_url)
-                .await?
-                .with_disable_policy(args.delivery.disable_policy());
-            let delivery = Delivery::start(store.clone(), args.delivery.config())
+            let store = open_store(&args.db.database_url).await?;
+            let engine = Engine::start(store.clone(), args.delivery.engine_config(false))
                 .context("starting the delivery engine")?;
-            let upkeep = Upkeep::start(store.clone(), args.delivery.upkeep());
             tracing::info!(database = %store.backend(), "Postback is delivering");
             shutdown_signal().await;
-            upkeep.stop().await;
-            delivery.shutdown().await;
+            engine.shutdown().await;
             store.close().await;
             Ok(())
         }
@@ -174,52 +170,37 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = store
-        .with_validation(ValidateOptions {
-            https_only: args.https_only,
-        })
-        .with_disable_policy(args.delivery.disable_policy());
+    let store = store.with_validation(ValidateOptions {
+        https_only: args.https_only,
+    });
     let addr = listener.local_addr()?;
     let mut leptos_options = get_configuration(None)
         .map(|c| c.leptos_options)
         .unwrap_or_else(|_| LeptosOptions::builder().output_name("postback").build());
     leptos_options.site_addr = addr;
     leptos_options.site_root = args.site_root.clone().into();
-    let sender = engine::delivery::Sender::new(args.delivery.allow_private_destinations)
-        .context("building the HTTP client")?;
+    let engine = Engine::start(store.clone(), args.delivery.engine_config(args.no_worker))
+        .context("starting the delivery engine")?;
     let state = AppState {
         store: store.clone(),
-        sender: sender.clone(),
+        engine: engine.clone(),
         leptos_options,
         retention_days: args.delivery.retention_days,
     };
-    let delivery = if args.no_worker {
-        None
-    } else {
-        Some(
-            Delivery::start(store.clone(), args.delivery.config())
-                .context("starting the delivery engine")?,
-        )
-    };
     let api_state = api::ApiState {
         store: store.clone(),
-        sender,
-        wake: api::Wake(delivery.as_ref().map(Delivery::handoff)),
+        engine: engine.clone(),
     };
     let router = router(state, &args, api_state);
 
     let purge = tokio::spawn(sessions::purge_expired(store.clone()));
-    let upkeep = Upkeep::start(store.clone(), args.delivery.upkeep());
     tracing::info!(%addr, database = %store.backend(), "Postback is serving the console at http://{addr}");
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await?;
     purge.abort();
-    upkeep.stop().await;
     // In-flight attempts finish and are recorded before the database closes.
-    if let Some(delivery) = delivery {
-        delivery.shutdown().await;
-    }
+    engine.shutdown().await;
     store.close().await;
     Ok(())
 }
@@ -259,26 +240,6 @@ fn router(state: AppState, args: &ServeArgs, api_state: api::ApiState) -> Router
         ))
         .layer(session_layer)
         .with_state(state)
-}
-
-/// The upkeep task (report counts, retention, retry-all runs) and its stop switch.
-struct Upkeep {
-    stop: tokio::sync::watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Upkeep {
-    fn start(store: Store, config: engine::upkeep::UpkeepConfig) -> Upkeep {
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(engine::upkeep::run(store, config, stopped));
-        Upkeep { stop, task }
-    }
-
-    /// Stops after the current batch.
-    async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -1,16 +1,15 @@
 //! Webhook health, recorded in the writer's turn: a success ends a
 //! webhook's failure run; failures lengthen it and count deliveries given
-//! up in a row; past the [`DisablePolicy`]'s limits, or when a receiver
-//! answers 410 Gone, the webhook is turned off with its reason, and a
-//! `webhook.disabled` event announces it once the turn has committed.
+//! up in a row; past the limits of the caller's [`DisablePolicy`], or when
+//! a step says the receiver asked never to be called again, the webhook is
+//! turned off with its reason. The turn returns those webhooks, for the
+//! engine to announce.
 
 use std::collections::{HashMap, HashSet};
 
+use super::Result;
 use super::db::WriteTx;
-use super::{Result, Store};
-use crate::clock::from_ms;
 use crate::job::{Finished, Step};
-use crate::model::NewEvent;
 
 /// When a webhook whose deliveries keep failing is turned off automatically.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,145 +30,113 @@ impl Default for DisablePolicy {
 }
 
 /// A webhook a batch of attempts turned off.
-#[derive(sqlx::FromRow)]
-pub(crate) struct TurnedOff {
-    account_id: String,
-    id: String,
-    title: String,
-    disabled_reason: Option<String>,
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct TurnedOff {
+    pub account_id: String,
+    pub id: String,
+    pub title: String,
+    pub disabled_reason: Option<String>,
+    /// When (milliseconds).
+    pub updated_at: i64,
 }
 
-impl Store {
-    /// Updates the health of every webhook with an attempt in `finished`
-    /// (test sends say nothing about it) in `tx`; the webhooks this turned
-    /// off, to announce once committed.
-    pub(crate) async fn record_health_in(
-        &self,
-        tx: &mut WriteTx,
-        finished: &[Finished],
-        now: i64,
-    ) -> Result<Vec<TurnedOff>> {
-        let counted = || finished.iter().filter(|f| !f.job().test);
-        // Webhooks with nothing but successes here: their failure run ends,
-        // in one statement for all of them.
-        let mut all_good: HashMap<&str, bool> = HashMap::new();
-        for f in counted() {
-            *all_good.entry(f.job().webhook_id.as_str()).or_insert(true) &=
-                f.step == Step::Succeeded;
-        }
-        all_good.retain(|_, good| *good);
-        if !all_good.is_empty() {
-            in_tx!(tx, t => {
-                let mut q = sqlx::QueryBuilder::new(
-                    "UPDATE webhooks SET failing_since = NULL, given_up_in_a_row = 0 \
-                     WHERE (failing_since IS NOT NULL OR given_up_in_a_row > 0) AND id IN (",
-                );
-                let mut ids = q.separated(", ");
-                for id in all_good.keys() {
-                    ids.push_bind(*id);
-                }
-                q.push(")");
-                q.build().persistent(super::db::keep_prepared(all_good.len())).execute(&mut **t).await.map(|r| r.rows_affected())
-            })?;
-        }
-        // With failures in the batch too, the outcomes count in their order.
-        let mut disabled = Vec::new();
-        let mut healthy: HashSet<&str> = HashSet::new();
-        for f in finished {
-            let webhook_id = f.job().webhook_id.as_str();
-            if !f.job().test && !all_good.contains_key(webhook_id) {
-                if f.step == Step::Succeeded {
-                    if healthy.insert(webhook_id) {
-                        healthy_again_in(tx, webhook_id).await?;
-                    }
-                } else {
-                    healthy.remove(webhook_id);
-                    disabled.extend(self.failed_in(tx, webhook_id, f.step, now).await?);
-                }
-            }
-            if let Step::Failed {
-                disable: Some(reason),
-            } = f.step
-            {
-                disabled.extend(turn_off_in(tx, webhook_id, reason, now).await?);
-            }
-        }
-        Ok(disabled)
+/// Updates the health of every webhook with an attempt in `finished`
+/// (test sends say nothing about it) in `tx`; the webhooks this turned
+/// off, to announce once committed.
+pub(crate) async fn record_health_in(
+    tx: &mut WriteTx,
+    finished: &[Finished],
+    policy: DisablePolicy,
+    now: i64,
+) -> Result<Vec<TurnedOff>> {
+    let counted = || finished.iter().filter(|f| !f.job().test);
+    // Webhooks with nothing but successes here: their failure run ends,
+    // in one statement for all of them.
+    let mut all_good: HashMap<&str, bool> = HashMap::new();
+    for f in counted() {
+        *all_good.entry(f.job().webhook_id.as_str()).or_insert(true) &= f.step == Step::Succeeded;
     }
-
-    /// One failed attempt: the failure run goes on (one more delivery
-    /// given up, if it was), and the webhook is turned off once the run
-    /// reaches the policy's limits. A success resets the run, so only a
-    /// failure can bring a webhook to its limit.
-    async fn failed_in(
-        &self,
-        tx: &mut WriteTx,
-        webhook_id: &str,
-        step: Step,
-        now: i64,
-    ) -> Result<Option<TurnedOff>> {
-        in_tx!(tx, t => sqlx::query(
-            "UPDATE webhooks SET failing_since = COALESCE(failing_since, $2), \
-             given_up_in_a_row = given_up_in_a_row + $3 WHERE id = $1",
-        )
-        .bind(webhook_id)
-        .bind(now)
-        .bind(i32::from(matches!(step, Step::Failed { .. })))
-        .execute(&mut **t)
-        .await
-        .map(|r| r.rows_affected()))?;
-        let policy = self.disable;
-        Ok(in_tx!(tx, t => sqlx::query_as::<_, TurnedOff>(
-            "UPDATE webhooks SET active = FALSE, updated_at = $2, disabled_reason = CASE \
-             WHEN given_up_in_a_row >= $3 THEN $5 ELSE $6 END \
-             WHERE id = $1 AND active AND (given_up_in_a_row >= $3 OR failing_since <= $4) \
-             RETURNING account_id, id, title, disabled_reason",
-        )
-        .bind(webhook_id)
-        .bind(now)
-        .bind(policy.after_given_up as i32)
-        .bind(now - policy.after_failing_ms)
-        .bind(format!(
-            "Turned off automatically: {} deliveries in a row were given up.",
-            policy.after_given_up
-        ))
-        .bind(format!(
-            "Turned off automatically: every attempt failed for {}.",
-            human_duration(policy.after_failing_ms)
-        ))
-        .fetch_optional(&mut **t)
-        .await)?)
-    }
-
-    /// Emits a `webhook.disabled` event in the webhook's account: webhooks
-    /// that trigger on it (a notification URL) get it signed, retried and
-    /// recorded like any delivery, and the event log has it. After the
-    /// commit that turned the webhook off; a failure here is logged, and
-    /// the console banner still shows.
-    pub(crate) async fn announce_disabled(&self, off: TurnedOff, at_ms: i64) {
-        let result = async {
-            let account = self.account(&off.account_id).await?;
-            let event = NewEvent::new(
-                "webhook.disabled",
-                serde_json::json!({
-                    "id": off.id,
-                    "title": off.title,
-                    "reason": off.disabled_reason,
-                    "disabled_at": from_ms(at_ms),
-                }),
+    all_good.retain(|_, good| *good);
+    if !all_good.is_empty() {
+        in_tx!(tx, t => {
+            let mut q = sqlx::QueryBuilder::new(
+                "UPDATE webhooks SET failing_since = NULL, given_up_in_a_row = 0 \
+                 WHERE (failing_since IS NOT NULL OR given_up_in_a_row > 0) AND id IN (",
             );
-            self.accept_events(&account, vec![event]).await
+            let mut ids = q.separated(", ");
+            for id in all_good.keys() {
+                ids.push_bind(*id);
+            }
+            q.push(")");
+            q.build().persistent(super::db::keep_prepared(all_good.len())).execute(&mut **t).await.map(|r| r.rows_affected())
+        })?;
+    }
+    // With failures in the batch too, the outcomes count in their order.
+    let mut disabled = Vec::new();
+    let mut healthy: HashSet<&str> = HashSet::new();
+    for f in finished {
+        let webhook_id = f.job().webhook_id.as_str();
+        if !f.job().test && !all_good.contains_key(webhook_id) {
+            if f.step == Step::Succeeded {
+                if healthy.insert(webhook_id) {
+                    healthy_again_in(tx, webhook_id).await?;
+                }
+            } else {
+                healthy.remove(webhook_id);
+                disabled.extend(failed_in(tx, webhook_id, f.step, policy, now).await?);
+            }
         }
-        .await;
-        match result {
-            Ok(_) => {
-                tracing::warn!(webhook = %off.id, "webhook turned off automatically; webhook.disabled emitted")
-            }
-            Err(e) => {
-                tracing::error!(webhook = %off.id, error = %e, "emitting webhook.disabled failed")
-            }
+        if let Step::Failed {
+            disable: Some(reason),
+        } = f.step
+        {
+            disabled.extend(turn_off_in(tx, webhook_id, reason, now).await?);
         }
     }
+    Ok(disabled)
+}
+
+/// One failed attempt: the failure run goes on (one more delivery
+/// given up, if it was), and the webhook is turned off once the run
+/// reaches the policy's limits. A success resets the run, so only a
+/// failure can bring a webhook to its limit.
+async fn failed_in(
+    tx: &mut WriteTx,
+    webhook_id: &str,
+    step: Step,
+    policy: DisablePolicy,
+    now: i64,
+) -> Result<Option<TurnedOff>> {
+    in_tx!(tx, t => sqlx::query(
+        "UPDATE webhooks SET failing_since = COALESCE(failing_since, $2), \
+         given_up_in_a_row = given_up_in_a_row + $3 WHERE id = $1",
+    )
+    .bind(webhook_id)
+    .bind(now)
+    .bind(i32::from(matches!(step, Step::Failed { .. })))
+    .execute(&mut **t)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(in_tx!(tx, t => sqlx::query_as::<_, TurnedOff>(
+        "UPDATE webhooks SET active = FALSE, updated_at = $2, disabled_reason = CASE \
+         WHEN given_up_in_a_row >= $3 THEN $5 ELSE $6 END \
+         WHERE id = $1 AND active AND (given_up_in_a_row >= $3 OR failing_since <= $4) \
+         RETURNING account_id, id, title, disabled_reason, updated_at",
+    )
+    .bind(webhook_id)
+    .bind(now)
+    .bind(policy.after_given_up as i32)
+    .bind(now - policy.after_failing_ms)
+    .bind(format!(
+        "Turned off automatically: {} deliveries in a row were given up.",
+        policy.after_given_up
+    ))
+    .bind(format!(
+        "Turned off automatically: every attempt failed for {}.",
+        human_duration(policy.after_failing_ms)
+    ))
+    .fetch_optional(&mut **t)
+    .await)?)
 }
 
 /// A success ends the webhook's failure run.
@@ -194,7 +161,7 @@ async fn turn_off_in(
 ) -> Result<Option<TurnedOff>> {
     Ok(in_tx!(tx, t => sqlx::query_as::<_, TurnedOff>(
         "UPDATE webhooks SET active = FALSE, disabled_reason = $2, updated_at = $3 \
-         WHERE id = $1 AND active RETURNING account_id, id, title, disabled_reason",
+         WHERE id = $1 AND active RETURNING account_id, id, title, disabled_reason, updated_at",
     )
     .bind(webhook_id)
     .bind(reason)

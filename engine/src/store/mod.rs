@@ -13,7 +13,8 @@
 //! - `turn`: the delivery engine's writer turn: accepting events into
 //!   deliveries, recording attempts, claiming what is due, and loading
 //!   what a turn took for sending.
-//! - `health`: webhook health and automatic disable, recorded in a turn.
+//! - `health`: webhook health and automatic disable, recorded in a turn
+//!   by the caller's policy.
 //! - `test_sends`: the delivery of a console or API test send.
 //! - `history`: deliveries and attempts as support reads them.
 //! - `event_log`: the ordered event log.
@@ -49,10 +50,10 @@ use db::{Db, WriteTx};
 pub use crate::error::{Error, Result};
 pub use accounts::DEFAULT_ACCOUNT;
 pub use db::Backend;
-pub use health::DisablePolicy;
+pub use health::{DisablePolicy, TurnedOff};
 pub use history::DeliveryFilter;
 pub use import::{PastAttempt, PastDelivery};
-pub use turn::{ToSend, Turn, TurnDone};
+pub use turn::{Ready, ToSend, Turn, TurnDone};
 pub use users::MIN_PASSWORD;
 pub use webhooks::ROTATION_OVERLAP_MS;
 
@@ -62,7 +63,6 @@ pub struct Store {
     db: Db,
     catalog: Arc<Catalog>,
     validate: ValidateOptions,
-    disable: DisablePolicy,
 }
 
 impl Store {
@@ -74,19 +74,12 @@ impl Store {
             db: Db::open(url).await?,
             catalog: Arc::new(Catalog::builtin()),
             validate: ValidateOptions::default(),
-            disable: DisablePolicy::default(),
         })
     }
 
     /// Applies the validation settings (e.g. `https_only`) to every save.
     pub fn with_validation(mut self, options: ValidateOptions) -> Self {
         self.validate = options;
-        self
-    }
-
-    /// Sets when failing webhooks are turned off automatically.
-    pub fn with_disable_policy(mut self, policy: DisablePolicy) -> Self {
-        self.disable = policy;
         self
     }
 

@@ -54,6 +54,14 @@ fn config(allow_private: bool) -> DeliveryConfig {
     }
 }
 
+/// [`config`] with its own limits for turning failing webhooks off.
+fn turning_off(disable: engine::store::DisablePolicy) -> DeliveryConfig {
+    DeliveryConfig {
+        disable,
+        ..config(true)
+    }
+}
+
 fn hook(url: &str) -> WebhookInput {
     WebhookInput {
         title: format!("to {url}"),
@@ -472,10 +480,10 @@ async fn queued_deliveries_keep_event_order_through_failures(store: Store) {
 }
 
 async fn a_webhook_that_keeps_failing_is_turned_off(store: Store) {
-    let store = store.with_disable_policy(engine::store::DisablePolicy {
+    let disable = engine::store::DisablePolicy {
         after_given_up: 2,
         after_failing_ms: 3_600_000,
-    });
+    };
     let receiver = TestReceiver::start().await;
     // Given up, then a success (the run starts over), then given up twice.
     receiver.answer(&[500, 200, 500, 500]);
@@ -492,7 +500,7 @@ async fn a_webhook_that_keeps_failing_is_turned_off(store: Store) {
     notify.title = "Notify ops".into();
     notify.triggers[0].event_type = "webhook.disabled".into();
     store.create_webhook(&account.id, notify).await.unwrap();
-    let delivery = Delivery::start(store.clone(), config(true)).unwrap();
+    let delivery = Delivery::start(store.clone(), turning_off(disable)).unwrap();
     for expected in ["failed", "succeeded", "failed"] {
         let id = send_lead(&store).await;
         delivery.waker().notify_one();
@@ -548,10 +556,10 @@ async fn a_webhook_that_keeps_failing_is_turned_off(store: Store) {
 }
 
 async fn a_webhook_failing_for_too_long_is_turned_off(store: Store) {
-    let store = store.with_disable_policy(engine::store::DisablePolicy {
+    let disable = engine::store::DisablePolicy {
         after_given_up: 100,
         after_failing_ms: 1500,
-    });
+    };
     let receiver = TestReceiver::start().await;
     receiver.answer(&[500; 10]);
     let account = store.ensure_default_account().await.unwrap();
@@ -561,7 +569,7 @@ async fn a_webhook_failing_for_too_long_is_turned_off(store: Store) {
         schedule_s: vec![0, 1, 1, 1, 1, 1, 1, 1, 1, 1],
     };
     let (view, _) = store.create_webhook(&account.id, input).await.unwrap();
-    let delivery = Delivery::start(store.clone(), config(true)).unwrap();
+    let delivery = Delivery::start(store.clone(), turning_off(disable)).unwrap();
     let id = send_lead(&store).await;
     delivery.waker().notify_one();
     eventually("the webhook to be turned off", || async {

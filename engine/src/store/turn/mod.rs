@@ -17,7 +17,7 @@ mod record;
 pub(crate) use accept::INLINE_HOLD_MS;
 pub(crate) use load::StoredEvent;
 
-use super::health::TurnedOff;
+use super::health::{DisablePolicy, TurnedOff, record_health_in};
 use super::{Result, Store};
 use crate::clock::now_ms;
 use crate::job::{Finished, Job};
@@ -41,6 +41,8 @@ pub struct Turn<'a> {
     pub lease_ms: i64,
     /// Webhooks to leave out of the claim (at their in-flight limit here).
     pub skip: &'a [String],
+    /// When the attempts recorded turn a failing webhook off.
+    pub disable: DisablePolicy,
 }
 
 /// What a turn did: the answers of each accepted entry, in order, and the
@@ -63,8 +65,15 @@ pub struct TurnDone {
 pub struct ToSend {
     taken: Vec<TakenDelivery>,
     claimed: Vec<Claimed>,
-    disabled: Vec<TurnedOff>,
-    at_ms: i64,
+    turned_off: Vec<TurnedOff>,
+}
+
+/// A committed turn's deliveries, loaded and ready to send, and the
+/// webhooks it turned off.
+#[derive(Default)]
+pub struct Ready {
+    pub jobs: Vec<Job>,
+    pub turned_off: Vec<TurnedOff>,
 }
 
 impl ToSend {
@@ -75,14 +84,18 @@ impl ToSend {
 
     /// Nothing to load and nothing to announce.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0 && self.disabled.is_empty()
+        self.len() == 0 && self.turned_off.is_empty()
     }
 }
 
 impl Store {
     /// Records attempts and moves each delivery on to its step. One
-    /// transaction for the whole batch.
-    pub async fn record_attempts(&self, finished: &[Finished]) -> Result<()> {
+    /// transaction for the whole batch; the webhooks it turned off.
+    pub async fn record_attempts(
+        &self,
+        finished: &[Finished],
+        disable: DisablePolicy,
+    ) -> Result<Vec<TurnedOff>> {
         let turn = Turn {
             accept: Vec::new(),
             room: 0,
@@ -90,9 +103,10 @@ impl Store {
             claim: 0,
             lease_ms: 0,
             skip: &[],
+            disable,
         };
         let done = self.take_turn(turn).await?;
-        self.ready_to_send(done.to_send).await.map(drop)
+        Ok(self.ready_to_send(done.to_send).await?.turned_off)
     }
 
     /// One turn of the delivery engine's writer, in one transaction and one
@@ -120,7 +134,7 @@ impl Store {
         }
         let now = now_ms();
         record::record_in(&mut tx, turn.finished, now).await?;
-        let disabled = self.record_health_in(&mut tx, turn.finished, now).await?;
+        let turned_off = record_health_in(&mut tx, turn.finished, turn.disable, now).await?;
         more_due |= turn
             .finished
             .iter()
@@ -142,29 +156,23 @@ impl Store {
             to_send: ToSend {
                 taken,
                 claimed,
-                disabled,
-                at_ms: now,
+                turned_off,
             },
             more_due,
         })
     }
 
-    /// After a turn's commit: announces the webhooks it turned off, and
-    /// loads every delivery it took or claimed with what is needed to
-    /// send it. Deliveries of webhooks deleted or turned off meanwhile are
-    /// given up instead.
-    pub async fn ready_to_send(&self, to_send: ToSend) -> Result<Vec<Job>> {
+    /// After a turn's commit: loads every delivery it took or claimed
+    /// with what is needed to send it. Deliveries of webhooks deleted or
+    /// turned off meanwhile are given up instead.
+    pub async fn ready_to_send(&self, to_send: ToSend) -> Result<Ready> {
         let ToSend {
             taken,
             claimed,
-            disabled,
-            at_ms,
+            turned_off,
         } = to_send;
-        for off in disabled {
-            self.announce_disabled(off, at_ms).await;
-        }
         let mut jobs = self.taken_jobs(taken).await?;
         jobs.extend(self.jobs_for(claimed).await?);
-        Ok(jobs)
+        Ok(Ready { jobs, turned_off })
     }
 }
