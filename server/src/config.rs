@@ -33,10 +33,10 @@ pub enum Command {
     #[command(subcommand)]
     User(UserCommand),
     /// Measure delivery speed against a loopback receiver this starts itself.
-    Bench(crate::bench::BenchArgs),
+    Bench(crate::bench::delivery::BenchArgs),
     /// Seed a large delivery history and time the report pages' rendering.
     #[command(name = "bench-reports")]
-    BenchReports(crate::bench_reports::BenchReportsArgs),
+    BenchReports(crate::bench::reports::BenchReportsArgs),
     /// Manage API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),

@@ -5,8 +5,8 @@
 //!
 //! # Layout
 //! - [`api`]: the REST API under `/api/v1`.
-//! - [`bench`]: `postback bench`, the delivery benchmark.
-//! - [`bench_reports`]: `postback bench-reports`, report pages at volume.
+//! - [`bench`]: `postback bench` (delivery speed) and `postback
+//!   bench-reports` (report pages at volume).
 //! - [`config`]: the command line and environment variables.
 //! - [`export`]: the delivery history as a streamed CSV download.
 //! - [`sessions`]: tower-sessions records kept in Postback's own database.
@@ -15,7 +15,6 @@
 
 pub mod api;
 pub mod bench;
-pub mod bench_reports;
 pub mod config;
 pub mod export;
 pub mod guard;
@@ -71,8 +70,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store.close().await;
             Ok(())
         }
-        Command::Bench(args) => bench::run(args).await,
-        Command::BenchReports(args) => bench_reports::run(args).await,
+        Command::Bench(args) => bench::delivery::run(args).await,
+        Command::BenchReports(args) => bench::reports::run(args).await,
         Command::Migrate(db) => {
             open_store(&db.database_url).await?;
             println!("migrations applied");

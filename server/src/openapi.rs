@@ -3,11 +3,8 @@
 //! cannot drift from the code. Served without a key: it holds no data.
 
 use axum::Json;
-use engine::model::WebhookView;
-use engine::reports::{AttemptRecord, DeliveryState};
-use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,19 +15,20 @@ use utoipa::{Modify, OpenApi, ToSchema};
             Errors always answer `{\"error\": {\"code\", \"message\", \"field\"?}}`."
     ),
     paths(
-        crate::api::post_event,
-        crate::api::list_events,
-        crate::api::list_webhooks,
-        crate::api::create_webhook,
-        crate::api::get_webhook,
-        crate::api::patch_webhook,
-        crate::api::delete_webhook,
-        crate::api::test_webhook,
-        crate::api::rotate_secret,
-        crate::api::list_deliveries,
-        crate::api::get_delivery,
-        crate::api::retry_delivery,
+        crate::api::events::post_event,
+        crate::api::events::list_events,
+        crate::api::webhooks::list_webhooks,
+        crate::api::webhooks::create_webhook,
+        crate::api::webhooks::get_webhook,
+        crate::api::webhooks::patch_webhook,
+        crate::api::webhooks::delete_webhook,
+        crate::api::webhooks::test_webhook,
+        crate::api::webhooks::rotate_secret,
+        crate::api::deliveries::list_deliveries,
+        crate::api::deliveries::get_delivery,
+        crate::api::deliveries::retry_delivery,
     ),
+    components(schemas(crate::api::error::ErrorBody, crate::api::error::ErrorObject)),
     modifiers(&BearerKey),
     security(("api_key" = [])),
     tags(
@@ -56,53 +54,4 @@ impl Modify for BearerKey {
 
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
-}
-
-/// Every error: the first problem, and all of them when there are several.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorObject,
-    pub errors: Option<Vec<ErrorObject>>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ErrorObject {
-    /// Stable and machine-readable, e.g. `invalid_url`.
-    pub code: String,
-    pub message: String,
-    /// The JSON path of the field at fault, e.g. `mapping[2].key`.
-    pub field: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct WebhookList {
-    pub data: Vec<WebhookView>,
-}
-
-/// A new webhook: its signing secret is returned in full this once.
-#[derive(Serialize, ToSchema)]
-pub struct CreatedWebhook {
-    #[serde(flatten)]
-    pub webhook: WebhookView,
-    /// `whsec_…`, the Standard Webhooks secret.
-    pub signing_secret: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SigningSecret {
-    pub signing_secret: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct TestBody {
-    /// The sample event's type, e.g. `contact.created`.
-    pub event_type: Option<String>,
-}
-
-/// A delivery with every attempt, first to last.
-#[derive(Serialize, ToSchema)]
-pub struct DeliveryDetail {
-    #[serde(flatten)]
-    pub delivery: DeliveryState,
-    pub attempts: Vec<AttemptRecord>,
 }

@@ -13,6 +13,8 @@ use engine::model::{DeliveryStatus, ReceivedResponse, SentRequest, Trigger, Webh
 use engine::store::{PastAttempt, PastDelivery, Store};
 use serde_json::json;
 
+use super::{Scratch, ms};
+
 #[derive(Debug, Clone, Args)]
 pub struct BenchReportsArgs {
     /// An empty database to seed; default a fresh SQLite file in a temporary folder.
@@ -50,17 +52,46 @@ const TITLES: [&str; 10] = [
 const SEED_BATCH: usize = 5_000;
 
 pub async fn run(args: BenchReportsArgs) -> anyhow::Result<()> {
-    let url = match &args.database_url {
-        Some(url) => url.clone(),
-        None => {
-            let dir = std::env::temp_dir().join(engine::ids::new_id("postback-bench"));
-            format!("sqlite://{}/reports.db?mode=rwc", dir.display())
-        }
-    };
-    let store = crate::open_store(&url).await?;
+    let scratch = Scratch::new(args.database_url.as_deref(), "reports.db");
+    let store = crate::open_store(&scratch.url).await?;
     let account = store.ensure_default_account().await?;
+    let hooks = add_webhooks(&store, &account.id, args.webhooks).await?;
+    let seeded = seed_history(&store, &account.id, &hooks, &args).await?;
+    let console = Console::start(&store, &account.id).await?;
+    let pages = pages(&console, &hooks[0], &seeded).await?;
+    println!();
+    println!("| page | median ms | slowest ms | rows |");
+    println!("|---|---:|---:|---:|");
+    for (name, path) in &pages {
+        let mut times = Vec::new();
+        let mut rows = 0;
+        for _ in 0..args.repeat.max(1) {
+            let (took, html) = console.fetch(path).await?;
+            rows = html.matches("data-testid=\"history-row\"").count()
+                + html.matches("data-testid=\"report-row\"").count()
+                + html.matches("data-testid=\"attempt\"").count();
+            times.push(took);
+        }
+        times.sort();
+        println!(
+            "| {name} | {:.1} | {:.1} | {rows} |",
+            ms(times[times.len() / 2]),
+            ms(*times.last().unwrap_or(&Duration::ZERO))
+        );
+    }
+    console.stop().await;
+    drop(scratch);
+    Ok(())
+}
+
+/// The account's webhooks, named as a dealership's would be.
+async fn add_webhooks(
+    store: &Store,
+    account_id: &str,
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
     let mut hooks = Vec::new();
-    for i in 0..args.webhooks.max(1) {
+    for i in 0..count.max(1) {
         let name = TITLES[i % TITLES.len()];
         let input = WebhookInput {
             title: if i < TITLES.len() {
@@ -76,11 +107,22 @@ pub async fn run(args: BenchReportsArgs) -> anyhow::Result<()> {
             ..WebhookInput::default()
         };
         let (hook, _) = store
-            .create_webhook(&account.id, input)
+            .create_webhook(account_id, input)
             .await
             .context("creating a bench webhook (is the database empty?)")?;
         hooks.push(hook.id);
     }
+    Ok(hooks)
+}
+
+/// Seeds the history, then folds the counts and refreshes the planner's
+/// statistics as upkeep and autovacuum would after such a burst.
+async fn seed_history(
+    store: &Store,
+    account_id: &str,
+    hooks: &[String],
+    args: &BenchReportsArgs,
+) -> anyhow::Result<Seeded> {
     println!(
         "seeding {} deliveries ({} attempts) over {} days into {} ({})",
         args.deliveries,
@@ -94,7 +136,7 @@ pub async fn run(args: BenchReportsArgs) -> anyhow::Result<()> {
         }
     );
     let started = Instant::now();
-    let seeded = seed(&store, &account.id, &hooks, &args).await?;
+    let seeded = seed(store, account_id, hooks, args).await?;
     println!(
         "seeded in {:.1} s; folding counts as upkeep would, then refreshing planner statistics \
          as autovacuum would after such a burst",
@@ -103,38 +145,77 @@ pub async fn run(args: BenchReportsArgs) -> anyhow::Result<()> {
     store.compact_counts().await?;
     store.refresh_statistics().await?;
 
-    let email = "bench-reports@example.com";
-    let password = "bench reports password";
-    store
-        .create_user(&account.id, email, password, engine::model::Role::Support)
-        .await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let mut serve_args = crate::config::ServeArgs::from_env_and_defaults();
-    serve_args.no_worker = true;
-    let server = tokio::spawn(crate::serve(serve_args, store.clone(), listener, async {
-        let _ = stopped.await;
-    }));
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
-    let login = client
-        .post(format!("{base}/api/login"))
-        .form(&[("email", email), ("password", password)])
-        .send()
-        .await?;
-    let cookie = login
-        .headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .collect::<Vec<_>>()
-        .join("; ");
-    anyhow::ensure!(!cookie.is_empty(), "signing in to the console failed");
+    Ok(seeded)
+}
 
-    let first = &hooks[0];
+/// The console on loopback with a support user signed in.
+struct Console {
+    base: String,
+    client: reqwest::Client,
+    cookie: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Console {
+    async fn start(store: &Store, account_id: &str) -> anyhow::Result<Console> {
+        let email = "bench-reports@example.com";
+        let password = "bench reports password";
+        store
+            .create_user(account_id, email, password, engine::model::Role::Support)
+            .await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut serve_args = crate::config::ServeArgs::from_env_and_defaults();
+        serve_args.no_worker = true;
+        let server = tokio::spawn(crate::serve(serve_args, store.clone(), listener, async {
+            let _ = stopped.await;
+        }));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let login = client
+            .post(format!("{base}/api/login"))
+            .form(&[("email", email), ("password", password)])
+            .send()
+            .await?;
+        let cookie = login
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next())
+            .collect::<Vec<_>>()
+            .join("; ");
+        anyhow::ensure!(!cookie.is_empty(), "signing in to the console failed");
+        Ok(Console {
+            base,
+            client,
+            cookie,
+            stop,
+            server,
+        })
+    }
+
+    /// One page: how long the server took, and its HTML.
+    async fn fetch(&self, path: &str) -> anyhow::Result<(Duration, String)> {
+        fetch(&self.client, &self.base, path, &self.cookie).await
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.server.await;
+    }
+}
+
+/// The pages to time, by name; one deep in the history (20 "older" links
+/// on) among them.
+async fn pages(
+    console: &Console,
+    first: &str,
+    seeded: &Seeded,
+) -> anyhow::Result<Vec<(String, String)>> {
     let mut pages = vec![
         (
             "webhooks report, last 30 days".to_string(),
@@ -181,42 +262,15 @@ pub async fn run(args: BenchReportsArgs) -> anyhow::Result<()> {
     // A page deep in the history: follow "older" 20 times, then time that page.
     let mut deep = "/reports/history".to_string();
     for _ in 0..20 {
-        let html = fetch(&client, &base, &deep, &cookie).await?.1;
+        let html = console.fetch(&deep).await?.1;
         let Some(next) = older_link(&html) else { break };
         deep = next;
     }
     pages.push(("history, 21st page (keyset)".into(), deep));
 
-    println!();
-    println!("| page | median ms | slowest ms | rows |");
-    println!("|---|---:|---:|---:|");
-    for (name, path) in &pages {
-        let mut times = Vec::new();
-        let mut rows = 0;
-        for _ in 0..args.repeat.max(1) {
-            let (took, html) = fetch(&client, &base, path, &cookie).await?;
-            rows = html.matches("data-testid=\"history-row\"").count()
-                + html.matches("data-testid=\"report-row\"").count()
-                + html.matches("data-testid=\"attempt\"").count();
-            times.push(took);
-        }
-        times.sort();
-        println!(
-            "| {name} | {:.1} | {:.1} | {rows} |",
-            ms(times[times.len() / 2]),
-            ms(*times.last().unwrap_or(&Duration::ZERO))
-        );
-    }
-    let _ = stop.send(());
-    let _ = server.await;
-    Ok(())
+    Ok(pages)
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-/// One page: the time to the last byte, and the HTML.
 async fn fetch(
     client: &reqwest::Client,
     base: &str,

@@ -15,9 +15,13 @@ use anyhow::Context;
 use axum::http::HeaderMap;
 use clap::{Args, ValueEnum};
 use engine::delivery::DeliveryConfig;
+use engine::model::Account;
 use engine::model::{DeliveryMode, RetryPolicy, Trigger, WebhookInput};
 use engine::model::{DeliveryStatus, NewEvent};
+use engine::store::Store;
 use engine::{Engine, EngineConfig};
+
+use super::{Scratch, peak_rss, percentiles};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ModeArg {
@@ -110,19 +114,8 @@ fn lead(n: usize) -> NewEvent {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    // A fresh SQLite file in a temporary folder unless a database is
-    // given; the folder goes when the bench ends.
-    let (url, scratch) = match &args.database_url {
-        Some(url) => (url.clone(), None),
-        None => {
-            let dir = std::env::temp_dir().join(engine::ids::new_id("postback-bench"));
-            (
-                format!("sqlite://{}/bench.db?mode=rwc", dir.display()),
-                Some(dir),
-            )
-        }
-    };
-    let store = crate::open_store(&url).await?;
+    let scratch = Scratch::new(args.database_url.as_deref(), "bench.db");
+    let store = crate::open_store(&scratch.url).await?;
     let account = store.ensure_default_account().await?;
     // Webhooks already there would take deliveries too and skew every
     // figure; the bench does not touch them.
@@ -133,29 +126,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         );
     }
     let (receiver, arrivals) = start_receiver().await?;
-    for i in 0..args.webhooks.max(1) {
-        let input = WebhookInput {
-            title: format!("bench {i} {}", engine::ids::new_id("b")),
-            url: receiver.clone(),
-            triggers: vec![Trigger {
-                event_type: "lead.created".into(),
-                filters: vec![],
-            }],
-            delivery_mode: match args.mode {
-                ModeArg::Fast => DeliveryMode::Fast,
-                ModeArg::Queued => DeliveryMode::Queued,
-            },
-            retry: RetryPolicy {
-                max_attempts: 3,
-                schedule_s: vec![0, 1, 1],
-            },
-            ..WebhookInput::default()
-        };
-        store
-            .create_webhook(&account.id, input)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-    }
+    add_webhooks(&store, &account, &receiver, &args).await?;
     let config = DeliveryConfig {
         allow_private: true,
         per_webhook: args.webhook_concurrency.max(1),
@@ -181,9 +152,57 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             "PostgreSQL defaults"
         },
     );
+    burst(&engine, &account, &args).await?;
+    let burst_peak = peak_rss(true);
+    steady(&engine, &account, &arrivals, &args).await?;
+    if let (Some(burst), Some(steady)) = (burst_peak, peak_rss(false)) {
+        println!(
+            "memory: peak resident {burst} MiB in the burst, {steady} MiB in the steady phase (receiver and load generator included)"
+        );
+    }
+    engine.shutdown().await;
+    store.close().await;
+    drop(scratch);
+    Ok(())
+}
 
-    // Burst: accept every event (batched transactions), wait until every
-    // delivery is recorded as succeeded.
+/// The bench's webhooks, all on `lead.created`, all to the receiver.
+async fn add_webhooks(
+    store: &Store,
+    account: &Account,
+    receiver: &str,
+    args: &BenchArgs,
+) -> anyhow::Result<()> {
+    for i in 0..args.webhooks.max(1) {
+        let input = WebhookInput {
+            title: format!("bench {i} {}", engine::ids::new_id("b")),
+            url: receiver.to_string(),
+            triggers: vec![Trigger {
+                event_type: "lead.created".into(),
+                filters: vec![],
+            }],
+            delivery_mode: match args.mode {
+                ModeArg::Fast => DeliveryMode::Fast,
+                ModeArg::Queued => DeliveryMode::Queued,
+            },
+            retry: RetryPolicy {
+                max_attempts: 3,
+                schedule_s: vec![0, 1, 1],
+            },
+            ..WebhookInput::default()
+        };
+        store
+            .create_webhook(&account.id, input)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(())
+}
+
+/// Burst: accept every event (batched transactions), wait until every
+/// delivery is recorded as succeeded.
+async fn burst(engine: &Engine, account: &Account, args: &BenchArgs) -> anyhow::Result<()> {
+    let store = engine.store();
     let expected = (args.events * args.webhooks.max(1)) as i64;
     // A database given on the command line may hold earlier runs.
     let earlier = store
@@ -234,20 +253,26 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                     String::new()
                 },
             );
-            break;
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let burst_peak = peak_rss(true);
+}
 
-    // Steady rate: one `POST /api/v1/events` per tick, each in its own
-    // task, through the real API on loopback; latency from the moment the
-    // request is made to its arrival at the receiver.
+/// Steady rate: one `POST /api/v1/events` per tick, each in its own task,
+/// through the real API on loopback; latency from the moment the request
+/// is made to its arrival at the receiver.
+async fn steady(
+    engine: &Engine,
+    account: &Account,
+    arrivals: &Arrivals,
+    args: &BenchArgs,
+) -> anyhow::Result<()> {
     arrivals
         .timing
         .store(true, std::sync::atomic::Ordering::Relaxed);
-    let api = start_api(&engine).await?;
-    let key = store.create_api_key(&account.id, "bench").await?;
+    let api = start_api(engine).await?;
+    let key = engine.store().create_api_key(&account.id, "bench").await?;
     let client = reqwest::Client::new();
     let total = (args.rate * args.seconds) as usize;
     let mut tick =
@@ -304,50 +329,5 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         percentiles(&mut latency),
         percentiles(&mut accept_ms)
     );
-    if let (Some(burst), Some(steady)) = (burst_peak, peak_rss(false)) {
-        println!(
-            "memory: peak resident {burst} MiB in the burst, {steady} MiB in the steady phase (receiver and load generator included)"
-        );
-    }
-    engine.shutdown().await;
-    store.close().await;
-    if let Some(dir) = scratch {
-        let _ = std::fs::remove_dir_all(dir);
-    }
     Ok(())
-}
-
-/// This process's peak resident memory so far in MiB, from Linux's
-/// `/proc/self/status`; with `reset`, the peak then starts over from the
-/// current size. None where there is no such file.
-fn peak_rss(reset: bool) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib: u64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    if reset {
-        // "5" resets the peak (proc(5), /proc/pid/clear_refs).
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
-    }
-    Some(kib / 1024)
-}
-
-fn percentiles(values: &mut [f64]) -> String {
-    if values.is_empty() {
-        return "no samples".into();
-    }
-    values.sort_by(f64::total_cmp);
-    let at = |p: f64| values[((values.len() - 1) as f64 * p).round() as usize];
-    format!(
-        "p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        at(0.5),
-        at(0.9),
-        at(0.99),
-        at(1.0)
-    )
 }

@@ -1,0 +1,117 @@
+//! The API's one error shape, `{"error": {"code", "message", "field"?},
+//! "errors"?: [...]}`, the statuses engine errors map to, and the error
+//! answers every route documents.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use engine::validate::FieldError;
+use serde::Serialize;
+use utoipa::{IntoResponses, ToSchema};
+
+/// An API failure: a status and the error object.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    errors: Vec<FieldError>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            errors: vec![FieldError::new("", code, message)],
+        }
+    }
+}
+
+/// Every error: the first problem, and all of them when there are several.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorObject,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<ErrorObject>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorObject {
+    /// Stable and machine-readable, e.g. `invalid_url`.
+    pub code: String,
+    pub message: String,
+    /// The JSON path of the field at fault, e.g. `mapping[2].key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl From<&FieldError> for ErrorObject {
+    fn from(e: &FieldError) -> Self {
+        ErrorObject {
+            code: e.code.clone(),
+            message: e.message.clone(),
+            field: Some(e.field.clone()).filter(|f| !f.is_empty()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let error = self
+            .errors
+            .first()
+            .map(ErrorObject::from)
+            .unwrap_or(ErrorObject {
+                code: "internal".into(),
+                message: String::new(),
+                field: None,
+            });
+        let errors =
+            (self.errors.len() > 1).then(|| self.errors.iter().map(ErrorObject::from).collect());
+        (self.status, Json(ErrorBody { error, errors })).into_response()
+    }
+}
+
+impl From<engine::Error> for ApiError {
+    fn from(e: engine::Error) -> Self {
+        match e {
+            engine::Error::Validation(errors) => ApiError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                errors,
+            },
+            engine::Error::NotFound => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "No such resource in this account.",
+            ),
+            other => {
+                tracing::error!(error = %other, "API request failed");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Something went wrong on the server; it is logged.",
+                )
+            }
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.body_text())
+    }
+}
+
+/// What every route may answer: a body or query it cannot read, no valid
+/// key.
+#[derive(IntoResponses)]
+pub enum Refused {
+    #[response(status = 400, description = "The body is not JSON of the right shape")]
+    BadRequest(ErrorBody),
+    #[response(status = 401, description = "No valid API key")]
+    Unauthorized(ErrorBody),
+}
+
+/// A route about one resource: it is not in this account.
+#[derive(IntoResponses)]
+#[response(status = 404, description = "No such resource in this account")]
+pub struct NotFound(pub ErrorBody);
