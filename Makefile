@@ -12,9 +12,12 @@ export CARGO_TERM_COLOR ?= never
 
 .PHONY: run test tools lint rust-test e2e e2e-sqlite e2e-postgres build
 
+# The release build without cargo-leptos: the server with cargo, the
+# console's assets with tools/site.sh.
 run:
 	tools/install.sh release
-	PATH="$(CURDIR)/tools/node_modules/.bin:$$PATH" cargo leptos build --release
+	cargo build --release -p server
+	tools/site.sh
 	mkdir -p data
 	./target/release/postback serve
 

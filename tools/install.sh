@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what Postback needs to build (`tools/install.sh`), to build for
-# release (`tools/install.sh release`) and to test (`tools/install.sh test`),
-# skipping whatever is already there. Only the package registries are
-# reachable, so the two cargo tools are built from their crates.io sources
-# with the lock files kept here: their own lock files name versions that
-# this toolchain (rustc 1.95) cannot build or the registry no longer serves.
+# release (`tools/install.sh release`: what `make run` needs) and to test
+# (`tools/install.sh test`: cargo-leptos, Chromium, Playwright), skipping
+# whatever is already there. Only the package registries are reachable, so
+# the two cargo tools are built from their crates.io sources with the lock
+# files kept here: their own lock files name versions that this toolchain
+# (rustc 1.95) cannot build or the registry no longer serves.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -26,18 +27,20 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
 fi
-[ "$(cargo leptos --version 2>/dev/null)" = "cargo-leptos 0.3.11" ] || install_pinned cargo-leptos 0.3.11
-# cargo-leptos runs the wasm-bindgen on PATH; it must match Cargo.lock's.
+# The JavaScript glue of the WASM (tools/site.sh, and cargo-leptos, which
+# runs the one on PATH); it must match Cargo.lock's wasm-bindgen.
 [ "$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen 0.2.130" ] || install_pinned wasm-bindgen-cli 0.2.130
 
 # The release build runs wasm-opt; Debian's (binaryen 108) corrupts modules
-# that use reference types, so the Makefile puts this npm one first on PATH.
+# that use reference types, so this npm one is used instead.
 if [ "${1:-}" = "release" ] && [ ! -x "$here/node_modules/.bin/wasm-opt" ]; then
   say "installing binaryen (wasm-opt) from npm for the release build"
   (cd "$here" && npm ci --no-audit --no-fund)
 fi
 
 if [ "${1:-}" = "test" ]; then
+  # Development and the end-to-end build use cargo-leptos; `make run` does not.
+  [ "$(cargo leptos --version 2>/dev/null)" = "cargo-leptos 0.3.11" ] || install_pinned cargo-leptos 0.3.11
   if ! command -v chromium >/dev/null; then
     say "installing Chromium from Debian"
     apt-get update -qq && apt-get install -y -qq chromium

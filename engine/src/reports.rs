@@ -514,25 +514,21 @@ impl HistoryQuery {
             ("from", Self::value(&self.from)),
             ("to", Self::value(&self.to)),
         ];
-        pairs
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| format!("{k}={}", urlencoding(v))))
-            .collect::<Vec<_>>()
-            .join("&")
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (key, value) in pairs {
+            if let Some(value) = value {
+                query.append_pair(key, value);
+            }
+        }
+        query.finish()
     }
 }
 
-/// Percent-encodes a query value (everything but unreserved characters).
-pub fn urlencoding(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+/// `key=value`, form-encoded, for a link's query string.
+pub fn query_pair(key: &str, value: &str) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair(key, value)
+        .finish()
 }
 
 #[cfg(test)]
@@ -660,7 +656,7 @@ mod tests {
         };
         assert_eq!(
             query.to_query(),
-            "webhook=wh_1&status=failed&record=Jane%20Doe%26co&from=2026-11-01"
+            "webhook=wh_1&status=failed&record=Jane+Doe%26co&from=2026-11-01"
         );
         let now = at("2026-11-23T15:20:00Z");
         assert_eq!(

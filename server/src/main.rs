@@ -3,10 +3,10 @@
 
 use clap::Parser;
 
-/// mimalloc: the delivery path allocates many small short-lived buffers (requests,
-/// rows, JSON), and glibc's malloc spent about a sixth of the CPU time on them.
-/// Built without transparent huge pages (`no_thp`): with them, a 2 MiB page
-/// stays resident for every few bytes still in use in it.
+/// mimalloc: the delivery path allocates many small short-lived buffers
+/// (requests, rows, JSON), which glibc's malloc handles slowly. Built
+/// without transparent huge pages (`no_thp`): with them, a 2 MiB page stays
+/// resident for every few bytes still in use in it.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -15,9 +15,8 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 fn main() -> std::process::ExitCode {
     // Memory freed after a burst goes back to the system after 100 ms, not
-    // mimalloc's default 1 s (10 s for whole arenas): the ten-webhook
-    // benchmark's peak fell from about 150 to 95 MiB at no measured cost.
-    // Set before any other thread exists (mimalloc's options are not
+    // mimalloc's default 1 s (10 s for whole arenas), so a burst's peak
+    // does not linger (README, Speed). Set before any other thread exists (mimalloc's options are not
     // thread safe).
     // SAFETY: one thread so far; the option is a plain number.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 100) };

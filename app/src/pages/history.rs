@@ -2,7 +2,7 @@
 //! query (a plain GET form), paged by cursor, exportable as CSV.
 
 use engine::model::WebhookTitle;
-use engine::reports::{DeliveryState, HistoryQuery, Preset, STATUSES, urlencoding};
+use engine::reports::{DeliveryState, HistoryQuery, Preset, STATUSES, query_pair};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -182,7 +182,7 @@ fn Rows(rows: Vec<DeliveryState>, webhooks: Vec<WebhookTitle>) -> impl IntoView 
                                 <td>
                                     {match d.record_id.clone() {
                                         Some(id) => view! {
-                                            <a href=format!("/reports/history?record={}", urlencoding(&id))>{record}</a>
+                                            <a href=format!("/reports/history?{}", query_pair("record", &id))>{record}</a>
                                         }
                                             .into_any(),
                                         None => view! { <span>{record}</span> }.into_any(),
@@ -206,7 +206,7 @@ fn Pager(asked: HistoryQuery, next: Option<String>, prev: Option<String>) -> imp
     let base = asked.to_query();
     let link = move |key: &str, cursor: &str| {
         let sep = if base.is_empty() { "" } else { "&" };
-        format!("/reports/history?{base}{sep}{key}={}", urlencoding(cursor))
+        format!("/reports/history?{base}{sep}{}", query_pair(key, cursor))
     };
     view! {
         <nav class="pager" aria-label="Pages">

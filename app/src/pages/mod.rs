@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! - [`setup`]: the first admin of an empty installation.
-//! - [`login`]: email + password sign-in.
+//! - [`login`]: email + password sign-in, and the fields setup shares.
 //! - [`webhooks`]: the webhooks list with the active toggle.
 //! - [`form`]: create/edit a webhook, with the live request preview.
 //! - [`inputs`]: form controls that render their value on the server too.

@@ -3,32 +3,26 @@
 use leptos::prelude::*;
 
 use super::error_message;
+use super::login::CredentialFields;
 use crate::api::SetupAdmin;
 
 #[component]
 pub fn SetupPage() -> impl IntoView {
     let action = ServerAction::<SetupAdmin>::new();
-    let error = move || {
+    let error = Signal::derive(move || {
         action
             .value()
             .get()
             .and_then(Result::err)
             .map(|e| error_message(&e))
-    };
+    });
     view! {
         <main class="auth">
             <h1>"Welcome to Postback"</h1>
             <p>"This installation has no users yet. Create the first admin account."</p>
             <ActionForm action>
-                <label for="setup-email">"Email"</label>
-                <input id="setup-email" type="email" name="email" required autocomplete="username"
-                    data-testid="setup-email" />
-                <label for="setup-password">"Password (at least 8 characters)"</label>
-                <input id="setup-password" type="password" name="password" required minlength="8"
-                    autocomplete="new-password" data-testid="setup-password" />
-                {move || error().map(|e| view! { <p class="form-error" role="alert" data-testid="form-error">{e}</p> })}
-                <button type="submit" class="primary" data-testid="setup-submit"
-                    disabled=move || action.pending().get()>"Create admin"</button>
+                <CredentialFields id="setup" password_label="Password (at least 8 characters)"
+                    new_password=true submit="Create admin" pending=action.pending().into() error />
             </ActionForm>
         </main>
     }

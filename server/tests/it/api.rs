@@ -331,17 +331,9 @@ async fn an_accepted_event_is_delivered_signed_by_the_running_server() {
     assert_eq!(body["data"], json!({"First Name": "Ann"}));
     assert_eq!(body["type"], "contact.created");
 
-    let account = server.store.ensure_default_account().await.unwrap();
-    eventually("the attempt to be recorded", || async {
-        server
-            .store
-            .delivery(&account.id, &delivery_id)
-            .await
-            .unwrap()
-            .status
-            == "succeeded"
-    })
-    .await;
+    server
+        .until_delivery_is(&delivery_id, "succeeded", "the attempt to be recorded")
+        .await;
     server.stop().await;
 }
 
@@ -467,17 +459,9 @@ async fn test_send_shows_request_and_response_and_deliveries_read_back() {
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{retried}");
-    let account = server.store.ensure_default_account().await.unwrap();
-    eventually("the retry to succeed", || async {
-        server
-            .store
-            .delivery(&account.id, &failed_id)
-            .await
-            .unwrap()
-            .status
-            == "succeeded"
-    })
-    .await;
+    server
+        .until_delivery_is(&failed_id, "succeeded", "the retry to succeed")
+        .await;
     let (_, detail) = api
         .call(
             reqwest::Method::GET,
@@ -553,17 +537,9 @@ async fn inline_webhooks_answer_with_the_first_attempt_and_retry_in_the_backgrou
     let id = inline["id"].as_str().unwrap().to_string();
     assert_eq!(inline["status"], "failed", "{accepted}");
     assert_eq!(inline["response_status"], 500);
-    let account = server.store.ensure_default_account().await.unwrap();
-    eventually("the inline delivery to end up succeeded", || async {
-        server
-            .store
-            .delivery(&account.id, &id)
-            .await
-            .unwrap()
-            .status
-            == "succeeded"
-    })
-    .await;
+    server
+        .until_delivery_is(&id, "succeeded", "the inline delivery to end up succeeded")
+        .await;
     server.stop().await;
 }
 

@@ -73,6 +73,21 @@ pub fn client() -> reqwest::Client {
 }
 
 impl Running {
+    /// Waits (up to ten seconds) until the delivery, read back as support
+    /// would, has `status`; `what` names the wait in the failure.
+    pub async fn until_delivery_is(&self, delivery_id: &str, status: &str, what: &str) {
+        let account = self.store.ensure_default_account().await.unwrap();
+        engine::testing::eventually(what, || async {
+            self.store
+                .delivery(&account.id, delivery_id)
+                .await
+                .unwrap()
+                .status
+                == status
+        })
+        .await;
+    }
+
     pub async fn stop(mut self) {
         self.stop.take().unwrap().send(()).unwrap();
         self.task.await.unwrap().unwrap();
