@@ -255,8 +255,18 @@ pub struct Report {
     pub retention_days: u32,
 }
 
-/// Fills every bucket of `range` from hourly `(hour_ms, status, n)` counts.
-pub fn chart_bars(range: &Range, hourly: &[(i64, String, i64)]) -> Vec<ChartBar> {
+/// How many deliveries of one status one hour holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "store", derive(sqlx::FromRow))]
+pub struct HourCount {
+    /// The hour's start, in milliseconds.
+    pub hour: i64,
+    pub status: String,
+    pub n: i64,
+}
+
+/// Fills every bucket of `range` from hourly counts.
+pub fn chart_bars(range: &Range, hourly: &[HourCount]) -> Vec<ChartBar> {
     let size = range.bucket().millis();
     let from = range.from.timestamp_millis();
     let count = ((range.to.timestamp_millis() - from) / size).max(0) as usize;
@@ -268,16 +278,16 @@ pub fn chart_bars(range: &Range, hourly: &[(i64, String, i64)]) -> Vec<ChartBar>
             open: 0,
         })
         .collect();
-    for (hour, status, n) in hourly {
+    for HourCount { hour, status, n } in hourly {
         let Some(bar) = usize::try_from((hour - from).div_euclid(size))
             .ok()
             .and_then(|i| bars.get_mut(i))
         else {
             continue;
         };
-        match status.as_str() {
-            "succeeded" => bar.succeeded += n,
-            "failed" => bar.failed += n,
+        match DeliveryStatus::parse(status) {
+            Some(DeliveryStatus::Succeeded) => bar.succeeded += n,
+            Some(DeliveryStatus::Failed) => bar.failed += n,
             _ => bar.open += n,
         }
     }
@@ -611,11 +621,16 @@ mod tests {
         let bars = chart_bars(
             &range,
             &[
-                (h("2026-11-20T01:00:00Z"), "succeeded".into(), 3),
-                (h("2026-11-20T23:00:00Z"), "failed".into(), 2),
-                (h("2026-11-22T05:00:00Z"), "retrying".into(), 1),
-                (h("2026-11-25T05:00:00Z"), "failed".into(), 9),
-            ],
+                (h("2026-11-20T01:00:00Z"), "succeeded", 3),
+                (h("2026-11-20T23:00:00Z"), "failed", 2),
+                (h("2026-11-22T05:00:00Z"), "retrying", 1),
+                (h("2026-11-25T05:00:00Z"), "failed", 9),
+            ]
+            .map(|(hour, status, n)| HourCount {
+                hour,
+                status: status.into(),
+                n,
+            }),
         );
         assert_eq!(bars.len(), 3);
         assert_eq!((bars[0].succeeded, bars[0].failed), (3, 2));

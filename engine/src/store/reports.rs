@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use super::db::Db;
 use super::{Result, Store};
 use crate::clock::from_ms;
-use crate::model::Trigger;
-use crate::reports::{Range, Report, WebhookCounts, chart_bars};
+use crate::model::{DeliveryStatus, Trigger};
+use crate::reports::{HourCount, Range, Report, WebhookCounts, chart_bars};
 
 #[derive(sqlx::FromRow)]
 struct ReportHook {
@@ -63,9 +63,9 @@ impl Store {
         let mut by_hook: HashMap<String, (i64, i64, i64)> = HashMap::new();
         for c in counts {
             let entry = by_hook.entry(c.key).or_default();
-            match c.status.as_str() {
-                "succeeded" => entry.0 += c.n,
-                "failed" => entry.1 += c.n,
+            match DeliveryStatus::parse(&c.status) {
+                Some(DeliveryStatus::Succeeded) => entry.0 += c.n,
+                Some(DeliveryStatus::Failed) => entry.1 += c.n,
                 _ => entry.2 += c.n,
             }
         }
@@ -101,8 +101,8 @@ impl Store {
                 })
             })
             .collect();
-        let hourly = on_reader!(&self.db, pool => sqlx::query_as::<_, (i64, String, i64)>(
-            "SELECT hour, status, CAST(SUM(n) AS BIGINT) FROM delivery_counts \
+        let hourly = on_reader!(&self.db, pool => sqlx::query_as::<_, HourCount>(
+            "SELECT hour, status, CAST(SUM(n) AS BIGINT) AS n FROM delivery_counts \
              WHERE account_id = $1 AND hour >= $2 AND hour < $3 AND ($4 IS NULL OR webhook_id = $4) \
              GROUP BY hour, status",
         )
