@@ -1,18 +1,18 @@
 //! The authentication header or HTTP Basic credentials (secrets write-only), and extra headers.
 
-use engine::validate::FieldError;
 use leptos::prelude::*;
 
-use super::state::{FormState, header_row};
-use super::{FieldErr, LabeledText, pairs};
+use super::state::header_row;
+use super::{FieldErr, Fieldset, LabeledText, pairs};
 use crate::pages::inputs::{SelectInput, TextInput};
 
 #[component]
-pub(super) fn AuthenticationFields(
-    form: FormState,
-    errors: RwSignal<Vec<FieldError>>,
-    readonly: bool,
-) -> impl IntoView {
+pub(super) fn AuthenticationFields(of: Fieldset) -> impl IntoView {
+    let Fieldset {
+        form,
+        errors,
+        readonly,
+    } = of;
     view! {
         <fieldset disabled=readonly>
             <legend>"Authentication"</legend>

@@ -1,20 +1,19 @@
 //! How it is delivered: execution and delivery mode, retries, timeout, and the active toggle.
 
-use engine::validate::FieldError;
 use leptos::prelude::*;
 
 use engine::model::DeliveryMode;
 
-use super::state::FormState;
-use super::{LabeledText, pairs};
+use super::{Fieldset, LabeledText, pairs};
 use crate::pages::inputs::{CheckInput, SelectInput};
 
 #[component]
-pub(super) fn DeliveryFields(
-    form: FormState,
-    errors: RwSignal<Vec<FieldError>>,
-    readonly: bool,
-) -> impl IntoView {
+pub(super) fn DeliveryFields(of: Fieldset) -> impl IntoView {
+    let Fieldset {
+        form,
+        errors,
+        readonly,
+    } = of;
     view! {
         <fieldset disabled=readonly>
             <legend>"Delivery"</legend>

@@ -1,20 +1,19 @@
 //! Where requests go: the title, the payload URL and port, the method and the payload format.
 
-use engine::validate::FieldError;
 use leptos::prelude::*;
 
 use engine::model::{Format, Method};
 
-use super::state::FormState;
-use super::{FieldErr, LabeledText, options};
+use super::{FieldErr, Fieldset, LabeledText, options};
 use crate::pages::inputs::SelectInput;
 
 #[component]
-pub(super) fn DestinationFields(
-    form: FormState,
-    errors: RwSignal<Vec<FieldError>>,
-    readonly: bool,
-) -> impl IntoView {
+pub(super) fn DestinationFields(of: Fieldset) -> impl IntoView {
+    let Fieldset {
+        form,
+        errors,
+        readonly,
+    } = of;
     view! {
         <fieldset disabled=readonly>
             <legend>"Destination"</legend>

@@ -1,20 +1,20 @@
 //! The key/value mapping rows: added, removed and reordered, with warnings on keys that will surprise the receiver.
 
-use engine::validate::FieldError;
 use leptos::prelude::*;
 
 use engine::model::MappingValue;
 
-use super::state::{FormState, map_row};
-use super::{FieldErr, pairs};
+use super::state::map_row;
+use super::{FieldErr, Fieldset, pairs};
 use crate::pages::inputs::{SelectInput, TextInput};
 
 #[component]
-pub(super) fn MappingFields(
-    form: FormState,
-    errors: RwSignal<Vec<FieldError>>,
-    readonly: bool,
-) -> impl IntoView {
+pub(super) fn MappingFields(of: Fieldset) -> impl IntoView {
+    let Fieldset {
+        form,
+        errors,
+        readonly,
+    } = of;
     view! {
         <fieldset disabled=readonly>
             <legend>"Field mapping"</legend>

@@ -86,6 +86,15 @@ pub(super) fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// What each fieldset of the form works on.
+#[derive(Clone, Copy)]
+pub(super) struct Fieldset {
+    form: FormState,
+    errors: RwSignal<Vec<FieldError>>,
+    /// A support user reads the form but cannot change it.
+    readonly: bool,
+}
+
 /// Shows the error for one field, if there is one.
 #[component]
 pub(super) fn FieldErr(
@@ -142,6 +151,11 @@ pub fn WebhookForm(user: User, hook: Option<WebhookView>) -> impl IntoView {
     let title_text = hook.as_ref().map(|h| h.input.title.clone());
     let form = FormState::new(&initial);
     let errors: RwSignal<Vec<FieldError>> = RwSignal::new(Vec::new());
+    let fieldset = Fieldset {
+        form,
+        errors,
+        readonly,
+    };
     let catalog = StoredValue::new(Catalog::builtin());
     let save = ServerAction::<SaveWebhook>::new();
     let delete = ServerAction::<DeleteWebhook>::new();
@@ -277,15 +291,15 @@ pub fn WebhookForm(user: User, hook: Option<WebhookView>) -> impl IntoView {
                 })
             }}
             {move || general_error.get().map(|e| view! { <p class="form-error" role="alert" data-testid="general-error">{e}</p> })}
-            <DestinationFields form errors readonly />
+            <DestinationFields of=fieldset />
 
-            <AuthenticationFields form errors readonly />
+            <AuthenticationFields of=fieldset />
 
-            <TriggerFields form errors readonly />
+            <TriggerFields of=fieldset />
 
-            <MappingFields form errors readonly />
+            <MappingFields of=fieldset />
 
-            <DeliveryFields form errors readonly />
+            <DeliveryFields of=fieldset />
 
             {(!readonly).then(|| view! {
                 <div class="actions">

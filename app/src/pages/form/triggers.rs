@@ -1,20 +1,20 @@
 //! The events that fire the webhook, each with its filters.
 
-use engine::validate::FieldError;
 use leptos::prelude::*;
 
 use engine::model::{Filter, FilterOp, Trigger};
 
-use super::state::{FormState, filter_row, trigger_row};
-use super::{FieldErr, options};
+use super::state::{filter_row, trigger_row};
+use super::{FieldErr, Fieldset, options};
 use crate::pages::inputs::{SelectInput, TextInput};
 
 #[component]
-pub(super) fn TriggerFields(
-    form: FormState,
-    errors: RwSignal<Vec<FieldError>>,
-    readonly: bool,
-) -> impl IntoView {
+pub(super) fn TriggerFields(of: Fieldset) -> impl IntoView {
+    let Fieldset {
+        form,
+        errors,
+        readonly,
+    } = of;
     view! {
         <fieldset disabled=readonly>
             <legend>"Triggers"</legend>
