@@ -16,10 +16,14 @@ wasm=target/wasm32-unknown-unknown/wasm-release/frontend.wasm
 cargo build -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release
 mkdir -p "$pkg"
 wasm-bindgen --target web --no-typescript --out-dir "$pkg" --out-name postback "$wasm"
-# The same features as cargo-leptos's wasm-opt-features in Cargo.toml.
+# The page loads pkg/postback.wasm (leptos drops the "_bg" when
+# LEPTOS_OUTPUT_NAME is set, as .cargo/config.toml does). wasm-opt writes
+# it, with the same features as cargo-leptos's wasm-opt-features in
+# Cargo.toml.
 tools/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
   --enable-reference-types --enable-sign-ext --enable-mutable-globals --enable-multivalue \
-  -o "$pkg/postback_bg.wasm" "$pkg/postback_bg.wasm"
+  -o "$pkg/postback.wasm" "$pkg/postback_bg.wasm"
+rm "$pkg/postback_bg.wasm"
 cp style/main.css "$pkg/postback.css"
 cp -R public/. "$site/"
 echo "==> console assets in $pkg"

@@ -117,6 +117,51 @@ impl TryFrom<StateRow> for DeliveryState {
     }
 }
 
+/// Where a page of the history starts.
+struct Position {
+    /// After this (created at, id), or from the newest when `None`.
+    at: Option<(i64, String)>,
+    /// Going back towards newer deliveries (a `prev` cursor).
+    newer: bool,
+    /// Going on from a `cursor`: there are newer deliveries before it.
+    from_cursor: bool,
+}
+
+impl Position {
+    /// The filter's `prev` cursor, else its `cursor`; a field error when
+    /// one is not a cursor this server gave out.
+    fn of(filter: &DeliveryFilter) -> Result<Position> {
+        let parse = |field: &str, cursor: &str| {
+            cursor
+                .split_once('_')
+                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_string())))
+                .ok_or_else(|| {
+                    Error::field(
+                        field,
+                        "invalid_cursor",
+                        "The cursor is not one this server gave out.",
+                    )
+                })
+        };
+        if let Some(prev) = filter.prev.as_deref().filter(|p| !p.is_empty()) {
+            return Ok(Position {
+                at: Some(parse("prev", prev)?),
+                newer: true,
+                from_cursor: false,
+            });
+        }
+        let at = match filter.cursor.as_deref().filter(|c| !c.is_empty()) {
+            Some(cursor) => Some(parse("cursor", cursor)?),
+            None => None,
+        };
+        Ok(Position {
+            from_cursor: at.is_some(),
+            at,
+            newer: false,
+        })
+    }
+}
+
 /// The condition of `deliveries_account_status_created` (every status but
 /// succeeded), word for word as migration 0006 has it: SQLite uses a
 /// partial index only for a query that repeats its condition.
@@ -145,30 +190,11 @@ impl Store {
         account_id: &str,
         filter: &DeliveryFilter,
     ) -> Result<DeliveryPage> {
-        let parse = |field: &str, cursor: &str| {
-            cursor
-                .split_once('_')
-                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_string())))
-                .ok_or_else(|| {
-                    Error::field(
-                        field,
-                        "invalid_cursor",
-                        "The cursor is not one this server gave out.",
-                    )
-                })
-        };
-        let back = match filter.prev.as_deref().filter(|p| !p.is_empty()) {
-            Some(prev) => Some(parse("prev", prev)?),
-            None => None,
-        };
-        let forward = match filter.cursor.as_deref().filter(|c| !c.is_empty()) {
-            Some(cursor) if back.is_none() => Some(parse("cursor", cursor)?),
-            _ => None,
-        };
-        let (position, newer) = match (back.clone(), forward.clone()) {
-            (Some(p), _) => (Some(p), true),
-            (None, p) => (p, false),
-        };
+        let Position {
+            at: position,
+            newer,
+            from_cursor,
+        } = Position::of(filter)?;
         let limit = filter.limit.clamp(1, 500);
         // Only the filters given go into the query, so the database can
         // pick the index that fits them; the position is a row-value
@@ -234,7 +260,7 @@ impl Store {
         let (has_newer, has_older) = if newer {
             (more, true)
         } else {
-            (forward.is_some(), more)
+            (from_cursor, more)
         };
         Ok(DeliveryPage {
             next_cursor: data.last().filter(|_| has_older).map(cursor_of),
