@@ -231,9 +231,8 @@ impl Engine {
     /// Makes one attempt here and records it.
     async fn attempt(&self, job: Job) -> Result<crate::job::Outcome> {
         let outcome = self.sender.attempt(job).await;
-        let mut finished = finish(vec![outcome]);
-        self.record_finished(&finished).await?;
-        finished
+        self.record(vec![outcome])
+            .await?
             .pop()
             .map(|f| f.outcome)
             .ok_or_else(|| Error::Corrupt("an attempt went missing".into()))
@@ -241,16 +240,16 @@ impl Engine {
 
     /// Records attempts made here, and announces the webhooks they
     /// turned off.
-    async fn record(&self, outcomes: Vec<crate::job::Outcome>) -> Result<()> {
-        self.record_finished(&finish(outcomes)).await
-    }
-
-    async fn record_finished(&self, finished: &[crate::job::Finished]) -> Result<()> {
+    async fn record(
+        &self,
+        outcomes: Vec<crate::job::Outcome>,
+    ) -> Result<Vec<crate::job::Finished>> {
+        let finished = finish(outcomes);
         let turned_off = self
             .store
-            .record_attempts(finished, self.config.disable)
+            .record_attempts(&finished, self.config.disable)
             .await?;
         announce_turned_off(&self.store, turned_off).await;
-        Ok(())
+        Ok(finished)
     }
 }

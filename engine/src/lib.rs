@@ -8,12 +8,15 @@
 //! - [`catalog`]: the built-in event types, their fields and sample records.
 //! - [`fields`]: field paths and `{field}` templates resolved against an event.
 //! - [`render`]: an event plus a webhook's shape gives the exact request
-//!   (JSON, form, query string, XML, ADF). Compiles to WASM for the preview.
+//!   (JSON, form, query string; `render::xml` for XML and ADF). Compiles to
+//!   WASM for the preview.
 //! - [`validate`]: every webhook rule, each error tied to its field; an
 //!   incoming event's checks.
 //! - [`matching`]: which webhooks an event fires (triggers and filters).
-//! - [`reports`]: date ranges, per-webhook counts, chart bars, the record
-//!   an event is about, retry-all progress.
+//! - [`reports`]: per-webhook counts, chart bars, the record an event is
+//!   about, retry-all progress; `reports::range` the date ranges and
+//!   buckets, `reports::history` a delivery's state, its attempts and the
+//!   history's filters.
 //! - `error` (feature `store`): the engine's one error type.
 //! - `clock`, `ids` (feature `store`): stored times; ids and signing secrets.
 //! - `job` (feature `store`): the delivery vocabulary: a job, its outcome,

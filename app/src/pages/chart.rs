@@ -4,6 +4,8 @@
 //! without colour; every bar has a title with its numbers, and the page
 //! shows the same numbers as a table.
 
+use std::fmt::Write;
+
 use engine::reports::{Bucket, ChartBar};
 
 const WIDTH: f64 = 960.0;
@@ -28,20 +30,40 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Where counts land on the canvas.
+struct Plot {
+    max: i64,
+    slot: f64,
+    bar_w: f64,
+}
+
+impl Plot {
+    fn new(bars: &[ChartBar]) -> Self {
+        let max = bars.iter().map(ChartBar::total).max().unwrap_or(0).max(1);
+        let slot = (WIDTH - LEFT - RIGHT) / bars.len().max(1) as f64;
+        Plot {
+            max,
+            slot,
+            bar_w: (slot * 0.8).max(1.0),
+        }
+    }
+
+    /// The height on the canvas of a count.
+    fn y(&self, n: i64) -> f64 {
+        let plot_h = HEIGHT - TOP - BOTTOM;
+        TOP + plot_h - (n as f64 / self.max as f64) * plot_h
+    }
+
+    /// The left edge of the `i`th bar.
+    fn x(&self, i: usize) -> f64 {
+        LEFT + i as f64 * self.slot + (self.slot - self.bar_w) / 2.0
+    }
+}
+
 /// The chart; `title` names what it shows (all webhooks or one).
 pub fn svg(bars: &[ChartBar], bucket: Bucket, title: &str) -> String {
-    let max = bars
-        .iter()
-        .map(|b| b.succeeded + b.failed + b.open)
-        .max()
-        .unwrap_or(0)
-        .max(1);
-    let plot_w = WIDTH - LEFT - RIGHT;
-    let plot_h = HEIGHT - TOP - BOTTOM;
-    let slot = plot_w / bars.len().max(1) as f64;
-    let bar_w = (slot * 0.8).max(1.0);
-    let y = |n: i64| TOP + plot_h - (n as f64 / max as f64) * plot_h;
-    let total: i64 = bars.iter().map(|b| b.succeeded + b.failed + b.open).sum();
+    let plot = Plot::new(bars);
+    let total: i64 = bars.iter().map(ChartBar::total).sum();
     let mut out = format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="chart-title chart-desc" class="chart" data-testid="chart">
 <title id="chart-title">{title}</title>
@@ -58,60 +80,78 @@ pub fn svg(bars: &[ChartBar], bucket: Bucket, title: &str) -> String {
             Bucket::Day => "day",
         },
     );
-    // The y axis: zero, half and the maximum, with light grid lines.
+    y_axis(&mut out, &plot);
+    // Label about eight bars along the x axis, whatever the count.
+    let every = bars.len().div_ceil(8).max(1);
+    for (i, bar) in bars.iter().enumerate() {
+        let label = bar_label(bar, bucket);
+        stacked_bar(&mut out, &plot, plot.x(i), bar, &label);
+        if i % every == 0 {
+            let _ = writeln!(
+                out,
+                r##"<text x="{cx:.1}" y="{ty}" text-anchor="middle" font-size="11" fill="#1d2330">{}</text>"##,
+                escape(&label),
+                cx = plot.x(i) + plot.bar_w / 2.0,
+                ty = HEIGHT - BOTTOM + 16.0,
+            );
+        }
+    }
+    legend(&mut out);
+    out.push_str("</svg>");
+    out
+}
+
+/// The y axis: zero, half and the maximum, with light grid lines.
+fn y_axis(out: &mut String, plot: &Plot) {
+    let max = plot.max;
     for n in [0, max / 2, max] {
         if n == max / 2 && (n == 0 || n == max) {
             continue;
         }
-        let at = y(n);
-        out.push_str(&format!(
-            r##"<line x1="{LEFT}" x2="{x2}" y1="{at:.1}" y2="{at:.1}" stroke="#d9dee7"/><text x="{tx}" y="{ty:.1}" text-anchor="end" font-size="11" fill="#1d2330">{n}</text>
-"##,
+        let at = plot.y(n);
+        let _ = writeln!(
+            out,
+            r##"<line x1="{LEFT}" x2="{x2}" y1="{at:.1}" y2="{at:.1}" stroke="#d9dee7"/><text x="{tx}" y="{ty:.1}" text-anchor="end" font-size="11" fill="#1d2330">{n}</text>"##,
             x2 = WIDTH - RIGHT,
             tx = LEFT - 6.0,
             ty = at + 4.0,
-        ));
+        );
     }
-    // Label about eight bars along the x axis, whatever the count.
-    let every = bars.len().div_ceil(8).max(1);
-    for (i, bar) in bars.iter().enumerate() {
-        let x = LEFT + i as f64 * slot + (slot - bar_w) / 2.0;
-        let mut base = 0;
-        let label = bar_label(bar, bucket);
-        out.push_str(&format!(
-            r#"<g data-testid="chart-bar"><title>{}: {} succeeded, {} failed, {} still open</title>"#,
-            escape(&label),
-            bar.succeeded,
-            bar.failed,
-            bar.open
-        ));
-        for (n, fill) in [
-            (bar.succeeded, "#146c2e"),
-            (bar.failed, "url(#hatch)"),
-            (bar.open, "url(#dots)"),
-        ] {
-            if n == 0 {
-                continue;
-            }
-            let top = y(base + n);
-            let height = y(base) - top;
-            out.push_str(&format!(
-                r##"<rect x="{x:.1}" y="{top:.1}" width="{bar_w:.1}" height="{height:.1}" fill="{fill}" stroke="#1d2330" stroke-width="0.5"/>"##
-            ));
-            base += n;
+}
+
+/// One bar: succeeded, failed and open stacked, titled with its numbers.
+fn stacked_bar(out: &mut String, plot: &Plot, x: f64, bar: &ChartBar, label: &str) {
+    let _ = write!(
+        out,
+        r#"<g data-testid="chart-bar"><title>{}: {} succeeded, {} failed, {} still open</title>"#,
+        escape(label),
+        bar.succeeded,
+        bar.failed,
+        bar.open
+    );
+    let mut base = 0;
+    for (n, fill) in [
+        (bar.succeeded, "#146c2e"),
+        (bar.failed, "url(#hatch)"),
+        (bar.open, "url(#dots)"),
+    ] {
+        if n == 0 {
+            continue;
         }
-        out.push_str("</g>\n");
-        if i % every == 0 {
-            out.push_str(&format!(
-                r##"<text x="{cx:.1}" y="{ty}" text-anchor="middle" font-size="11" fill="#1d2330">{}</text>
-"##,
-                escape(&label),
-                cx = x + bar_w / 2.0,
-                ty = HEIGHT - BOTTOM + 16.0,
-            ));
-        }
+        let top = plot.y(base + n);
+        let height = plot.y(base) - top;
+        let bar_w = plot.bar_w;
+        let _ = write!(
+            out,
+            r##"<rect x="{x:.1}" y="{top:.1}" width="{bar_w:.1}" height="{height:.1}" fill="{fill}" stroke="#1d2330" stroke-width="0.5"/>"##
+        );
+        base += n;
     }
-    // The legend, top left: a swatch with its pattern and a word.
+    out.push_str("</g>\n");
+}
+
+/// The legend, top left: a swatch with its pattern and a word.
+fn legend(out: &mut String) {
     for (i, (fill, word)) in [
         ("#146c2e", "Succeeded"),
         ("url(#hatch)", "Failed"),
@@ -121,14 +161,12 @@ pub fn svg(bars: &[ChartBar], bucket: Bucket, title: &str) -> String {
     .enumerate()
     {
         let x = LEFT + i as f64 * 130.0;
-        out.push_str(&format!(
-            r##"<rect x="{x}" y="6" width="14" height="14" fill="{fill}" stroke="#1d2330" stroke-width="0.5"/><text x="{tx}" y="17" font-size="12" fill="#1d2330">{word}</text>
-"##,
+        let _ = writeln!(
+            out,
+            r##"<rect x="{x}" y="6" width="14" height="14" fill="{fill}" stroke="#1d2330" stroke-width="0.5"/><text x="{tx}" y="17" font-size="12" fill="#1d2330">{word}</text>"##,
             tx = x + 19.0
-        ));
+        );
     }
-    out.push_str("</svg>");
-    out
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! admins can resend it. Also the progress page of a retry-all run.
 
 use engine::model::Role;
-use engine::reports::{AttemptRecord, RetryRun};
+use engine::reports::{AttemptRecord, DeliveryState, RetryRun};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -22,57 +22,23 @@ pub fn DeliveryPage() -> impl IntoView {
         },
         |(id, _)| delivery_detail(id),
     );
-    let resend_result = move || {
-        resend.value().get().map(|r| match r {
-            Ok(state) => {
-                let outcome = state.last_outcome().unwrap_or_else(|| "no answer yet".into());
-                view! { <p class="notice" role="status" data-testid="resend-result">{format!("Resent: {outcome}. The delivery is now {}.", state.status)}</p> }
-                    .into_any()
-            }
-            Err(e) => view! { <p class="form-error" role="alert" data-testid="resend-result">{error_message(&e)}</p> }
-                .into_any(),
-        })
-    };
     view! {
         <Suspense fallback=|| view! { <p class="page">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(view) => {
-                        let d = view.delivery;
                         let admin = view.user.role == Role::Admin;
-                        let history = format!("/reports/history?webhook={}", d.webhook_id);
-                        let record = d.record_text().unwrap_or_else(|| "—".into());
+                        let history = format!("/reports/history?webhook={}", view.delivery.webhook_id);
+                        let id = view.delivery.id.clone();
                         view! {
                             <Layout user=view.user>
                                 <p class="crumbs"><a href="/reports/history">"Delivery history"</a>" › "<a href=history>{view.webhook_title.clone()}</a></p>
                                 <div class="page-head">
-                                    <h1>{format!("Delivery {}", d.id)}</h1>
-                                    {admin.then(|| view! {
-                                        <ActionForm action=resend>
-                                            <input type="hidden" name="id" value=d.id.clone() />
-                                            <button type="submit" class="primary" data-testid="resend"
-                                                disabled=move || resend.pending().get()>
-                                                {move || if resend.pending().get() { "Resending…" } else { "Resend now" }}
-                                            </button>
-                                        </ActionForm>
-                                    })}
+                                    <h1>{format!("Delivery {id}")}</h1>
+                                    {admin.then(|| view! { <ResendButton id resend /> })}
                                 </div>
-                                {resend_result}
-                                <dl class="facts" data-testid="delivery-facts">
-                                    <dt>"Status"</dt><dd><StatusBadge status=d.status /></dd>
-                                    <dt>"Webhook"</dt><dd>{view.webhook_title}</dd>
-                                    <dt>"Event"</dt><dd>{format!("{} ({})", d.event_type, d.event_id)}</dd>
-                                    <dt>"Record"</dt><dd>{record}</dd>
-                                    <dt>"Created"</dt><dd>{fmt_time(d.created_at)}</dd>
-                                    <dt>"Attempts"</dt><dd data-testid="attempt-count">{d.attempts}</dd>
-                                    <dt>"Next retry"</dt>
-                                    <dd data-testid="next-retry">
-                                        {match d.next_attempt_at {
-                                            Some(at) if d.status.is_open() => fmt_time(at),
-                                            _ => "none".to_string(),
-                                        }}
-                                    </dd>
-                                </dl>
+                                <ResendResult resend />
+                                <DeliveryFacts delivery=view.delivery webhook_title=view.webhook_title />
                                 <h2 class="section">"Event"</h2>
                                 <pre class="code" data-testid="envelope">{view.envelope}</pre>
                                 <h2 class="section">"Attempts"</h2>
@@ -89,6 +55,57 @@ pub fn DeliveryPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+#[component]
+fn ResendButton(id: String, resend: ServerAction<ResendDelivery>) -> impl IntoView {
+    view! {
+        <ActionForm action=resend>
+            <input type="hidden" name="id" value=id />
+            <button type="submit" class="primary" data-testid="resend"
+                disabled=move || resend.pending().get()>
+                {move || if resend.pending().get() { "Resending…" } else { "Resend now" }}
+            </button>
+        </ActionForm>
+    }
+}
+
+/// What the last resend got, or why it could not be made.
+#[component]
+fn ResendResult(resend: ServerAction<ResendDelivery>) -> impl IntoView {
+    move || {
+        resend.value().get().map(|r| match r {
+            Ok(state) => {
+                let outcome = state.last_outcome().unwrap_or_else(|| "no answer yet".into());
+                view! { <p class="notice" role="status" data-testid="resend-result">{format!("Resent: {outcome}. The delivery is now {}.", state.status)}</p> }
+                    .into_any()
+            }
+            Err(e) => view! { <p class="form-error" role="alert" data-testid="resend-result">{error_message(&e)}</p> }
+                .into_any(),
+        })
+    }
+}
+
+#[component]
+fn DeliveryFacts(delivery: DeliveryState, webhook_title: String) -> impl IntoView {
+    let d = delivery;
+    let record = d.record_text().unwrap_or_else(|| "—".into());
+    let next_retry = match d.next_attempt_at {
+        Some(at) if d.status.is_open() => fmt_time(at),
+        _ => "none".to_string(),
+    };
+    view! {
+        <dl class="facts" data-testid="delivery-facts">
+            <dt>"Status"</dt><dd><StatusBadge status=d.status /></dd>
+            <dt>"Webhook"</dt><dd>{webhook_title}</dd>
+            <dt>"Event"</dt><dd>{format!("{} ({})", d.event_type, d.event_id)}</dd>
+            <dt>"Record"</dt><dd>{record}</dd>
+            <dt>"Created"</dt><dd>{fmt_time(d.created_at)}</dd>
+            <dt>"Attempts"</dt><dd data-testid="attempt-count">{d.attempts}</dd>
+            <dt>"Next retry"</dt>
+            <dd data-testid="next-retry">{next_retry}</dd>
+        </dl>
     }
 }
 

@@ -1,8 +1,9 @@
 //! Delivery history: every delivery, newest first, filtered by the URL's
 //! query (a plain GET form), paged by cursor, exportable as CSV.
 
+use engine::model::DeliveryStatus;
 use engine::model::WebhookTitle;
-use engine::reports::{DeliveryState, HistoryQuery, Preset, STATUSES, query_pair};
+use engine::reports::{DeliveryState, HistoryQuery, Preset, query_pair};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -98,7 +99,8 @@ fn Filters(
                 <label for="f-status">"Status"</label>
                 <select id="f-status" name="status" data-testid="filter-status">
                     <option value="">"Any status"</option>
-                    {STATUSES
+                    {DeliveryStatus::ALL
+                        .map(DeliveryStatus::as_str)
                         .into_iter()
                         .map(|s| view! { <option value=s selected=s == status>{s}</option> })
                         .collect_view()}

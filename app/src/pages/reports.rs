@@ -250,70 +250,87 @@ fn WebhookRows(rows: Vec<WebhookCounts>, range: Range, admin: bool) -> impl Into
             <tbody>
                 {rows
                     .into_iter()
-                    .map(|row| {
-                        let history = format!("/reports/history?webhook={}&{}", row.webhook_id, range.as_query());
-                        let rate = row
-                            .success_rate()
-                            .map(|r| format!("{r:.1}%"))
-                            .unwrap_or_else(|| "—".to_string());
-                        let state = if row.deleted {
-                            view! { <span class="badge off">"Deleted"</span> }.into_any()
-                        } else if row.active {
-                            view! { <span class="badge on">"Active"</span> }.into_any()
-                        } else {
-                            view! {
-                                <span class="badge off">"Disabled"</span>
-                                {row.disabled_reason.clone().map(|r| view! { <span class="reason">{r}</span> })}
-                            }
-                                .into_any()
-                        };
-                        let title = if row.deleted {
-                            view! { <span>{row.title.clone()}</span> }.into_any()
-                        } else {
-                            view! { <a href=format!("/webhooks/{}", row.webhook_id)>{row.title.clone()}</a> }.into_any()
-                        };
-                        let can_retry = admin && !row.deleted && row.failed > 0;
-                        let retry_label = format!("Retry all {} failed deliveries of {}", row.failed, row.title);
-                        let hook_id = row.webhook_id.clone();
-                        view! {
-                            <tr data-testid="report-row" data-title=row.title.clone()>
-                                <th scope="row">{title}</th>
-                                <td>{row.triggers.join(", ")}</td>
-                                <td class="nowrap">{row.created_at.format("%Y-%m-%d").to_string()}</td>
-                                <td class="mono url">{row.url.clone()}</td>
-                                <td>{state}</td>
-                                <td class="num">
-                                    <a href=history data-testid="times-fired"
-                                        aria-label=format!("{} deliveries of {}: show them", row.fired, row.title)>
-                                        {row.fired}
-                                    </a>
-                                </td>
-                                <td class="num" data-testid="succeeded">{row.succeeded}</td>
-                                <td class="num" data-testid="failed">
-                                    {row.failed}
-                                    {can_retry.then(|| view! {
-                                        <ActionForm action=retry>
-                                            <input type="hidden" name="webhook_id" value=hook_id.clone() />
-                                            <input type="hidden" name="from" value=range.first_day() />
-                                            <input type="hidden" name="to" value=range.last_day() />
-                                            <button type="submit" class="small" data-testid="retry-all"
-                                                aria-label=retry_label.clone()>
-                                                "Retry all"
-                                            </button>
-                                        </ActionForm>
-                                    })}
-                                </td>
-                                <td class="num" data-testid="open">{row.open}</td>
-                                <td class="num" data-testid="success-rate">{rate}</td>
-                                <td class="nowrap">{row.last_fired.map(fmt_time).unwrap_or_else(|| "never".into())}</td>
-                            </tr>
-                        }
-                    })
+                    .map(|row| view! { <WebhookRow row range admin retry /> })
                     .collect_view()}
             </tbody>
         </table>
     }
+    .into_any()
+}
+
+/// One webhook's counts in the range, linking to its deliveries, with
+/// "Retry all" beside its failures for an admin.
+#[component]
+fn WebhookRow(
+    row: WebhookCounts,
+    range: Range,
+    admin: bool,
+    retry: ServerAction<RetryAllFailed>,
+) -> impl IntoView {
+    let history = format!(
+        "/reports/history?webhook={}&{}",
+        row.webhook_id,
+        range.as_query()
+    );
+    let rate = row
+        .success_rate()
+        .map(|r| format!("{r:.1}%"))
+        .unwrap_or_else(|| "—".to_string());
+    let state = if row.deleted {
+        view! { <span class="badge off">"Deleted"</span> }.into_any()
+    } else if row.active {
+        view! { <span class="badge on">"Active"</span> }.into_any()
+    } else {
+        view! {
+            <span class="badge off">"Disabled"</span>
+            {row.disabled_reason.clone().map(|r| view! { <span class="reason">{r}</span> })}
+        }
         .into_any()
+    };
+    let title = if row.deleted {
+        view! { <span>{row.title.clone()}</span> }.into_any()
+    } else {
+        view! { <a href=format!("/webhooks/{}", row.webhook_id)>{row.title.clone()}</a> }.into_any()
+    };
+    let can_retry = admin && !row.deleted && row.failed > 0;
+    let retry_label = format!(
+        "Retry all {} failed deliveries of {}",
+        row.failed, row.title
+    );
+    let hook_id = row.webhook_id.clone();
+    view! {
+        <tr data-testid="report-row" data-title=row.title.clone()>
+            <th scope="row">{title}</th>
+            <td>{row.triggers.join(", ")}</td>
+            <td class="nowrap">{row.created_at.format("%Y-%m-%d").to_string()}</td>
+            <td class="mono url">{row.url.clone()}</td>
+            <td>{state}</td>
+            <td class="num">
+                <a href=history data-testid="times-fired"
+                    aria-label=format!("{} deliveries of {}: show them", row.fired, row.title)>
+                    {row.fired}
+                </a>
+            </td>
+            <td class="num" data-testid="succeeded">{row.succeeded}</td>
+            <td class="num" data-testid="failed">
+                {row.failed}
+                {can_retry.then(|| view! {
+                    <ActionForm action=retry>
+                        <input type="hidden" name="webhook_id" value=hook_id.clone() />
+                        <input type="hidden" name="from" value=range.first_day() />
+                        <input type="hidden" name="to" value=range.last_day() />
+                        <button type="submit" class="small" data-testid="retry-all"
+                            aria-label=retry_label.clone()>
+                            "Retry all"
+                        </button>
+                    </ActionForm>
+                })}
+            </td>
+            <td class="num" data-testid="open">{row.open}</td>
+            <td class="num" data-testid="success-rate">{rate}</td>
+            <td class="nowrap">{row.last_fired.map(fmt_time).unwrap_or_else(|| "never".into())}</td>
+        </tr>
+    }
 }
 
 /// The latest retry-all runs, each linking to its progress page.

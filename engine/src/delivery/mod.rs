@@ -31,7 +31,7 @@ use crate::error::Error;
 use crate::model::{Accepted, Account, NewEvent};
 use crate::store::{DisablePolicy, Store, TurnedOff};
 use crate::validate::check_event;
-pub use sender::Sender;
+pub use sender::{Sender, http_client};
 
 /// How the delivery engine runs. The defaults are the command line's.
 #[derive(Clone, Debug)]

@@ -14,7 +14,7 @@ use crate::clock::now_ms;
 use crate::job::{Job, MAX_RECORDED_BODY, Outcome};
 use crate::model::Auth;
 use crate::model::{ReceivedResponse, SentRequest};
-use crate::render::render;
+use crate::render::{RenderedRequest, render};
 use crate::signing;
 
 pub const USER_AGENT: &str = concat!("Postback/", env!("CARGO_PKG_VERSION"));
@@ -37,6 +37,15 @@ impl Resolve for CheckedResolver {
     }
 }
 
+/// A builder for an HTTP client with TLS by rustls and ring. Every client
+/// in the process is made through here: reqwest has no crypto provider of
+/// its own in this build, and this installs ring as the process's.
+pub fn http_client() -> reqwest::ClientBuilder {
+    // An error only says a provider is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
 #[derive(Clone, Debug)]
 pub struct Sender {
     client: reqwest::Client,
@@ -45,7 +54,7 @@ pub struct Sender {
 
 impl Sender {
     pub fn new(allow_private: bool) -> Result<Self, reqwest::Error> {
-        let mut builder = reqwest::Client::builder()
+        let mut builder = http_client()
             .user_agent(USER_AGENT)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
@@ -68,17 +77,32 @@ impl Sender {
     pub async fn attempt(&self, job: Job) -> Outcome {
         let at_ms = now_ms();
         let started = Instant::now();
-        let finish = |job: Job,
-                      request: SentRequest,
-                      response: Option<ReceivedResponse>,
-                      error: Option<String>| Outcome {
+        let (request, outgoing) = self.prepare(&job, at_ms);
+        let received = match outgoing {
+            Ok(outgoing) => receive(outgoing, job.webhook.timeout_ms).await,
+            Err(error) => Err(error),
+        };
+        let (response, error) = match received {
+            Ok(response) => (Some(response), None),
+            Err(error) => (None, Some(error)),
+        };
+        Outcome {
             job,
             at_ms,
             duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
             request,
             response,
             error,
-        };
+        }
+    }
+
+    /// The request as it is recorded (secrets redacted) and as it goes out,
+    /// or why it cannot go out.
+    fn prepare(
+        &self,
+        job: &Job,
+        at_ms: i64,
+    ) -> (SentRequest, Result<reqwest::RequestBuilder, String>) {
         let rendered = match render(&job.webhook, &job.event) {
             Ok(r) => r,
             Err(e) => {
@@ -88,51 +112,24 @@ impl Sender {
                     headers: vec![],
                     body: None,
                 };
-                return finish(
-                    job,
-                    request,
-                    None,
-                    Some(format!("could not build the request: {e}")),
-                );
+                return (request, Err(format!("could not build the request: {e}")));
             }
         };
-        let timestamp = at_ms / 1000;
-        let body = rendered.body.clone().unwrap_or_default();
-        let secrets: Vec<Vec<u8>> = job
-            .signing_secrets
-            .iter()
-            .filter_map(|s| signing::secret_bytes(s).ok())
-            .collect();
-        let mut headers = rendered.headers.clone();
-        headers.extend(signing::headers(
-            &secrets,
-            &job.delivery_id,
-            timestamp,
-            body.as_bytes(),
-        ));
-        headers.push(("user-agent".into(), USER_AGENT.into()));
+        let headers = signed_headers(job, &rendered, at_ms);
         let recorded = SentRequest {
             method: rendered.method.clone(),
             url: rendered.url.clone(),
             headers: redact(&job.webhook.auth, &headers),
             body: rendered.body.clone(),
         };
-
         let url = match url::Url::parse(&rendered.url) {
             Ok(u) => u,
-            Err(e) => {
-                return finish(
-                    job,
-                    recorded,
-                    None,
-                    Some(format!("the URL is not valid: {e}")),
-                );
-            }
+            Err(e) => return (recorded, Err(format!("the URL is not valid: {e}"))),
         };
         if !self.allow_private
             && let Some(refusal) = literal_refusal(&url)
         {
-            return finish(job, recorded, None, Some(refusal));
+            return (recorded, Err(refusal));
         }
         let method = reqwest::Method::from_bytes(rendered.method.as_bytes())
             .unwrap_or(reqwest::Method::POST);
@@ -148,37 +145,57 @@ impl Sender {
         if let Some(body) = rendered.body {
             request = request.body(body);
         }
-        match request.send().await {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let response_headers = response
-                    .headers()
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.as_str().to_string(),
-                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                        )
-                    })
-                    .collect();
-                let body = read_truncated(response).await;
-                finish(
-                    job,
-                    recorded,
-                    Some(ReceivedResponse {
-                        status,
-                        headers: response_headers,
-                        body,
-                    }),
-                    None,
-                )
-            }
-            Err(e) => {
-                let message = plain_words(&e, job.webhook.timeout_ms);
-                finish(job, recorded, None, Some(message))
-            }
-        }
+        (recorded, Ok(request))
     }
+}
+
+/// The rendered headers, the Standard Webhooks signature headers over the
+/// body and the user agent.
+fn signed_headers(job: &Job, rendered: &RenderedRequest, at_ms: i64) -> Vec<(String, String)> {
+    let secrets: Vec<Vec<u8>> = job
+        .signing_secrets
+        .iter()
+        .filter_map(|s| signing::secret_bytes(s).ok())
+        .collect();
+    let body = rendered.body.as_deref().unwrap_or_default();
+    let mut headers = rendered.headers.clone();
+    headers.extend(signing::headers(
+        &secrets,
+        &job.delivery_id,
+        at_ms / 1000,
+        body.as_bytes(),
+    ));
+    headers.push(("user-agent".into(), USER_AGENT.into()));
+    headers
+}
+
+/// Sends the request and reads the answer, or says in plain words why
+/// there was none.
+async fn receive(
+    request: reqwest::RequestBuilder,
+    timeout_ms: u32,
+) -> Result<ReceivedResponse, String> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| plain_words(&e, timeout_ms))?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let body = read_truncated(response).await;
+    Ok(ReceivedResponse {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// An IP-literal host is connected to as written, so it is checked here.

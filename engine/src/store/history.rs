@@ -162,6 +162,35 @@ impl Position {
     }
 }
 
+impl Position {
+    /// The page of `limit` rows read from this position (the query asks
+    /// for one more, to know whether there is more).
+    fn page(&self, rows: Vec<StateRow>, limit: i64) -> Result<DeliveryPage> {
+        let more = rows.len() as i64 > limit;
+        let mut data: Vec<DeliveryState> = rows
+            .into_iter()
+            .take(limit as usize)
+            .map(DeliveryState::try_from)
+            .collect::<Result<_>>()?;
+        if self.newer {
+            data.reverse();
+        }
+        let cursor_of = |d: &DeliveryState| format!("{}_{}", d.created_at.timestamp_millis(), d.id);
+        // Going back, there is more before when the query found more; going
+        // forward, there is something before whenever we came from a cursor.
+        let (has_newer, has_older) = if self.newer {
+            (more, true)
+        } else {
+            (self.from_cursor, more)
+        };
+        Ok(DeliveryPage {
+            next_cursor: data.last().filter(|_| has_older).map(cursor_of),
+            prev_cursor: data.first().filter(|_| has_newer).map(cursor_of),
+            data,
+        })
+    }
+}
+
 /// The condition of `deliveries_account_status_created` (every status but
 /// succeeded), word for word as migration 0006 has it: SQLite uses a
 /// partial index only for a query that repeats its condition.
@@ -190,11 +219,8 @@ impl Store {
         account_id: &str,
         filter: &DeliveryFilter,
     ) -> Result<DeliveryPage> {
-        let Position {
-            at: position,
-            newer,
-            from_cursor,
-        } = Position::of(filter)?;
+        let position = Position::of(filter)?;
+        let newer = position.newer;
         let limit = filter.limit.clamp(1, 500);
         // Only the filters given go into the query, so the database can
         // pick the index that fits them; the position is a row-value
@@ -232,7 +258,7 @@ impl Store {
             if let Some(to) = filter.to {
                 q.push(" AND d.created_at < ").push_bind(to.timestamp_millis());
             }
-            if let Some((at, id)) = &position {
+            if let Some((at, id)) = &position.at {
                 q.push(format_args!(" AND (d.created_at, {tie}) {} (", if newer { ">" } else { "<" }))
                     .push_bind(*at)
                     .push(", ")
@@ -245,28 +271,7 @@ impl Store {
                 .push_bind(limit + 1);
             q.build_query_as::<StateRow>().fetch_all(pool).await
         })?;
-        let more = rows.len() as i64 > limit;
-        let mut data: Vec<DeliveryState> = rows
-            .into_iter()
-            .take(limit as usize)
-            .map(DeliveryState::try_from)
-            .collect::<Result<_>>()?;
-        if newer {
-            data.reverse();
-        }
-        let cursor_of = |d: &DeliveryState| format!("{}_{}", d.created_at.timestamp_millis(), d.id);
-        // Going back, there is more before when the query found more; going
-        // forward, there is something before whenever we came from a cursor.
-        let (has_newer, has_older) = if newer {
-            (more, true)
-        } else {
-            (from_cursor, more)
-        };
-        Ok(DeliveryPage {
-            next_cursor: data.last().filter(|_| has_older).map(cursor_of),
-            prev_cursor: data.first().filter(|_| has_newer).map(cursor_of),
-            data,
-        })
+        position.page(rows, limit)
     }
 
     /// How many of the account's deliveries have this status, from the

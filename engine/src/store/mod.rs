@@ -55,7 +55,7 @@ pub use history::DeliveryFilter;
 pub use import::{PastAttempt, PastDelivery};
 pub use turn::{Ready, ToSend, Turn, TurnDone};
 pub use users::MIN_PASSWORD;
-pub use webhooks::ROTATION_OVERLAP_MS;
+pub use webhooks::{ROTATION_OVERLAP_MS, WebhookSecrets};
 
 /// A handle to the database; cheap to clone.
 #[derive(Clone, Debug)]

@@ -31,6 +31,46 @@ struct CountRow {
     n: i64,
 }
 
+/// One webhook's deliveries in the range, by how they ended.
+#[derive(Clone, Copy, Default)]
+struct Tally {
+    succeeded: i64,
+    failed: i64,
+    open: i64,
+}
+
+impl ReportHook {
+    /// The report's row, or none for a deleted webhook that did not fire.
+    fn counts(self, tally: Tally) -> Option<WebhookCounts> {
+        let fired = tally.succeeded + tally.failed + tally.open;
+        if self.deleted_at.is_some() && fired == 0 {
+            return None;
+        }
+        let port = self.port.and_then(|p| u16::try_from(p).ok());
+        Some(WebhookCounts {
+            url: crate::render::effective_url(&self.url, port)
+                .map(|u| u.to_string())
+                .unwrap_or(self.url),
+            triggers: serde_json::from_str::<Vec<Trigger>>(&self.triggers)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| t.event_type)
+                .collect(),
+            webhook_id: self.id,
+            title: self.title,
+            created_at: from_ms(self.created_at),
+            active: self.active,
+            disabled_reason: self.disabled_reason,
+            deleted: self.deleted_at.is_some(),
+            fired,
+            succeeded: tally.succeeded,
+            failed: tally.failed,
+            open: tally.open,
+            last_fired: self.last_fired.map(from_ms),
+        })
+    }
+}
+
 impl Store {
     /// The webhooks report: every webhook of the account by title (deleted
     /// ones last, and only with deliveries in the range) with its counts, and the
@@ -42,7 +82,6 @@ impl Store {
         chart_webhook: Option<&str>,
         retention_days: u32,
     ) -> Result<Report> {
-        let (from, to) = (range.from.timestamp_millis(), range.to.timestamp_millis());
         let hooks = on_reader!(&self.db, pool => sqlx::query_as::<_, ReportHook>(
             "SELECT w.id, w.title, w.url, w.port, w.triggers, w.created_at, w.active, w.disabled_reason, \
              w.deleted_at, (SELECT MAX(d.created_at) FROM deliveries d WHERE d.webhook_id = w.id) AS last_fired \
@@ -51,67 +90,15 @@ impl Store {
         .bind(account_id)
         .fetch_all(pool)
         .await)?;
-        let counts = on_reader!(&self.db, pool => sqlx::query_as::<_, CountRow>(
-            "SELECT webhook_id AS key, status, CAST(SUM(n) AS BIGINT) AS n FROM delivery_counts \
-             WHERE account_id = $1 AND hour >= $2 AND hour < $3 GROUP BY webhook_id, status",
-        )
-        .bind(account_id)
-        .bind(from)
-        .bind(to)
-        .fetch_all(pool)
-        .await)?;
-        let mut by_hook: HashMap<String, (i64, i64, i64)> = HashMap::new();
-        for c in counts {
-            let entry = by_hook.entry(c.key).or_default();
-            match DeliveryStatus::parse(&c.status) {
-                Some(DeliveryStatus::Succeeded) => entry.0 += c.n,
-                Some(DeliveryStatus::Failed) => entry.1 += c.n,
-                _ => entry.2 += c.n,
-            }
-        }
+        let tallies = self.tallies(account_id, &range).await?;
         let rows = hooks
             .into_iter()
             .filter_map(|h| {
-                let (succeeded, failed, open) = by_hook.get(&h.id).copied().unwrap_or_default();
-                let fired = succeeded + failed + open;
-                if h.deleted_at.is_some() && fired == 0 {
-                    return None;
-                }
-                let port = h.port.and_then(|p| u16::try_from(p).ok());
-                Some(WebhookCounts {
-                    url: crate::render::effective_url(&h.url, port)
-                        .map(|u| u.to_string())
-                        .unwrap_or(h.url),
-                    triggers: serde_json::from_str::<Vec<Trigger>>(&h.triggers)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|t| t.event_type)
-                        .collect(),
-                    webhook_id: h.id,
-                    title: h.title,
-                    created_at: from_ms(h.created_at),
-                    active: h.active,
-                    disabled_reason: h.disabled_reason,
-                    deleted: h.deleted_at.is_some(),
-                    fired,
-                    succeeded,
-                    failed,
-                    open,
-                    last_fired: h.last_fired.map(from_ms),
-                })
+                let tally = tallies.get(&h.id).copied().unwrap_or_default();
+                h.counts(tally)
             })
             .collect();
-        let hourly = on_reader!(&self.db, pool => sqlx::query_as::<_, HourCount>(
-            "SELECT hour, status, CAST(SUM(n) AS BIGINT) AS n FROM delivery_counts \
-             WHERE account_id = $1 AND hour >= $2 AND hour < $3 AND ($4 IS NULL OR webhook_id = $4) \
-             GROUP BY hour, status",
-        )
-        .bind(account_id)
-        .bind(from)
-        .bind(to)
-        .bind(chart_webhook)
-        .fetch_all(pool)
-        .await)?;
+        let hourly = self.hourly(account_id, &range, chart_webhook).await?;
         let oldest = on_reader!(&self.db, pool => sqlx::query_scalar::<_, Option<i64>>(
             "SELECT MIN(created_at) FROM deliveries WHERE account_id = $1",
         )
@@ -127,6 +114,50 @@ impl Store {
             oldest: oldest.map(from_ms),
             retention_days,
         })
+    }
+
+    /// Each webhook's deliveries in the range, by how they ended.
+    async fn tallies(&self, account_id: &str, range: &Range) -> Result<HashMap<String, Tally>> {
+        let counts = on_reader!(&self.db, pool => sqlx::query_as::<_, CountRow>(
+            "SELECT webhook_id AS key, status, CAST(SUM(n) AS BIGINT) AS n FROM delivery_counts \
+             WHERE account_id = $1 AND hour >= $2 AND hour < $3 GROUP BY webhook_id, status",
+        )
+        .bind(account_id)
+        .bind(range.from.timestamp_millis())
+        .bind(range.to.timestamp_millis())
+        .fetch_all(pool)
+        .await)?;
+        let mut tallies: HashMap<String, Tally> = HashMap::new();
+        for c in counts {
+            let tally = tallies.entry(c.key).or_default();
+            match DeliveryStatus::parse(&c.status) {
+                Some(DeliveryStatus::Succeeded) => tally.succeeded += c.n,
+                Some(DeliveryStatus::Failed) => tally.failed += c.n,
+                _ => tally.open += c.n,
+            }
+        }
+        Ok(tallies)
+    }
+
+    /// The chart's counts per hour and status, for one webhook or all.
+    async fn hourly(
+        &self,
+        account_id: &str,
+        range: &Range,
+        webhook: Option<&str>,
+    ) -> Result<Vec<HourCount>> {
+        let hourly = on_reader!(&self.db, pool => sqlx::query_as::<_, HourCount>(
+            "SELECT hour, status, CAST(SUM(n) AS BIGINT) AS n FROM delivery_counts \
+             WHERE account_id = $1 AND hour >= $2 AND hour < $3 AND ($4 IS NULL OR webhook_id = $4) \
+             GROUP BY hour, status",
+        )
+        .bind(account_id)
+        .bind(range.from.timestamp_millis())
+        .bind(range.to.timestamp_millis())
+        .bind(webhook)
+        .fetch_all(pool)
+        .await)?;
+        Ok(hourly)
     }
 
     /// Folds the count rows of each (webhook, hour, status) into one, so the

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::db::begin_write;
-use super::{Error, Result, Store};
+use super::{Error, Result, Store, WebhookSecrets};
 use crate::clock::{from_ms, now_ms};
 use crate::ids::new_id;
 use crate::job::Job;
@@ -28,8 +28,10 @@ impl Store {
                 "An event type looks like noun.verb, e.g. contact.created.",
             ));
         }
-        let (mut webhook, signing_secrets) =
-            self.webhook_with_secrets(account_id, webhook_id).await?;
+        let WebhookSecrets {
+            mut webhook,
+            signing_secrets,
+        } = self.webhook_with_secrets(account_id, webhook_id).await?;
         webhook.retry = crate::model::RetryPolicy {
             max_attempts: 1,
             schedule_s: vec![0],
@@ -76,8 +78,8 @@ impl Store {
             .bind(i64::MAX / 2)
             .bind(now)
             .bind(&event.event_type)
-            .bind(&record.0)
-            .bind(&record.1)
+            .bind(&record.id)
+            .bind(&record.label)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;

@@ -42,6 +42,16 @@ macro_rules! webhook_columns {
     };
 }
 
+/// A webhook with its real auth secrets, and the secrets requests are
+/// signed with.
+#[derive(Clone, Debug)]
+pub struct WebhookSecrets {
+    pub webhook: WebhookInput,
+    /// The current one first; during the 24 hours after a rotation also the
+    /// one before.
+    pub signing_secrets: Vec<String>,
+}
+
 impl Store {
     /// Validates and stores a new webhook. Returns it with its signing
     /// secret, which is shown to the admin this once.
@@ -155,15 +165,9 @@ impl Store {
         self.webhook_row(account_id, id).await?.into_view()
     }
 
-    /// A webhook as the sender needs it: real auth secrets, and the secrets
-    /// requests are signed with (the current one first; during the 24 hours
-    /// after a rotation also the one before). Never hand this to a page or an
+    /// A webhook as the sender needs it. Never hand this to a page or an
     /// API answer.
-    pub async fn webhook_with_secrets(
-        &self,
-        account_id: &str,
-        id: &str,
-    ) -> Result<(WebhookInput, Vec<String>)> {
+    pub async fn webhook_with_secrets(&self, account_id: &str, id: &str) -> Result<WebhookSecrets> {
         let row = self.webhook_row(account_id, id).await?;
         let auth: Auth = serde_json::from_str(&row.auth).unwrap_or_default();
         let mut secrets = vec![row.signing_secret.clone()];
@@ -173,7 +177,10 @@ impl Store {
             secrets.push(previous.clone());
         }
         let view = row.into_view()?;
-        Ok((WebhookInput { auth, ..view.input }, secrets))
+        Ok(WebhookSecrets {
+            webhook: WebhookInput { auth, ..view.input },
+            signing_secrets: secrets,
+        })
     }
 
     /// Replaces the signing secret; the old one keeps signing too for

@@ -177,12 +177,12 @@ async fn webhook_round_trips_every_field(store: Store) {
     assert_eq!(view.input, expected);
     let fetched = store.webhook(&account.id, &view.id).await.unwrap();
     assert_eq!(fetched, view);
-    let (with_secrets, signing_secrets) = store
+    let found = store
         .webhook_with_secrets(&account.id, &view.id)
         .await
         .unwrap();
-    assert_eq!(with_secrets, input);
-    assert_eq!(signing_secrets, vec![secret]);
+    assert_eq!(found.webhook, input);
+    assert_eq!(found.signing_secrets, vec![secret]);
 }
 
 async fn secrets_are_masked_and_kept_on_save(store: Store) {
@@ -198,10 +198,11 @@ async fn secrets_are_masked_and_kept_on_save(store: Store) {
         .update_webhook(&account.id, &view.id, edit.clone())
         .await
         .unwrap();
-    let (real, _) = store
+    let real = store
         .webhook_with_secrets(&account.id, &view.id)
         .await
-        .unwrap();
+        .unwrap()
+        .webhook;
     assert_eq!(
         real.auth,
         Auth::Header {
@@ -226,10 +227,11 @@ async fn secrets_are_masked_and_kept_on_save(store: Store) {
             password: SECRET_MASK.into()
         }
     );
-    let (real, _) = store
+    let real = store
         .webhook_with_secrets(&account.id, &view.id)
         .await
-        .unwrap();
+        .unwrap()
+        .webhook;
     assert_eq!(
         real.auth,
         Auth::Basic {

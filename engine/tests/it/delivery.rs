@@ -44,6 +44,8 @@ both_databases!(
     a_slow_webhook_keeps_to_its_in_flight_limit_and_others_go_on,
     deliveries_handed_over_at_acceptance_go_once_and_are_recorded,
     concurrent_accepts_share_commits_and_each_gets_its_own_answer,
+    a_resend_holds_the_delivery_for_the_configured_lease,
+    a_receiver_whose_certificate_nobody_vouches_for_is_refused,
 );
 
 fn config(allow_private: bool) -> DeliveryConfig {
@@ -865,4 +867,129 @@ async fn the_wal_is_checkpointed_beside_the_writer() {
     .await;
     delivery.shutdown().await;
     store.close().await;
+}
+
+/// While a resend's attempt is out, the delivery is held for the lease the
+/// engine was started with (not a built-in one): a second resend is refused
+/// until that lease runs out, however long the receiver hangs.
+async fn a_resend_holds_the_delivery_for_the_configured_lease(store: Store) {
+    let receiver = TestReceiver::start().await;
+    let account = store.ensure_default_account().await.unwrap();
+    let inline = WebhookInput {
+        execution_mode: engine::model::ExecutionMode::Inline,
+        ..hook(&receiver.url)
+    };
+    store.create_webhook(&account.id, inline).await.unwrap();
+    let lease = std::time::Duration::from_millis(1000);
+    let engine = engine::Engine::start(
+        store.clone(),
+        engine::EngineConfig {
+            delivery: DeliveryConfig {
+                lease,
+                ..config(true)
+            },
+            no_delivery: true,
+            ..engine::EngineConfig::default()
+        },
+    )
+    .unwrap();
+    let answers = engine
+        .accept_events(
+            &account,
+            vec![NewEvent::new(
+                "lead.created",
+                serde_json::json!({"id": "l1"}),
+            )],
+        )
+        .await
+        .unwrap();
+    let id = answers[0].deliveries[0].id.clone();
+    assert_eq!(answers[0].deliveries[0].status, DeliveryStatus::Succeeded);
+
+    receiver.hang_next(std::time::Duration::from_secs(3));
+    let started = std::time::Instant::now();
+    let first = tokio::spawn({
+        let (engine, account_id, id) = (engine.clone(), account.id.clone(), id.clone());
+        async move { engine.resend(&account_id, &id).await }
+    });
+    eventually("the resend reaches the receiver", || async {
+        receiver.received().len() == 2
+    })
+    .await;
+    let refused = engine.resend(&account.id, &id).await;
+    assert!(
+        started.elapsed() < lease,
+        "the check came too late to mean anything"
+    );
+    match refused {
+        Err(engine::error::Error::Validation(errors)) => assert_eq!(errors[0].code, "in_flight"),
+        other => panic!("a second resend during the first went ahead: {other:?}"),
+    }
+    tokio::time::sleep(
+        (lease + std::time::Duration::from_millis(200)).saturating_sub(started.elapsed()),
+    )
+    .await;
+    let again = engine.resend(&account.id, &id).await.unwrap();
+    assert_eq!(again.status, DeliveryStatus::Succeeded);
+    assert_eq!(receiver.received().len(), 3);
+    first.await.unwrap().unwrap();
+    engine.shutdown().await;
+}
+
+/// An HTTPS receiver on loopback whose certificate (made for "localhost")
+/// no authority signed; returns its port.
+async fn untrusted_tls_receiver() -> u16 {
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.signing_key.serialize_der());
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![made.cert.der().clone()], key.into())
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let _ = acceptor.accept(tcp).await;
+            });
+        }
+    });
+    port
+}
+
+/// TLS runs and checks certificates: a receiver whose certificate nobody
+/// vouches for gets no request, and the attempt says why in plain words.
+async fn a_receiver_whose_certificate_nobody_vouches_for_is_refused(store: Store) {
+    let port = untrusted_tls_receiver().await;
+    let account = store.ensure_default_account().await.unwrap();
+    let (view, _) = store
+        .create_webhook(&account.id, hook(&format!("https://localhost:{port}/hook")))
+        .await
+        .unwrap();
+    let engine = engine::Engine::start(
+        store.clone(),
+        engine::EngineConfig {
+            delivery: config(true),
+            no_delivery: true,
+            ..engine::EngineConfig::default()
+        },
+    )
+    .unwrap();
+    let sent = engine
+        .test_send(&account.id, &view.id, "lead.created")
+        .await
+        .unwrap();
+    assert!(sent.response.is_none());
+    let error = sent.error.unwrap_or_default();
+    assert!(
+        error.starts_with("TLS failed") && error.contains("certificate"),
+        "{error}"
+    );
+    engine.shutdown().await;
 }

@@ -273,7 +273,7 @@ async fn steady(
         .store(true, std::sync::atomic::Ordering::Relaxed);
     let api = start_api(engine).await?;
     let key = engine.store().create_api_key(&account.id, "bench").await?;
-    let client = reqwest::Client::new();
+    let client = engine::delivery::http_client().build()?;
     let total = (args.rate * args.seconds) as usize;
     let mut tick =
         tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(args.rate.max(1))));

@@ -172,7 +172,7 @@ impl Console {
         let server = tokio::spawn(crate::serve(serve_args, store.clone(), listener, async {
             let _ = stopped.await;
         }));
-        let client = reqwest::Client::builder()
+        let client = engine::delivery::http_client()
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let login = client

@@ -165,11 +165,12 @@ async fn webhooks_crud_masks_secrets_and_reports_field_errors() {
     assert_eq!(patched["active"], false);
     assert_eq!(patched["mapping"], hook("x")["mapping"]);
     let account = server.store.ensure_default_account().await.unwrap();
-    let (real, _) = server
+    let real = server
         .store
         .webhook_with_secrets(&account.id, &id)
         .await
-        .unwrap();
+        .unwrap()
+        .webhook;
     assert_eq!(
         real.auth,
         engine::model::Auth::Basic {

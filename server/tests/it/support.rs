@@ -65,7 +65,7 @@ pub async fn start_with(change: impl FnOnce(&mut ServeArgs)) -> Running {
 }
 
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    engine::delivery::http_client()
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(true)
         .build()

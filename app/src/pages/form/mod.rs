@@ -148,7 +148,6 @@ pub fn WebhookForm(user: User, hook: Option<WebhookView>) -> impl IntoView {
             ..WebhookInput::default()
         });
     let disabled_reason = hook.as_ref().and_then(|h| h.disabled_reason.clone());
-    let title_text = hook.as_ref().map(|h| h.input.title.clone());
     let form = FormState::new(&initial);
     let errors: RwSignal<Vec<FieldError>> = RwSignal::new(Vec::new());
     let fieldset = Fieldset {
@@ -158,43 +157,9 @@ pub fn WebhookForm(user: User, hook: Option<WebhookView>) -> impl IntoView {
     };
     let catalog = StoredValue::new(Catalog::builtin());
     let save = ServerAction::<SaveWebhook>::new();
-    let delete = ServerAction::<DeleteWebhook>::new();
-    let confirm_delete = RwSignal::new(false);
     let created_secret: RwSignal<Option<String>> = RwSignal::new(None);
     let general_error: RwSignal<Option<String>> = RwSignal::new(None);
-    let navigate = use_navigate();
-
-    // The outcome of a save: errors beside their fields, or on to the list.
-    Effect::new({
-        let navigate = navigate.clone();
-        move |_| match save.value().get() {
-            Some(Ok(SaveOutcome::Saved {
-                signing_secret: Some(secret),
-                ..
-            })) => {
-                errors.set(Vec::new());
-                created_secret.set(Some(secret));
-            }
-            Some(Ok(SaveOutcome::Saved {
-                signing_secret: None,
-                ..
-            })) => {
-                errors.set(Vec::new());
-                navigate("/webhooks", Default::default());
-            }
-            Some(Ok(SaveOutcome::Invalid(list))) => {
-                general_error.set(None);
-                errors.set(list);
-            }
-            Some(Err(e)) => general_error.set(Some(error_message(&e))),
-            None => {}
-        }
-    });
-    Effect::new(move |_| match delete.value().get() {
-        Some(Ok(())) => navigate("/webhooks", Default::default()),
-        Some(Err(e)) => general_error.set(Some(error_message(&e))),
-        None => {}
-    });
+    follow_save(save, errors, created_secret, general_error);
 
     let on_submit = {
         let id = id.clone();
@@ -211,9 +176,105 @@ pub fn WebhookForm(user: User, hook: Option<WebhookView>) -> impl IntoView {
             });
         }
     };
+    let heading = match &hook {
+        Some(h) => format!("Edit webhook: {}", h.input.title),
+        None => "New webhook".to_string(),
+    };
+    let types: Vec<String> = initial
+        .triggers
+        .iter()
+        .map(|t| t.event_type.clone())
+        .collect();
 
-    // Every field any trigger's events carry, for the pickers.
-    let all_fields = Memo::new(move |_| {
+    view! {
+        <div class="page-head"><h1 data-testid="form-heading">{heading}</h1></div>
+        {readonly.then(|| view! {
+            <p class="notice" data-testid="readonly-notice">
+                "You have the support role: you can read this webhook but not change it."
+            </p>
+        })}
+        {disabled_reason.map(|r| view! {
+            <p class="notice warn" data-testid="disabled-reason">"Disabled automatically: " {r}</p>
+        })}
+        {move || created_secret.get().map(|secret| view! { <CreatedPanel secret /> })}
+        <Pickers form catalog />
+        <div class="form-grid" class:hidden=move || created_secret.get().is_some()>
+        <form class="webhook-form" on:submit=on_submit novalidate data-testid="webhook-form">
+            <FormProblems errors general_error />
+            <DestinationFields of=fieldset />
+
+            <AuthenticationFields of=fieldset />
+
+            <TriggerFields of=fieldset />
+
+            <MappingFields of=fieldset />
+
+            <DeliveryFields of=fieldset />
+
+            {(!readonly).then(|| view! { <FormActions id=id.clone() save general_error /> })}
+        </form>
+
+        <Preview form catalog />
+        </div>
+        {id.filter(|_| !readonly).map(|id| view! {
+            <TestPanel id=id.clone() types />
+            <RotatePanel id />
+        })}
+    }
+}
+
+/// The outcome of a save: errors beside their fields, the new webhook's
+/// secret, or on to the list.
+fn follow_save(
+    save: ServerAction<SaveWebhook>,
+    errors: RwSignal<Vec<FieldError>>,
+    created_secret: RwSignal<Option<String>>,
+    general_error: RwSignal<Option<String>>,
+) {
+    let navigate = use_navigate();
+    Effect::new(move |_| match save.value().get() {
+        Some(Ok(SaveOutcome::Saved {
+            signing_secret: Some(secret),
+            ..
+        })) => {
+            errors.set(Vec::new());
+            created_secret.set(Some(secret));
+        }
+        Some(Ok(SaveOutcome::Saved {
+            signing_secret: None,
+            ..
+        })) => {
+            errors.set(Vec::new());
+            navigate("/webhooks", Default::default());
+        }
+        Some(Ok(SaveOutcome::Invalid(list))) => {
+            general_error.set(None);
+            errors.set(list);
+        }
+        Some(Err(e)) => general_error.set(Some(error_message(&e))),
+        None => {}
+    });
+}
+
+/// The signing secret of a webhook just created, shown this once.
+#[component]
+fn CreatedPanel(secret: String) -> impl IntoView {
+    view! {
+        <div class="secret-panel" role="status" data-testid="created-panel">
+            <h2>"Webhook created"</h2>
+            <p>"Its signing secret is shown this once. Give it to the receiving system so it can verify each request's "
+                <code>"webhook-signature"</code> " header."</p>
+            <p><code class="secret" data-testid="signing-secret">{secret}</code></p>
+            <a class="button primary" href="/webhooks" data-testid="done">"Done"</a>
+        </div>
+    }
+}
+
+/// The event types and, for the triggers chosen, every field their events
+/// carry: the lists the form's pickers offer.
+#[component]
+fn Pickers(form: FormState, catalog: StoredValue<Catalog>) -> impl IntoView {
+    let fields = Memo::new(move |_| {
         let types: Vec<String> = form
             .triggers
             .get()
@@ -232,9 +293,8 @@ pub fn WebhookForm(user: User, hook: Option<WebhookView>) -> impl IntoView {
         });
         fields
     });
-
     let field_options = move || {
-        all_fields
+        fields
             .get()
             .into_iter()
             .map(|(path, example)| view! { <option value=path>{example}</option> })
@@ -246,93 +306,66 @@ pub fn WebhookForm(user: User, hook: Option<WebhookView>) -> impl IntoView {
             .map(|t| view! { <option value=t.name>{t.description}</option> })
             .collect_view()
     });
-
-    let heading = match &title_text {
-        Some(t) => format!("Edit webhook: {t}"),
-        None => "New webhook".to_string(),
-    };
-    let is_new = id.is_none();
-    let id_for_test = id.clone();
-    let initial_types: Vec<String> = initial
-        .triggers
-        .iter()
-        .map(|t| t.event_type.clone())
-        .collect();
-
     view! {
-        <div class="page-head"><h1 data-testid="form-heading">{heading}</h1></div>
-        {readonly.then(|| view! {
-            <p class="notice" data-testid="readonly-notice">
-                "You have the support role: you can read this webhook but not change it."
-            </p>
-        })}
-        {disabled_reason.map(|r| view! {
-            <p class="notice warn" data-testid="disabled-reason">"Disabled automatically: " {r}</p>
-        })}
-        {move || created_secret.get().map(|secret| view! {
-            <div class="secret-panel" role="status" data-testid="created-panel">
-                <h2>"Webhook created"</h2>
-                <p>"Its signing secret is shown this once. Give it to the receiving system so it can verify each request's "
-                    <code>"webhook-signature"</code> " header."</p>
-                <p><code class="secret" data-testid="signing-secret">{secret}</code></p>
-                <a class="button primary" href="/webhooks" data-testid="done">"Done"</a>
-            </div>
-        })}
         <datalist id="event-types">{type_options}</datalist>
         <datalist id="field-options">{field_options}</datalist>
-        <div class="form-grid" class:hidden=move || created_secret.get().is_some()>
-        <form class="webhook-form" on:submit=on_submit novalidate data-testid="webhook-form">
-            {move || {
-                let count = errors.with(Vec::len);
-                (count > 0).then(|| view! {
-                    <p class="form-error" role="alert" data-testid="form-errors">
-                        {if count == 1 { "Fix the problem marked below.".to_string() } else { format!("Fix the {count} problems marked below.") }}
-                    </p>
-                })
-            }}
-            {move || general_error.get().map(|e| view! { <p class="form-error" role="alert" data-testid="general-error">{e}</p> })}
-            <DestinationFields of=fieldset />
+    }
+}
 
-            <AuthenticationFields of=fieldset />
+/// How many problems the last save found, and any error not tied to a field.
+#[component]
+fn FormProblems(
+    errors: RwSignal<Vec<FieldError>>,
+    general_error: RwSignal<Option<String>>,
+) -> impl IntoView {
+    view! {
+        {move || {
+            let count = errors.with(Vec::len);
+            (count > 0).then(|| view! {
+                <p class="form-error" role="alert" data-testid="form-errors">
+                    {if count == 1 { "Fix the problem marked below.".to_string() } else { format!("Fix the {count} problems marked below.") }}
+                </p>
+            })
+        }}
+        {move || general_error.get().map(|e| view! { <p class="form-error" role="alert" data-testid="general-error">{e}</p> })}
+    }
+}
 
-            <TriggerFields of=fieldset />
-
-            <MappingFields of=fieldset />
-
-            <DeliveryFields of=fieldset />
-
-            {(!readonly).then(|| view! {
-                <div class="actions">
-                    <button type="submit" class="primary" data-testid="save" disabled=move || save.pending().get()>
-                        {if is_new { "Create webhook" } else { "Save changes" }}
-                    </button>
-                    <a href="/webhooks" class="button">"Cancel"</a>
-                    {(!is_new).then(|| view! {
-                        <button type="button" class="danger" data-testid="delete" on:click=move |_| confirm_delete.set(true)>"Delete"</button>
-                    })}
-                </div>
+/// Save, cancel and, for a saved webhook, delete after a confirmation.
+#[component]
+fn FormActions(
+    id: Option<String>,
+    save: ServerAction<SaveWebhook>,
+    general_error: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let delete = ServerAction::<DeleteWebhook>::new();
+    let confirm_delete = RwSignal::new(false);
+    let navigate = use_navigate();
+    Effect::new(move |_| match delete.value().get() {
+        Some(Ok(())) => navigate("/webhooks", Default::default()),
+        Some(Err(e)) => general_error.set(Some(error_message(&e))),
+        None => {}
+    });
+    let is_new = id.is_none();
+    view! {
+        <div class="actions">
+            <button type="submit" class="primary" data-testid="save" disabled=move || save.pending().get()>
+                {if is_new { "Create webhook" } else { "Save changes" }}
+            </button>
+            <a href="/webhooks" class="button">"Cancel"</a>
+            {(!is_new).then(|| view! {
+                <button type="button" class="danger" data-testid="delete" on:click=move |_| confirm_delete.set(true)>"Delete"</button>
             })}
-            {move || confirm_delete.get().then(|| {
-                let id = id.clone().unwrap_or_default();
-                view! {
-                    <div class="confirm" role="alertdialog" aria-label="Confirm delete" data-testid="confirm-delete">
-                        <p>"Delete this webhook? It stops firing at once; its delivery history is kept."</p>
-                        <button type="button" class="danger" data-testid="confirm-delete-yes"
-                            on:click=move |_| { delete.dispatch(DeleteWebhook { id: id.clone() }); }>"Delete webhook"</button>
-                        <button type="button" data-testid="confirm-delete-no" on:click=move |_| confirm_delete.set(false)>"Keep it"</button>
-                    </div>
-                }
-            })}
-        </form>
-
-        <Preview form catalog />
         </div>
-        {(!is_new && !readonly).then(|| {
-            let types: Vec<String> = initial_types.clone();
-            let id = id_for_test.clone().unwrap_or_default();
+        {move || confirm_delete.get().then(|| {
+            let id = id.clone().unwrap_or_default();
             view! {
-                <TestPanel id=id.clone() types />
-                <RotatePanel id />
+                <div class="confirm" role="alertdialog" aria-label="Confirm delete" data-testid="confirm-delete">
+                    <p>"Delete this webhook? It stops firing at once; its delivery history is kept."</p>
+                    <button type="button" class="danger" data-testid="confirm-delete-yes"
+                        on:click=move |_| { delete.dispatch(DeleteWebhook { id: id.clone() }); }>"Delete webhook"</button>
+                    <button type="button" data-testid="confirm-delete-no" on:click=move |_| confirm_delete.set(false)>"Keep it"</button>
+                </div>
             }
         })}
     }

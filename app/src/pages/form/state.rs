@@ -173,126 +173,21 @@ impl FormState {
     /// in it (a port that is not a number). The server checks the rest.
     pub(super) fn read(&self) -> (WebhookInput, Vec<FieldError>) {
         let mut errors = Vec::new();
-        let number = |text: String, field: &str, errors: &mut Vec<FieldError>| -> Option<u64> {
-            let text = text.trim().to_string();
-            if text.is_empty() {
-                return None;
-            }
-            match text.parse::<u64>() {
-                Ok(n) => Some(n),
-                Err(_) => {
-                    errors.push(FieldError::new(
-                        field,
-                        "not_a_number",
-                        format!("{text:?} is not a whole number."),
-                    ));
-                    None
-                }
-            }
-        };
-        let port = match number(self.port.get(), "port", &mut errors) {
-            Some(p) if p > 65535 => {
-                errors.push(FieldError::new(
-                    "port",
-                    "invalid_port",
-                    "The port must be between 1 and 65535.",
-                ));
-                None
-            }
-            other => other.map(|p| p as u16),
-        };
-        let timeout_ms = number(self.timeout_ms.get(), "timeout_ms", &mut errors).unwrap_or(0);
+        let port = read_port(self.port.get(), &mut errors);
+        let timeout_ms = read_number(self.timeout_ms.get(), "timeout_ms", &mut errors).unwrap_or(0);
         let max_attempts =
-            number(self.max_attempts.get(), "retry.max_attempts", &mut errors).unwrap_or(0);
-        let mut schedule_s = Vec::new();
-        for part in self
-            .schedule
-            .get()
-            .split(',')
-            .filter(|p| !p.trim().is_empty())
-        {
-            match part.trim().parse::<u64>() {
-                Ok(s) => schedule_s.push(s),
-                Err(_) => {
-                    errors.push(FieldError::new(
-                        "retry.schedule_s",
-                        "not_a_number",
-                        "List the delays in seconds, separated by commas, e.g. 0, 5, 300.",
-                    ));
-                    break;
-                }
-            }
-        }
-        let auth = match self.auth_type.get().as_str() {
-            "header" => Auth::Header {
-                name: self.auth_name.get(),
-                value: self.auth_value.get(),
-            },
-            "basic" => Auth::Basic {
-                username: self.auth_username.get(),
-                password: self.auth_password.get(),
-            },
-            _ => Auth::None,
-        };
-        let triggers = self
-            .triggers
-            .get()
-            .iter()
-            .map(|t| Trigger {
-                event_type: t.event_type.get().trim().to_string(),
-                filters: t
-                    .filters
-                    .get()
-                    .iter()
-                    .map(|f| {
-                        let op = FilterOp::parse(&f.op.get()).unwrap_or_default();
-                        let text = f.value.get();
-                        let value = match op {
-                            FilterOp::Eq => serde_json::Value::String(text.trim().to_string()),
-                            FilterOp::In => serde_json::Value::Array(
-                                text.split(',')
-                                    .map(str::trim)
-                                    .filter(|s| !s.is_empty())
-                                    .map(|s| serde_json::Value::String(s.to_string()))
-                                    .collect(),
-                            ),
-                            FilterOp::Exists => serde_json::Value::Null,
-                        };
-                        Filter {
-                            field: f.field.get().trim().to_string(),
-                            op,
-                            value,
-                        }
-                    })
-                    .collect(),
-            })
-            .collect();
+            read_number(self.max_attempts.get(), "retry.max_attempts", &mut errors).unwrap_or(0);
+        let schedule_s = read_schedule(self.schedule.get(), &mut errors);
         let input = WebhookInput {
             title: self.title.get(),
             url: self.url.get(),
             port,
             method: Method::parse(&self.method.get()).unwrap_or_default(),
             format: Format::parse(&self.format.get()).unwrap_or_default(),
-            auth,
-            headers: self
-                .headers
-                .get()
-                .iter()
-                .map(|h| Header {
-                    name: h.name.get(),
-                    value: h.value.get(),
-                })
-                .collect(),
-            triggers,
-            mapping: self
-                .mapping
-                .get()
-                .iter()
-                .map(|m| MappingRow {
-                    key: m.key.get(),
-                    value: MappingValue::from_kind(&m.kind.get(), m.value.get()),
-                })
-                .collect(),
+            auth: self.auth(),
+            headers: self.headers.get().iter().map(HeaderRow::read).collect(),
+            triggers: self.triggers.get().iter().map(TriggerRow::read).collect(),
+            mapping: self.mapping.get().iter().map(MapRow::read).collect(),
             execution_mode: ExecutionMode::parse(&self.execution_mode.get()).unwrap_or_default(),
             delivery_mode: DeliveryMode::parse(&self.delivery_mode.get()).unwrap_or_default(),
             retry: RetryPolicy {
@@ -304,4 +199,123 @@ impl FormState {
         };
         (input, errors)
     }
+
+    fn auth(&self) -> Auth {
+        match self.auth_type.get().as_str() {
+            "header" => Auth::Header {
+                name: self.auth_name.get(),
+                value: self.auth_value.get(),
+            },
+            "basic" => Auth::Basic {
+                username: self.auth_username.get(),
+                password: self.auth_password.get(),
+            },
+            _ => Auth::None,
+        }
+    }
+}
+
+impl HeaderRow {
+    fn read(&self) -> Header {
+        Header {
+            name: self.name.get(),
+            value: self.value.get(),
+        }
+    }
+}
+
+impl TriggerRow {
+    fn read(&self) -> Trigger {
+        Trigger {
+            event_type: self.event_type.get().trim().to_string(),
+            filters: self.filters.get().iter().map(FilterRow::read).collect(),
+        }
+    }
+}
+
+impl FilterRow {
+    /// "is one of" takes a comma-separated list; "exists" no value.
+    fn read(&self) -> Filter {
+        let op = FilterOp::parse(&self.op.get()).unwrap_or_default();
+        let text = self.value.get();
+        let value = match op {
+            FilterOp::Eq => serde_json::Value::String(text.trim().to_string()),
+            FilterOp::In => serde_json::Value::Array(
+                text.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| serde_json::Value::String(s.to_string()))
+                    .collect(),
+            ),
+            FilterOp::Exists => serde_json::Value::Null,
+        };
+        Filter {
+            field: self.field.get().trim().to_string(),
+            op,
+            value,
+        }
+    }
+}
+
+impl MapRow {
+    fn read(&self) -> MappingRow {
+        MappingRow {
+            key: self.key.get(),
+            value: MappingValue::from_kind(&self.kind.get(), self.value.get()),
+        }
+    }
+}
+
+/// A whole number, or nothing when the box is empty.
+fn read_number(text: String, field: &str, errors: &mut Vec<FieldError>) -> Option<u64> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    match text.parse::<u64>() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            errors.push(FieldError::new(
+                field,
+                "not_a_number",
+                format!("{text:?} is not a whole number."),
+            ));
+            None
+        }
+    }
+}
+
+fn read_port(text: String, errors: &mut Vec<FieldError>) -> Option<u16> {
+    match read_number(text, "port", errors) {
+        Some(p) => match u16::try_from(p) {
+            Ok(p) => Some(p),
+            Err(_) => {
+                errors.push(FieldError::new(
+                    "port",
+                    "invalid_port",
+                    "The port must be between 1 and 65535.",
+                ));
+                None
+            }
+        },
+        None => None,
+    }
+}
+
+/// Retry delays in seconds, separated by commas.
+fn read_schedule(text: String, errors: &mut Vec<FieldError>) -> Vec<u64> {
+    let parsed: Result<Vec<u64>, _> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::parse::<u64>)
+        .collect();
+    parsed.unwrap_or_else(|_| {
+        errors.push(FieldError::new(
+            "retry.schedule_s",
+            "not_a_number",
+            "List the delays in seconds, separated by commas, e.g. 0, 5, 300.",
+        ));
+        Vec::new()
+    })
 }

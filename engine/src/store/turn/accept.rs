@@ -82,7 +82,7 @@ struct Fresh {
     event: Arc<Event>,
     answer: Accepted,
     /// The record's id and label, for the history filters.
-    record: (Option<String>, Option<String>),
+    record: crate::reports::RecordRef,
     key: Option<String>,
     /// How each delivery of the answer is written, in its order.
     placed: Vec<Placed>,
@@ -423,8 +423,8 @@ async fn insert_deliveries_in(
                     .push_bind(now)
                     .push_bind(now)
                     .push_bind(&f.event.event_type)
-                    .push_bind(&f.record.0)
-                    .push_bind(&f.record.1);
+                    .push_bind(&f.record.id)
+                    .push_bind(&f.record.label);
             });
             q.build().persistent(true).execute(&mut **t).await.map(|r| r.rows_affected())
         })?;

@@ -72,9 +72,9 @@ impl Store {
     ) -> Result<Option<Sending>> {
         if !loaded.contains_key(webhook_id) {
             let hook = match self.webhook_with_secrets(account_id, webhook_id).await {
-                Ok((webhook, secrets)) => Some(Sending {
-                    webhook: Arc::new(webhook),
-                    signing_secrets: secrets.into(),
+                Ok(found) => Some(Sending {
+                    webhook: Arc::new(found.webhook),
+                    signing_secrets: found.signing_secrets.into(),
                 }),
                 Err(Error::NotFound) => None,
                 Err(e) => return Err(e),

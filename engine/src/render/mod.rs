@@ -13,11 +13,16 @@
 //! Without mapping rows the whole envelope is sent (flattened to dotted keys
 //! where the format is flat).
 
+mod xml;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::fields::{self, Piece, resolve, to_text};
 use crate::model::{Auth, Event, Format, Header, MappingRow, MappingValue, Method, WebhookInput};
+use xml::{adf_xml, generic_xml};
 
 /// The request Postback will send, without the signature headers (those
 /// depend on the send time and are added by the delivery engine).
@@ -195,190 +200,8 @@ fn flatten_pairs(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
 fn basic_auth(username: &str, password: &str) -> String {
     format!(
         "Basic {}",
-        base64_encode(format!("{username}:{password}").as_bytes())
+        STANDARD.encode(format!("{username}:{password}"))
     )
-}
-
-/// Standard base64, so the core needs no extra crate in the browser.
-pub fn base64_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-// ---- XML -----------------------------------------------------------------
-
-fn esc(text: &str) -> String {
-    quick_xml::escape::escape(text).into_owned()
-}
-
-/// An XML element name can be the key itself only when it is a plain name;
-/// anything else is written as `<field key="…">` so keys stay verbatim.
-fn is_xml_name(key: &str) -> bool {
-    let mut chars = key.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
-        && !key.to_ascii_lowercase().starts_with("xml")
-}
-
-fn xml_value(name: &str, value: &Value, out: &mut String) {
-    let (open, close) = if is_xml_name(name) {
-        (format!("<{name}"), format!("</{name}>"))
-    } else {
-        (
-            format!("<field key=\"{}\"", esc(name)),
-            "</field>".to_string(),
-        )
-    };
-    match value {
-        Value::Null => {
-            out.push_str(&open);
-            out.push_str("/>");
-        }
-        Value::Object(map) => {
-            out.push_str(&open);
-            out.push('>');
-            for (k, v) in map {
-                xml_value(k, v, out);
-            }
-            out.push_str(&close);
-        }
-        Value::Array(items) => {
-            out.push_str(&open);
-            out.push('>');
-            for item in items {
-                xml_value("item", item, out);
-            }
-            out.push_str(&close);
-        }
-        scalar => {
-            out.push_str(&open);
-            out.push('>');
-            out.push_str(&esc(&to_text(Some(scalar))));
-            out.push_str(&close);
-        }
-    }
-}
-
-const XML_DECL: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-
-fn generic_xml(mapped: Option<&[(String, Value)]>, event: &Event) -> String {
-    let mut out = String::from(XML_DECL);
-    match mapped {
-        Some(rows) => {
-            out.push_str(&format!(
-                "<payload type=\"{}\" id=\"{}\">",
-                esc(&event.event_type),
-                esc(&event.id)
-            ));
-            for (k, v) in rows {
-                xml_value(k, v, &mut out);
-            }
-            out.push_str("</payload>");
-        }
-        None => xml_value("event", &envelope(event), &mut out),
-    }
-    out
-}
-
-/// ADF 1.0: one `<prospect>` with the request date, the vehicle of interest,
-/// the customer's contact and the vendor (the account). Mapping rows, if
-/// any, are written as `key: value` lines in the customer's comments.
-fn adf_xml(mapped: Option<&[(String, Value)]>, event: &Event) -> String {
-    let data = &event.data;
-    let contact = if event.noun() == "contact" {
-        Some(data)
-    } else {
-        data.get("contact")
-    }
-    .unwrap_or(&Value::Null);
-    let text = |v: &Value, path: &str| esc(&to_text(fields::lookup(v, path)));
-    let mut out = String::from(XML_DECL);
-    out.push_str("<?adf version=\"1.0\"?>\n<adf><prospect status=\"new\">");
-    out.push_str(&format!(
-        "<id sequence=\"1\" source=\"Postback\">{}</id>",
-        esc(&event.id)
-    ));
-    out.push_str(&format!(
-        "<requestdate>{}</requestdate>",
-        event
-            .occurred_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
-    ));
-    let vehicle = data.get("vehicle").unwrap_or(&Value::Null);
-    let status = match to_text(vehicle.get("condition")).as_str() {
-        "new" => "new",
-        _ => "used",
-    };
-    out.push_str(&format!(
-        "<vehicle interest=\"buy\" status=\"{status}\"><year>{}</year><make>{}</make><model>{}</model>",
-        text(vehicle, "year"),
-        text(vehicle, "make"),
-        text(vehicle, "model"),
-    ));
-    if vehicle.get("vin").is_some() {
-        out.push_str(&format!("<vin>{}</vin>", text(vehicle, "vin")));
-    }
-    out.push_str("</vehicle><customer><contact>");
-    out.push_str(&format!(
-        "<name part=\"first\">{}</name><name part=\"last\">{}</name>",
-        text(contact, "first_name"),
-        text(contact, "last_name")
-    ));
-    out.push_str(&format!("<email>{}</email>", text(contact, "email")));
-    out.push_str(&format!("<phone>{}</phone>", text(contact, "phone")));
-    if let Some(address) = contact.get("address") {
-        out.push_str(&format!(
-            "<address><street line=\"1\">{}</street><city>{}</city><regioncode>{}</regioncode><postalcode>{}</postalcode><country>{}</country></address>",
-            text(address, "street"),
-            text(address, "city"),
-            text(address, "state"),
-            text(address, "postcode"),
-            text(address, "country"),
-        ));
-    }
-    out.push_str("</contact>");
-    let mut comments: Vec<String> = Vec::new();
-    if let Some(c) = data.get("comments").and_then(Value::as_str) {
-        comments.push(c.to_string());
-    }
-    for (k, v) in mapped.unwrap_or_default() {
-        comments.push(format!("{k}: {}", to_text(Some(v))));
-    }
-    if !comments.is_empty() {
-        out.push_str(&format!(
-            "<comments>{}</comments>",
-            esc(&comments.join("\n"))
-        ));
-    }
-    out.push_str("</customer><vendor>");
-    if let Some(external_ref) = &event.account.external_ref {
-        out.push_str(&format!(
-            "<id source=\"external_ref\">{}</id>",
-            esc(external_ref)
-        ));
-    }
-    out.push_str(&format!(
-        "<vendorname>{0}</vendorname><contact><name part=\"full\">{0}</name></contact></vendor>",
-        esc(&event.account.name)
-    ));
-    out.push_str("<provider><name part=\"full\">Postback</name></provider></prospect></adf>");
-    out
 }
 
 /// Pieces of a template, for validation.
@@ -691,16 +514,13 @@ mod tests {
     }
 
     #[test]
-    fn base64_matches_the_rfc_vectors() {
-        for (input, out) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64_encode(input.as_bytes()), out);
-        }
+    fn basic_auth_is_rfc_7617() {
+        // RFC 7617 section 2's example, and a password with a colon.
+        assert_eq!(
+            basic_auth("Aladdin", "open sesame"),
+            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+        assert_eq!(basic_auth("a", "b:c"), "Basic YTpiOmM=");
     }
 
     #[test]
