@@ -9,8 +9,24 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 
-/// A queued answer: status, headers, and how long to wait before it.
-type Answer = (u16, Vec<(String, String)>, Duration);
+/// A queued answer: status, headers, and how long to wait before it; the
+/// body is "answered <status>" unless one is given.
+#[derive(Clone, Debug, Default)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    pub delay: Duration,
+}
+
+impl Answer {
+    fn status(status: u16) -> Self {
+        Answer {
+            status,
+            ..Answer::default()
+        }
+    }
+}
 
 /// One request the receiver got.
 #[derive(Clone, Debug)]
@@ -53,22 +69,21 @@ impl TestReceiver {
                         body,
                     });
                     let next = a.lock().unwrap().pop_front();
-                    let (status, headers, delay) =
-                        next.unwrap_or((200, Vec::new(), Duration::ZERO));
-                    tokio::time::sleep(delay).await;
+                    let answer = next.unwrap_or(Answer::status(200));
+                    tokio::time::sleep(answer.delay).await;
                     f.0.fetch_sub(1, Ordering::SeqCst);
                     let mut map = HeaderMap::new();
-                    for (name, value) in headers {
+                    for (name, value) in answer.headers {
                         map.insert(
                             axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
                             value.parse().unwrap(),
                         );
                     }
-                    (
-                        StatusCode::from_u16(status).unwrap(),
-                        map,
-                        format!("answered {status}"),
-                    )
+                    let status = answer.status;
+                    let body = answer
+                        .body
+                        .unwrap_or_else(|| format!("answered {status}").into_bytes());
+                    (StatusCode::from_u16(status).unwrap(), map, body)
                 }
             },
         );
@@ -86,28 +101,33 @@ impl TestReceiver {
         self.answers
             .lock()
             .unwrap()
-            .extend(statuses.iter().map(|&s| (s, Vec::new(), Duration::ZERO)));
+            .extend(statuses.iter().map(|&s| Answer::status(s)));
     }
 
     /// Answers the next request with this status and these headers.
     pub fn answer_with(&self, status: u16, headers: &[(&str, &str)]) {
-        let headers = headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        self.answers
-            .lock()
-            .unwrap()
-            .push_back((status, headers, Duration::ZERO));
+        self.answer_exactly(Answer {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Answer::default()
+        });
     }
 
     /// Keeps the next request waiting this long, then answers 200: a
     /// receiver that hangs while the sender is stopped.
     pub fn hang_next(&self, delay: Duration) {
-        self.answers
-            .lock()
-            .unwrap()
-            .push_back((200, Vec::new(), delay));
+        self.answer_exactly(Answer {
+            delay,
+            ..Answer::status(200)
+        });
+    }
+
+    /// Answers the next request with exactly this.
+    pub fn answer_exactly(&self, answer: Answer) {
+        self.answers.lock().unwrap().push_back(answer);
     }
 
     /// The most requests this receiver was answering at one time.

@@ -1,6 +1,7 @@
-//! Page access: an empty installation goes to setup, a visitor who is not
-//! signed in goes to sign-in. Server functions check the session and role
-//! themselves; this only steers page loads.
+//! What is checked before the console answers: page access (an empty
+//! installation goes to setup, a visitor who is not signed in goes to
+//! sign-in; server functions check the session and role themselves),
+//! requests forged by other sites, and the headers every answer carries.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -72,5 +73,90 @@ pub async fn pages(
         (false, "/login") => next.run(request).await,
         (false, _) => Redirect::to("/login").into_response(),
         (true, _) => next.run(request).await,
+    }
+}
+
+/// Refuses a state-changing console request that another site made in
+/// the user's name (a form or `fetch` from another origin, sibling
+/// subdomains and other ports of this host included, carrying the session
+/// cookie): the browser says where a request comes from in
+/// `Sec-Fetch-Site`, or failing that in `Origin`. Requests with neither
+/// come from programs, which have no user's cookie to abuse. The REST API
+/// is not a console request: it authenticates by key, not cookie.
+pub async fn same_origin(request: Request, next: Next) -> Response {
+    let method = request.method();
+    let reads = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if reads || request.uri().path().starts_with("/api/v1/") {
+        return next.run(request).await;
+    }
+    let headers = request.headers();
+    let header = |name: http::header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let allowed = match (
+        header(http::HeaderName::from_static("sec-fetch-site")),
+        header(http::header::ORIGIN),
+    ) {
+        (Some(site), _) => site == "same-origin",
+        (None, Some(origin)) => {
+            let host = header(http::header::HOST).unwrap_or_default();
+            origin_host(&origin).is_some_and(|o| o.eq_ignore_ascii_case(&host))
+        }
+        (None, None) => true,
+    };
+    if allowed {
+        next.run(request).await
+    } else {
+        tracing::warn!(path = %request.uri().path(), "refused a request from another site");
+        (
+            http::StatusCode::FORBIDDEN,
+            "This request came from another site, so it was refused. Open Postback itself and try again.",
+        )
+            .into_response()
+    }
+}
+
+/// `host[:port]` of an `Origin` value (`scheme://host[:port]`).
+fn origin_host(origin: &str) -> Option<&str> {
+    let (_, rest) = origin.split_once("://")?;
+    (!rest.is_empty() && !rest.contains('/')).then_some(rest)
+}
+
+/// Headers every answer carries: no MIME sniffing, no referrer to other
+/// sites, never inside another site's frame.
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::X_CONTENT_TYPE_OPTIONS,
+        http::HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        http::header::REFERRER_POLICY,
+        http::HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(
+        http::header::X_FRAME_OPTIONS,
+        http::HeaderValue::from_static("DENY"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_host;
+
+    #[test]
+    fn an_origin_names_its_host_and_port() {
+        assert_eq!(origin_host("http://127.0.0.1:3000"), Some("127.0.0.1:3000"));
+        assert_eq!(
+            origin_host("https://crm.example.com"),
+            Some("crm.example.com")
+        );
+        assert_eq!(origin_host("null"), None);
+        assert_eq!(origin_host("http://a/b"), None);
     }
 }

@@ -238,6 +238,8 @@ fn router(state: AppState, args: &ServeArgs, api_state: api::ApiState) -> Router
             guard::pages,
         ))
         .layer(session_layer)
+        .layer(axum::middleware::from_fn(guard::same_origin))
+        .layer(axum::middleware::from_fn(guard::security_headers))
         .with_state(state)
 }
 

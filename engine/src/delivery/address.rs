@@ -1,8 +1,10 @@
 //! The destination-address check: loopback, private, link-local (cloud
-//! metadata lives there), shared, multicast and unspecified addresses are
-//! refused unless the server allows private destinations. It is applied to
-//! the address actually connected to: IP literals before sending, names as
-//! they resolve.
+//! metadata lives there), shared, benchmarking, documentation, multicast,
+//! reserved and unspecified addresses are refused unless the server allows
+//! private destinations, and so is an IPv6 address that carries one of them
+//! (IPv4-mapped or -compatible, NAT64, 6to4, Teredo). It is applied to the
+//! address actually connected to: IP literals before sending, names as they
+//! resolve.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -18,7 +20,7 @@ pub fn forbidden(ip: IpAddr) -> Option<&'static str> {
 }
 
 fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
-    let [a, b, ..] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     if ip.is_loopback() {
         Some("loopback")
     } else if ip.is_private() {
@@ -29,6 +31,12 @@ fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
         Some("shared address space")
     } else if ip.is_unspecified() || a == 0 {
         Some("unspecified")
+    } else if a == 192 && b == 0 && c == 0 {
+        Some("IETF protocol assignments")
+    } else if a == 198 && (b == 18 || b == 19) {
+        Some("benchmarking network")
+    } else if ip.is_documentation() {
+        Some("documentation")
     } else if ip.is_broadcast() || ip.is_multicast() || a >= 240 {
         Some("broadcast, multicast or reserved")
     } else {
@@ -37,21 +45,51 @@ fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
 }
 
 fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
-    let first = ip.segments()[0];
+    let s = ip.segments();
     if ip.is_loopback() {
         Some("loopback")
     } else if ip.is_unspecified() {
         Some("unspecified")
-    } else if first & 0xfe00 == 0xfc00 {
+    } else if s[0] & 0xfe00 == 0xfc00 {
         Some("private network (unique local)")
-    } else if first & 0xffc0 == 0xfe80 {
+    } else if s[0] & 0xffc0 == 0xfe80 {
         Some("link-local")
     } else if ip.is_multicast() {
         Some("multicast")
-    } else if ip.to_ipv4().is_some_and(|v4| forbidden_v4(v4).is_some()) && first == 0 {
-        Some("IPv4-compatible private address")
+    } else if s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1 {
+        Some("local-use NAT64")
+    } else if s[0] == 0x100 && s[1..4] == [0, 0, 0] {
+        Some("discard-only")
+    } else if s[0] == 0x2001 && s[1] == 0xdb8 {
+        Some("documentation")
     } else {
-        None
+        embedded_v4(ip)
+            .into_iter()
+            .find(|(v4, _)| forbidden_v4(*v4).is_some())
+            .map(|(_, carrier)| carrier)
+    }
+}
+
+/// The IPv4 addresses an IPv6 address leads to, with the name of the way
+/// it carries them.
+fn embedded_v4(ip: Ipv6Addr) -> Vec<(Ipv4Addr, &'static str)> {
+    let s = ip.segments();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    if s[..6] == [0; 6] {
+        // ::a.b.c.d, IPv4-compatible (deprecated, still routed by some stacks).
+        vec![(v4(s[6], s[7]), "IPv4-compatible private address")]
+    } else if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0; 4] {
+        vec![(v4(s[6], s[7]), "NAT64 of a private address")]
+    } else if s[0] == 0x2002 {
+        vec![(v4(s[1], s[2]), "6to4 of a private address")]
+    } else if s[0] == 0x2001 && s[1] == 0 {
+        // Teredo: the server, and the client's address stored inverted.
+        vec![
+            (v4(s[2], s[3]), "Teredo via a private address"),
+            (v4(!s[6], !s[7]), "Teredo to a private address"),
+        ]
+    } else {
+        Vec::new()
     }
 }
 
@@ -109,9 +147,40 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
             "::ffff:169.254.169.254",
+            "192.0.0.8",
+            "198.18.0.1",
+            "198.19.255.254",
+            "192.0.2.1",
+            "203.0.113.9",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::10.1.2.3",
+            "64:ff9b:1::8.8.8.8",
+            "2002:7f00:1::1",
+            "2002:c0a8:101::1",
+            "2001:0:a00:1::1",
+            // Teredo to 127.0.0.1: the client's address is stored inverted.
+            "2001:0:808:808::80ff:fffe",
+            "100::1",
+            "2001:db8::1",
         ] {
             assert!(forbidden(ip(s)).is_some(), "{s} must be refused");
         }
+    }
+
+    #[test]
+    fn names_the_way_a_private_address_was_carried() {
+        assert_eq!(
+            forbidden(ip("64:ff9b::a9fe:a9fe")),
+            Some("NAT64 of a private address")
+        );
+        assert_eq!(
+            forbidden(ip("2002:a00:1::")),
+            Some("6to4 of a private address")
+        );
+        assert_eq!(forbidden(ip("198.18.0.1")), Some("benchmarking network"));
     }
 
     #[test]
@@ -123,6 +192,12 @@ mod tests {
             "100.128.0.1",
             "2606:4700::1111",
             "::ffff:8.8.8.8",
+            "198.20.0.1",
+            "192.0.1.1",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            // Teredo via 8.8.8.8 to 8.8.4.4 (stored inverted).
+            "2001:0:808:808::f7f7:fbfb",
         ] {
             assert_eq!(forbidden(ip(s)), None, "{s} must be allowed");
         }

@@ -79,7 +79,9 @@ impl Sender {
         let started = Instant::now();
         let (request, outgoing) = self.prepare(&job, at_ms);
         let received = match outgoing {
-            Ok(outgoing) => receive(outgoing, job.webhook.timeout_ms).await,
+            Ok(outgoing) => receive(outgoing, job.webhook.timeout_ms)
+                .await
+                .map(|r| redacted(r, &Redactor::new(&job.webhook.auth))),
             Err(error) => Err(error),
         };
         let (response, error) = match received {
@@ -116,11 +118,12 @@ impl Sender {
             }
         };
         let headers = signed_headers(job, &rendered, at_ms);
+        let redactor = Redactor::new(&job.webhook.auth);
         let recorded = SentRequest {
             method: rendered.method.clone(),
             url: rendered.url.clone(),
-            headers: redact(&job.webhook.auth, &headers),
-            body: rendered.body.clone(),
+            headers: redactor.headers(&headers),
+            body: rendered.body.as_deref().map(|b| redactor.text(b)),
         };
         let url = match url::Url::parse(&rendered.url) {
             Ok(u) => u,
@@ -180,22 +183,23 @@ async fn receive(
         .await
         .map_err(|e| plain_words(&e, timeout_ms))?;
     let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let headers = recorded_headers(response.headers());
     let body = read_truncated(response).await;
     Ok(ReceivedResponse {
         status,
         headers,
         body,
     })
+}
+
+/// A receiver's answer with the webhook's credentials masked, should it
+/// echo them back.
+fn redacted(response: ReceivedResponse, redactor: &Redactor) -> ReceivedResponse {
+    ReceivedResponse {
+        headers: redactor.headers(&response.headers),
+        body: redactor.text(&response.body),
+        ..response
+    }
 }
 
 /// An IP-literal host is connected to as written, so it is checked here.
@@ -225,28 +229,102 @@ async fn read_truncated(mut response: reqwest::Response) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-/// Header values that are secrets, replaced for the record.
-fn redact(auth: &Auth, headers: &[(String, String)]) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .map(|(name, value)| {
-            let secret = match auth {
-                Auth::Header {
-                    name: auth_name, ..
-                } => name.eq_ignore_ascii_case(auth_name.trim()),
-                Auth::Basic { .. } => name.eq_ignore_ascii_case("authorization"),
-                Auth::None => false,
-            };
-            let value = if !secret {
-                value.clone()
-            } else if matches!(auth, Auth::Basic { .. }) {
-                format!("Basic {REDACTED}")
-            } else {
-                REDACTED.to_string()
-            };
-            (name.clone(), value)
-        })
-        .collect()
+/// Keeps a webhook's credentials out of what is recorded: the header that
+/// carries them is masked by name, and their values are masked wherever
+/// else they turn up (an extra header, the body, a receiver that echoes
+/// the request back).
+struct Redactor<'a> {
+    auth: &'a Auth,
+    /// Secret values long enough to look for (a short one would mask
+    /// ordinary text; its header is still masked by name).
+    values: Vec<String>,
+}
+
+/// Secret values shorter than this are masked by header name only.
+const MIN_SECRET_LEN: usize = 4;
+
+impl<'a> Redactor<'a> {
+    fn new(auth: &'a Auth) -> Self {
+        let values = match auth {
+            Auth::None => Vec::new(),
+            Auth::Header { value, .. } => vec![value.clone()],
+            Auth::Basic { username, password } => {
+                let header = crate::render::basic_auth(username, password);
+                let token = header.trim_start_matches("Basic ").to_string();
+                vec![token, password.clone()]
+            }
+        };
+        Redactor {
+            auth,
+            values: values
+                .into_iter()
+                .filter(|v| v.len() >= MIN_SECRET_LEN)
+                .collect(),
+        }
+    }
+
+    /// `text` with every secret value masked.
+    fn text(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for value in &self.values {
+            if text.contains(value.as_str()) {
+                text = text.replace(value.as_str(), REDACTED);
+            }
+        }
+        text
+    }
+
+    /// The credentials' header masked by name, every other header by value.
+    fn headers(&self, headers: &[(String, String)]) -> Vec<(String, String)> {
+        headers
+            .iter()
+            .map(|(name, value)| {
+                let value = match self.auth {
+                    Auth::Header {
+                        name: auth_name, ..
+                    } if name.eq_ignore_ascii_case(auth_name.trim()) => REDACTED.to_string(),
+                    Auth::Basic { .. } if name.eq_ignore_ascii_case("authorization") => {
+                        format!("Basic {REDACTED}")
+                    }
+                    _ => self.text(value),
+                };
+                (name.clone(), value)
+            })
+            .collect()
+    }
+}
+
+/// The response's headers as recorded: each value at most
+/// [`MAX_HEADER_VALUE`] bytes, all of them at most [`MAX_RECORDED_BODY`].
+fn recorded_headers(headers: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
+    let mut room = MAX_RECORDED_BODY;
+    let mut recorded = Vec::new();
+    for (name, value) in headers {
+        let value = String::from_utf8_lossy(value.as_bytes());
+        let value = cut(&value, MAX_HEADER_VALUE);
+        let size = name.as_str().len() + value.len();
+        if size > room {
+            break;
+        }
+        room -= size;
+        recorded.push((name.as_str().to_string(), value.to_string()));
+    }
+    recorded
+}
+
+/// The most of one response header's value that is recorded.
+const MAX_HEADER_VALUE: usize = 1024;
+
+/// At most `max` bytes of `text`, cut on a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// A transport failure as a person would say it.
@@ -303,23 +381,21 @@ mod tests {
             ("content-type".to_string(), "application/json".to_string()),
             ("X-Api-Key".to_string(), "k-123".to_string()),
             ("authorization".to_string(), "Basic dTpw".to_string()),
+            ("x-copy".to_string(), "k-123 again".to_string()),
         ];
-        let r = redact(
-            &Auth::Header {
-                name: "x-api-key".into(),
-                value: "k-123".into(),
-            },
-            &headers,
-        );
+        let header = Auth::Header {
+            name: "x-api-key".into(),
+            value: "k-123".into(),
+        };
+        let r = Redactor::new(&header).headers(&headers);
         assert_eq!(r[1].1, REDACTED);
         assert_eq!(r[0].1, "application/json");
-        let r = redact(
-            &Auth::Basic {
-                username: "u".into(),
-                password: "p".into(),
-            },
-            &headers,
-        );
+        assert_eq!(r[3].1, "******** again", "masked by value too");
+        let basic = Auth::Basic {
+            username: "u".into(),
+            password: "p".into(),
+        };
+        let r = Redactor::new(&basic).headers(&headers);
         assert_eq!(r[2].1, "Basic ********");
         assert_eq!(r[1].1, "k-123");
     }

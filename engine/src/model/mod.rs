@@ -438,6 +438,23 @@ impl Default for WebhookInput {
     }
 }
 
+impl WebhookInput {
+    /// The webhook as it is stored: the title, the URL and every header
+    /// name without the spaces around them, so what is checked, sent and
+    /// redacted is what is saved.
+    pub fn trimmed(mut self) -> Self {
+        self.title = self.title.trim().to_string();
+        self.url = self.url.trim().to_string();
+        if let Auth::Header { name, .. } = &mut self.auth {
+            *name = name.trim().to_string();
+        }
+        for header in &mut self.headers {
+            header.name = header.name.trim().to_string();
+        }
+        self
+    }
+}
+
 /// A stored webhook as pages and the API see it: secrets masked, the
 /// signing secret absent (it is shown once, on create and on rotate).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -197,7 +197,7 @@ fn flatten_pairs(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
     }
 }
 
-fn basic_auth(username: &str, password: &str) -> String {
+pub(crate) fn basic_auth(username: &str, password: &str) -> String {
     format!(
         "Basic {}",
         STANDARD.encode(format!("{username}:{password}"))
@@ -399,6 +399,27 @@ mod tests {
         assert_eq!(pairs[0], ("src".into(), "pb".into()));
         assert_eq!(pairs[1], ("First Name".into(), "Jane".into()));
         assert_eq!(pairs[3], ("a&b=c".into(), "x&y=z <tag> \"q\" 'a'".into()));
+    }
+
+    #[test]
+    fn xml_leaves_out_what_xml_1_0_forbids() {
+        let mut event = sample("lead.created");
+        event.data["contact"]["first_name"] = json!("Ja\u{0}ne\u{1b}\tX\u{FFFE}");
+        let rows = vec![row(
+            "name",
+            MappingValue::Field("contact.first_name".into()),
+        )];
+        for format in [Format::Xml, Format::Adf] {
+            let body = render(&hook(format, Method::Post, rows.clone()), &event)
+                .unwrap()
+                .body
+                .unwrap();
+            assert!(body.contains("Jane\tX"), "{body}");
+            let bad = body
+                .chars()
+                .find(|&c| (c < ' ' && !"\t\n\r".contains(c)) || c == '\u{FFFE}');
+            assert_eq!(bad, None, "{format:?}");
+        }
     }
 
     #[test]

@@ -9,8 +9,21 @@ use super::envelope;
 use crate::fields::{self, to_text};
 use crate::model::Event;
 
+/// Text escaped for XML, without the characters XML 1.0 forbids (control
+/// characters other than tab, newline and carriage return; U+FFFE, U+FFFF):
+/// a receiver's parser would refuse the whole document for one of them.
 pub(super) fn esc(text: &str) -> String {
-    quick_xml::escape::escape(text).into_owned()
+    let allowed = |c: char| match c {
+        '\t' | '\n' | '\r' => true,
+        '\u{FFFE}' | '\u{FFFF}' => false,
+        c => c >= ' ',
+    };
+    if text.chars().all(allowed) {
+        quick_xml::escape::escape(text).into_owned()
+    } else {
+        let kept: String = text.chars().filter(|&c| allowed(c)).collect();
+        quick_xml::escape::escape(&kept).into_owned()
+    }
 }
 
 /// An XML element name can be the key itself only when it is a plain name;

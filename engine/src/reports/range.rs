@@ -1,7 +1,7 @@
 //! The date range a report or the history covers: presets, custom days,
 //! and the buckets the chart groups it in.
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::validate::FieldError;
@@ -142,13 +142,23 @@ fn parse_day(field: &str, value: Option<&str>) -> Result<NaiveDate, FieldError> 
             "Pick a date for a custom range.",
         ));
     }
-    NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
+    let day = NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
         FieldError::new(
             field,
             "invalid_date",
             format!("{value:?} is not a date like 2026-11-23."),
         )
-    })
+    })?;
+    // Nothing is delivered outside these years, and dates far beyond them
+    // would overflow the range's arithmetic.
+    if !(1970..=9999).contains(&day.year()) {
+        return Err(FieldError::new(
+            field,
+            "invalid_date",
+            format!("{value:?} is outside the years 1970 to 9999."),
+        ));
+    }
+    Ok(day)
 }
 
 impl Range {
@@ -225,6 +235,31 @@ mod tests {
             RangeQuery::default().resolve(now).unwrap(),
             q("7d").resolve(now).unwrap()
         );
+    }
+
+    #[test]
+    fn dates_at_the_edge_of_the_calendar_are_field_errors_not_panics() {
+        let now = at("2026-11-23T12:00:00Z");
+        for (from, to) in [
+            ("+262142-12-01", "+262142-12-31"),
+            ("-262143-01-01", "2026-11-01"),
+            ("9999-12-30", "+10000-01-01"),
+            ("1969-12-31", "1970-01-02"),
+        ] {
+            let asked = RangeQuery {
+                range: Some("custom".into()),
+                from: Some(from.into()),
+                to: Some(to.into()),
+            };
+            let error = asked.resolve(now).unwrap_err();
+            assert_eq!(error.code, "invalid_date", "{from}..{to}");
+        }
+        let last = RangeQuery {
+            range: Some("custom".into()),
+            from: Some("9999-12-30".into()),
+            to: Some("9999-12-31".into()),
+        };
+        assert_eq!(last.resolve(now).unwrap().last_day(), "9999-12-31");
     }
 
     #[test]

@@ -232,10 +232,9 @@ impl Store {
         &self,
         account_id: &str,
         id: Option<&str>,
-        mut input: WebhookInput,
+        input: WebhookInput,
     ) -> Result<WebhookInput> {
-        input.title = input.title.trim().to_string();
-        input.url = input.url.trim().to_string();
+        let input = input.trimmed();
         let mut errors = validate_webhook(&input, &self.catalog, self.validate);
         if !input.title.is_empty() {
             let taken = on_reader!(&self.db, pool => sqlx::query_scalar::<_, String>(

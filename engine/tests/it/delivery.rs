@@ -46,6 +46,7 @@ both_databases!(
     concurrent_accepts_share_commits_and_each_gets_its_own_answer,
     a_resend_holds_the_delivery_for_the_configured_lease,
     a_receiver_whose_certificate_nobody_vouches_for_is_refused,
+    credentials_stay_out_of_the_record_however_they_come_back,
 );
 
 fn config(allow_private: bool) -> DeliveryConfig {
@@ -110,6 +111,18 @@ async fn engine_with_one_webhook(store: &Store) -> (TestReceiver, Account, Deliv
         .unwrap();
     let delivery = Delivery::start(store.clone(), config(true)).unwrap();
     (receiver, account, delivery)
+}
+
+/// Accepts a lead.created event with `data`, wakes the engine, and returns
+/// the ids of the deliveries it made.
+async fn post_lead(store: &Store, delivery: &Delivery, data: serde_json::Value) -> Vec<String> {
+    let account = store.ensure_default_account().await.unwrap();
+    let answers = store
+        .accept_events(&account, vec![NewEvent::new("lead.created", data)])
+        .await
+        .unwrap();
+    delivery.waker().notify_one();
+    answers[0].deliveries.iter().map(|d| d.id.clone()).collect()
 }
 
 async fn status_of(store: &Store, delivery: &str) -> String {
@@ -322,19 +335,7 @@ async fn private_destinations_are_refused_unless_allowed(store: Store) {
         store.create_webhook(&account.id, input).await.unwrap();
     }
     let delivery = Delivery::start(store.clone(), config(false)).unwrap();
-    let account_ref = store.ensure_default_account().await.unwrap();
-    let answers = store
-        .accept_events(
-            &account_ref,
-            vec![NewEvent::new(
-                "lead.created",
-                serde_json::json!({"type": "call"}),
-            )],
-        )
-        .await
-        .unwrap();
-    delivery.waker().notify_one();
-    let ids: Vec<String> = answers[0].deliveries.iter().map(|d| d.id.clone()).collect();
+    let ids = post_lead(&store, &delivery, serde_json::json!({"type": "call"})).await;
     assert_eq!(ids.len(), forms.len());
     for id in &ids {
         eventually("the refusal", || async {
@@ -992,4 +993,77 @@ async fn a_receiver_whose_certificate_nobody_vouches_for_is_refused(store: Store
         "{error}"
     );
     engine.shutdown().await;
+}
+
+/// The credentials reach the receiver but never the record: not when the
+/// header name was saved with spaces around it, not when the receiver
+/// echoes them in its headers or body. Long response headers are cut.
+async fn credentials_stay_out_of_the_record_however_they_come_back(store: Store) {
+    let account = store.ensure_default_account().await.unwrap();
+    let token = "dTpwNHNzdzByZA=="; // base64 of "u:p4ssw0rd"
+    let echoing = |echo: String| async move {
+        let receiver = TestReceiver::start().await;
+        receiver.answer_exactly(engine::testing::Answer {
+            status: 200,
+            headers: vec![
+                ("x-echo".into(), echo.clone()),
+                ("x-long".into(), "a".repeat(5000)),
+            ],
+            body: Some(format!(r#"{{"echo":"{echo}"}}"#).into_bytes()),
+            ..Default::default()
+        });
+        receiver
+    };
+    let header_receiver = echoing("k-secret-1".into()).await;
+    let basic_receiver = echoing(format!("Basic {token}, p4ssw0rd")).await;
+    let spaced = WebhookInput {
+        auth: Auth::Header {
+            name: " X-Api-Key ".into(),
+            value: "k-secret-1".into(),
+        },
+        ..hook(&header_receiver.url)
+    };
+    let (view, _) = store.create_webhook(&account.id, spaced).await.unwrap();
+    assert!(matches!(&view.input.auth, Auth::Header { name, .. } if name == "X-Api-Key"));
+    let basic = WebhookInput {
+        title: "basic".into(),
+        auth: Auth::Basic {
+            username: "u".into(),
+            password: "p4ssw0rd".into(),
+        },
+        ..hook(&basic_receiver.url)
+    };
+    store.create_webhook(&account.id, basic).await.unwrap();
+    let delivery = Delivery::start(store.clone(), config(true)).unwrap();
+    let ids = post_lead(&store, &delivery, serde_json::json!({"id": "l1"})).await;
+    for id in &ids {
+        eventually("the delivery to succeed", || async {
+            status_of(&store, id).await == "succeeded"
+        })
+        .await;
+    }
+    assert_eq!(
+        header_receiver.received()[0].headers["x-api-key"],
+        "k-secret-1"
+    );
+    assert_eq!(
+        basic_receiver.received()[0].headers["authorization"],
+        format!("Basic {token}").as_str()
+    );
+    for id in &ids {
+        let attempts = store.attempts(id).await.unwrap();
+        let recorded = serde_json::to_string(&attempts).unwrap();
+        for secret in ["k-secret-1", "p4ssw0rd", token] {
+            assert!(!recorded.contains(secret), "{secret} in {recorded}");
+        }
+        let response = attempts[0].response.as_ref().unwrap();
+        assert!(response.body.contains("********"), "{}", response.body);
+        let long = response
+            .headers
+            .iter()
+            .find(|(k, _)| k == "x-long")
+            .unwrap();
+        assert_eq!(long.1.len(), 1024);
+    }
+    delivery.shutdown().await;
 }

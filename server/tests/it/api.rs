@@ -583,15 +583,12 @@ async fn a_webhook_turned_off_for_failing_is_announced_in_the_console() {
     );
 
     server
-        .store
-        .create_user(
-            &account.id,
+        .add_user(
             "admin@example.com",
             "admin password",
             engine::model::Role::Admin,
         )
-        .await
-        .unwrap();
+        .await;
     let http = client();
     http.post(format!("{}/api/login", server.base))
         .form(&[

@@ -119,25 +119,11 @@ async fn pages_steer_to_setup_then_sign_in_and_roles_are_enforced_on_the_server(
 
     let account = server.store.ensure_default_account().await.unwrap();
     server
-        .store
-        .create_user(
-            &account.id,
-            "admin@example.com",
-            "admin password",
-            Role::Admin,
-        )
-        .await
-        .unwrap();
+        .add_user("admin@example.com", "admin password", Role::Admin)
+        .await;
     server
-        .store
-        .create_user(
-            &account.id,
-            "agent@example.com",
-            "agent password",
-            Role::Support,
-        )
-        .await
-        .unwrap();
+        .add_user("agent@example.com", "agent password", Role::Support)
+        .await;
     let r = get("/webhooks").await.unwrap();
     assert_eq!(r.headers()["location"], "/login");
     let r = get("/setup").await.unwrap();

@@ -88,6 +88,15 @@ impl Running {
         .await;
     }
 
+    /// A user of the default account, who signs in with `password`.
+    pub async fn add_user(&self, email: &str, password: &str, role: engine::model::Role) {
+        let account = self.store.ensure_default_account().await.unwrap();
+        self.store
+            .create_user(&account.id, email, password, role)
+            .await
+            .unwrap();
+    }
+
     pub async fn stop(mut self) {
         self.stop.take().unwrap().send(()).unwrap();
         self.task.await.unwrap().unwrap();

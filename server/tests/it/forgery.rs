@@ -1,0 +1,139 @@
+//! Requests another site makes in a signed-in user's name are refused, and
+//! every page says what may run in it.
+
+use engine::model::{Role, Trigger, WebhookInput};
+
+use crate::support::{client, start};
+
+#[tokio::test]
+async fn requests_from_another_site_are_refused_and_change_nothing() {
+    let server = start().await;
+    let account = server.store.ensure_default_account().await.unwrap();
+    server
+        .add_user("admin@example.com", "admin password", Role::Admin)
+        .await;
+    let (hook, _) = server
+        .store
+        .create_webhook(
+            &account.id,
+            WebhookInput {
+                title: "Export leads".into(),
+                url: "https://crm.example.com/hook".into(),
+                triggers: vec![Trigger {
+                    event_type: "lead.created".into(),
+                    filters: vec![],
+                }],
+                ..WebhookInput::default()
+            },
+        )
+        .await
+        .unwrap();
+    let http = client();
+    let login = [
+        ("email", "admin@example.com"),
+        ("password", "admin password"),
+    ];
+    let post = |path: &str, header: (&'static str, String)| {
+        http.post(format!("{}{path}", server.base))
+            .header(header.0, header.1)
+    };
+
+    // Login CSRF: another site cannot sign the browser in.
+    let other_port = "http://127.0.0.1:1".to_string();
+    for header in [
+        ("origin", other_port.clone()),
+        ("sec-fetch-site", "cross-site".to_string()),
+        ("sec-fetch-site", "same-site".to_string()),
+    ] {
+        let answer = post("/api/login", header.clone())
+            .form(&login)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 403, "{header:?}");
+        assert!(
+            answer
+                .text()
+                .await
+                .unwrap()
+                .contains("came from another site")
+        );
+    }
+    let page = http
+        .get(format!("{}/webhooks", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 303, "still signed out");
+
+    // Signed in from the console itself (the browser says same-origin).
+    let answer = post("/api/login", ("sec-fetch-site", "same-origin".into()))
+        .form(&login)
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
+
+    // Another site's page, or a sibling subdomain's, cannot delete.
+    for header in [
+        ("origin", other_port.clone()),
+        ("origin", "null".to_string()),
+        ("sec-fetch-site", "same-site".to_string()),
+    ] {
+        let answer = post("/api/delete_webhook", header.clone())
+            .form(&[("id", hook.id.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 403, "{header:?}");
+    }
+    assert!(server.store.webhook(&account.id, &hook.id).await.is_ok());
+
+    // The console's own page can (an older browser sends only Origin).
+    let answer = post("/api/delete_webhook", ("origin", server.base.clone()))
+        .form(&[("id", hook.id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
+    assert!(server.store.webhook(&account.id, &hook.id).await.is_err());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn every_page_limits_what_may_run_and_who_may_frame_it() {
+    let server = start().await;
+    let page = client()
+        .get(format!("{}/setup", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let headers = page.headers().clone();
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["referrer-policy"], "same-origin");
+    let policy = headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert!(policy.contains("object-src 'none'"), "{policy}");
+    // The page's scripts carry the nonce the policy allows, fresh per page.
+    let nonce = policy
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap()
+        .to_string();
+    let html = page.text().await.unwrap();
+    assert!(html.contains(&format!("nonce=\"{nonce}\"")), "{html}");
+    let again = client()
+        .get(format!("{}/setup", server.base))
+        .send()
+        .await
+        .unwrap();
+    let second = again.headers()["content-security-policy"].to_str().unwrap();
+    assert!(!second.contains(&nonce), "a nonce is used once");
+    server.stop().await;
+}
