@@ -10,7 +10,9 @@
 //! - [`config`]: the command line and environment variables.
 //! - [`export`]: the delivery history as a streamed CSV download.
 //! - [`sessions`]: tower-sessions records kept in Postback's own database.
-//! - [`guard`]: sends page requests to setup or sign-in when needed.
+//! - [`guard`]: sends page requests to setup or sign-in when needed,
+//!   refuses console requests forged by other sites, and adds the security
+//!   headers every answer carries.
 //! - [`openapi`]: the API's OpenAPI document, generated from the code.
 
 pub mod api;

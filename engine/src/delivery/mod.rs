@@ -11,7 +11,9 @@
 //!
 //! # Layout
 //! - [`address`]: which destination addresses are refused.
-//! - [`sender`]: the HTTP client and one attempt.
+//! - [`sender`]: the HTTP client (every client in the process is made by
+//!   [`http_client`], which installs rustls' ring provider) and one
+//!   attempt, recorded with the webhook's credentials masked.
 //! - `run`: the loop, as a struct whose methods are its steps.
 //! - `lanes`: per-webhook slots and the deliveries waiting for one.
 
