@@ -13,13 +13,11 @@ export CARGO_TERM_COLOR ?= never
 .PHONY: run test tools lint rust-test e2e e2e-sqlite e2e-postgres build
 
 # The release build without cargo-leptos: the server with cargo, the
-# console's assets with tools/site.sh, side by side (each has long stretches
-# that keep one core busy, which the other fills).
+# console's assets with tools/site.sh.
 run:
 	tools/install.sh release
-	cargo build --release -p server & server=$$!; \
-	  tools/site.sh || { kill $$server; exit 1; }; \
-	  wait $$server
+	cargo build --release -p server
+	tools/site.sh
 	mkdir -p data
 	./target/release/postback serve
 
