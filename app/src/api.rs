@@ -40,6 +40,8 @@ pub mod ssr {
         pub leptos_options: LeptosOptions,
         /// How long deliveries are kept, for the report to say.
         pub retention_days: u32,
+        /// A sign-in ends this long after it began, however active.
+        pub session_lifetime: std::time::Duration,
     }
 
     impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -50,6 +52,28 @@ pub mod ssr {
 
     /// The session key that holds the signed-in user's id.
     pub const USER_ID: &str = "user_id";
+
+    /// The session key that holds when the user signed in (ms since 1970).
+    pub const SIGNED_IN_AT: &str = "signed_in_at";
+
+    /// The signed-in user's id; `None` when nobody is signed in, or the
+    /// sign-in is `lifetime` old or older (the session then ends).
+    pub async fn signed_in_user_id(
+        session: &Session,
+        lifetime: std::time::Duration,
+    ) -> Result<Option<String>, tower_sessions::session::Error> {
+        let Some(id) = session.get::<String>(USER_ID).await? else {
+            return Ok(None);
+        };
+        let at = session.get::<i64>(SIGNED_IN_AT).await?.unwrap_or(0);
+        let age = chrono::Utc::now().timestamp_millis().saturating_sub(at);
+        let lifetime = i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX);
+        if age >= lifetime {
+            session.flush().await?;
+            return Ok(None);
+        }
+        Ok(Some(id))
+    }
 
     pub fn state() -> Result<AppState, ServerFnError> {
         use_context::<AppState>().ok_or_else(|| ServerFnError::new("server state is missing"))
@@ -64,7 +88,11 @@ pub mod ssr {
     /// The signed-in user, or `None`.
     pub async fn current_user(store: &Store) -> Result<Option<User>, ServerFnError> {
         let session = session().await?;
-        let Some(id) = session.get::<String>(USER_ID).await.map_err(internal)? else {
+        let lifetime = state()?.session_lifetime;
+        let Some(id) = signed_in_user_id(&session, lifetime)
+            .await
+            .map_err(internal)?
+        else {
             return Ok(None);
         };
         store.user(&id).await.map_err(internal)
@@ -182,6 +210,10 @@ async fn sign_in(user: &User) -> Result<(), ServerFnError> {
     session.cycle_id().await.map_err(ssr::internal)?;
     session
         .insert(ssr::USER_ID, &user.id)
+        .await
+        .map_err(ssr::internal)?;
+    session
+        .insert(ssr::SIGNED_IN_AT, chrono::Utc::now().timestamp_millis())
         .await
         .map_err(ssr::internal)?;
     tracing::info!(user = %user.id, "signed in");

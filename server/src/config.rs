@@ -97,13 +97,18 @@ pub struct ServeArgs {
     #[arg(long, env = "POSTBACK_HTTPS_ONLY", default_value_t = false)]
     pub https_only: bool,
 
-    /// Mark the session cookie Secure; turn on when the console is served over https.
-    #[arg(long, env = "POSTBACK_SECURE_COOKIES", default_value_t = false)]
-    pub secure_cookies: bool,
+    /// Mark the session cookie Secure (browsers then send it over https
+    /// only). Default: on, unless the console listens on loopback.
+    #[arg(long, env = "POSTBACK_SECURE_COOKIES")]
+    pub secure_cookies: Option<bool>,
 
     /// Sign-in lasts this many hours of inactivity.
     #[arg(long, env = "POSTBACK_SESSION_HOURS", default_value_t = 12)]
     pub session_hours: u32,
+
+    /// A sign-in ends this many hours after it began, however active.
+    #[arg(long, env = "POSTBACK_SESSION_MAX_HOURS", default_value_t = 24)]
+    pub session_max_hours: u32,
 
     /// Folder with the built console assets (pkg/ with the WASM, JS and CSS).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
@@ -229,5 +234,40 @@ impl ServeArgs {
             serve: ServeArgs,
         }
         Only::parse_from(["postback"]).serve
+    }
+
+    /// Whether the session cookie is Secure: as set, or on unless the
+    /// console listens on loopback (where browsers treat plain http as
+    /// secure anyway, and a trial needs no certificate).
+    pub fn cookies_secure(&self) -> bool {
+        self.secure_cookies.unwrap_or(!self.addr.ip().is_loopback())
+    }
+
+    /// How long a sign-in lasts at most.
+    pub fn session_lifetime(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.session_max_hours) * 3600)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ServeArgs;
+
+    #[test]
+    fn cookies_are_secure_unless_served_on_loopback_or_told_otherwise() {
+        let on = |addr: &str, secure: Option<bool>| {
+            ServeArgs {
+                addr: addr.parse().unwrap(),
+                secure_cookies: secure,
+                ..ServeArgs::from_env_and_defaults()
+            }
+            .cookies_secure()
+        };
+        assert!(!on("127.0.0.1:3000", None));
+        assert!(!on("[::1]:3000", None));
+        assert!(on("0.0.0.0:3000", None));
+        assert!(on("[::]:3000", None));
+        assert!(!on("0.0.0.0:3000", Some(false)));
+        assert!(on("127.0.0.1:3000", Some(true)));
     }
 }

@@ -1,7 +1,7 @@
 //! `GET /reports/history.csv`: the filtered delivery history as CSV,
 //! streamed page by page (keyset), so a large export never sits in memory.
 
-use app::api::ssr::{AppState, USER_ID};
+use app::api::ssr::{AppState, signed_in_user_id};
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
@@ -33,7 +33,7 @@ pub async fn history_csv(
     session: Session,
     Query(query): Query<HistoryQuery>,
 ) -> Response {
-    let user = match session.get::<String>(USER_ID).await {
+    let user = match signed_in_user_id(&session, state.session_lifetime).await {
         Ok(Some(id)) => state.store.user(&id).await.ok().flatten(),
         _ => None,
     };

@@ -18,6 +18,8 @@ pub struct GuardState {
     pub store: Store,
     /// Once a user exists there always is one; saves a query per page.
     pub has_users: Arc<AtomicBool>,
+    /// A sign-in ends this long after it began.
+    pub session_lifetime: std::time::Duration,
 }
 
 /// Paths that are not pages: assets, server functions, health.
@@ -65,7 +67,7 @@ pub async fn pages(
         };
     }
     let signed_in = matches!(
-        session.get::<String>(app::api::ssr::USER_ID).await,
+        app::api::ssr::signed_in_user_id(&session, state.session_lifetime).await,
         Ok(Some(_))
     );
     match (signed_in, path.as_str()) {

@@ -187,6 +187,7 @@ pub async fn serve(
         engine: engine.clone(),
         leptos_options,
         retention_days: args.delivery.retention_days,
+        session_lifetime: args.session_lifetime(),
     };
     let api_state = api::ApiState {
         store: store.clone(),
@@ -196,6 +197,12 @@ pub async fn serve(
 
     let purge = tokio::spawn(sessions::purge_expired(store.clone()));
     tracing::info!(%addr, database = %store.backend(), "Postback is serving the console at http://{addr}");
+    if args.cookies_secure() && !addr.ip().is_loopback() {
+        tracing::warn!(
+            "session cookies are Secure: browsers sign in only over https (put a TLS proxy in front), \
+             or set --secure-cookies=false to serve plain http on a network you trust"
+        );
+    }
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await?;
@@ -211,7 +218,7 @@ fn router(state: AppState, args: &ServeArgs, api_state: api::ApiState) -> Router
     let session_layer =
         SessionManagerLayer::new(sessions::DbSessionStore::new(state.store.clone()))
             .with_name("postback_session")
-            .with_secure(args.secure_cookies)
+            .with_secure(args.cookies_secure())
             .with_http_only(true)
             .with_same_site(SameSite::Lax)
             .with_expiry(Expiry::OnInactivity(time::Duration::hours(i64::from(
@@ -220,6 +227,7 @@ fn router(state: AppState, args: &ServeArgs, api_state: api::ApiState) -> Router
     let guard_state = guard::GuardState {
         store: state.store.clone(),
         has_users: Arc::new(AtomicBool::new(false)),
+        session_lifetime: args.session_lifetime(),
     };
     Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))

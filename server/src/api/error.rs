@@ -96,8 +96,58 @@ impl From<engine::Error> for ApiError {
 }
 
 impl From<JsonRejection> for ApiError {
+    /// A body that is JSON but not of the right shape names the field at
+    /// fault; one that is not JSON at all says so.
     fn from(e: JsonRejection) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.body_text())
+        let mut source = std::error::Error::source(&e);
+        while let Some(error) = source {
+            if let Some(wrong) = error.downcast_ref::<PathError>()
+                && wrong.inner().classify() == serde_json::error::Category::Data
+            {
+                return ApiError::wrong_field(wrong, StatusCode::BAD_REQUEST, "invalid_json");
+            }
+            source = error.source();
+        }
+        let code = match e {
+            JsonRejection::MissingJsonContentType(_) => "unsupported_media_type",
+            _ => "invalid_json",
+        };
+        ApiError::new(StatusCode::BAD_REQUEST, code, e.body_text())
+    }
+}
+
+/// A deserialization failure with the path where it happened.
+pub type PathError = serde_path_to_error::Error<serde_json::Error>;
+
+impl ApiError {
+    /// An error whose `field` is the JSON path of the value at fault
+    /// (`mapping[2].key`; for a missing field, where it belongs).
+    pub fn wrong_field(error: &PathError, status: StatusCode, code: &str) -> Self {
+        let inner = error.inner().to_string();
+        // serde_json ends its messages with the position; the field says where.
+        let message = inner
+            .rsplit_once(" at line ")
+            .map_or(inner.as_str(), |(m, _)| m)
+            .to_string();
+        let parent = error.path().to_string();
+        let parent = if parent == "." { String::new() } else { parent };
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.strip_suffix('`'));
+        let field = match (missing, parent.is_empty()) {
+            (Some(name), true) => name.to_string(),
+            (Some(name), false) => format!("{parent}.{name}"),
+            (None, _) => parent,
+        };
+        let shown = if field.is_empty() {
+            message
+        } else {
+            format!("{field}: {message}")
+        };
+        ApiError {
+            status,
+            errors: vec![FieldError::new(&field, code, shown)],
+        }
     }
 }
 

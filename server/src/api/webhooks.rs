@@ -132,12 +132,8 @@ pub(crate) async fn patch_webhook(
     for (key, value) in patch {
         merged[key] = value;
     }
-    let input: WebhookInput = serde_json::from_value(merged).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            e.to_string(),
-        )
+    let input: WebhookInput = serde_path_to_error::deserialize(merged).map_err(|e| {
+        ApiError::wrong_field(&e, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field")
     })?;
     Ok(Json(store.update_webhook(&account.id, &id, input).await?))
 }

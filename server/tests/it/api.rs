@@ -106,6 +106,87 @@ async fn a_key_is_required_and_errors_have_one_shape() {
     server.stop().await;
 }
 
+/// A body of the wrong shape names the field at fault, whatever the type
+/// the field has; a body that is not JSON at all says so.
+#[tokio::test]
+async fn a_body_of_the_wrong_shape_names_the_field() {
+    let server = start().await;
+    let api = Api::new(&server).await;
+    for (change, field) in [
+        (json!({"method": "FOO"}), "method"),
+        (json!({"format": "yaml"}), "format"),
+        (json!({"port": 70000}), "port"),
+        (json!({"timeout_ms": -1}), "timeout_ms"),
+        (
+            json!({"retry": {"max_attempts": "three"}}),
+            "retry.max_attempts",
+        ),
+        (
+            json!({"mapping": [{"key": 5, "value": {"field": "contact.id"}}]}),
+            "mapping[0].key",
+        ),
+    ] {
+        let mut body = hook("Shape");
+        for (key, value) in change.as_object().unwrap() {
+            body[key] = value.clone();
+        }
+        let (status, answer) = api
+            .call(reqwest::Method::POST, "/webhooks", Some(body))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+        assert_eq!(answer["error"]["code"], "invalid_json", "{answer}");
+        assert_eq!(answer["error"]["field"], field, "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(&format!("{field}: ")), "{message}");
+    }
+    let (status, answer) = api
+        .call(reqwest::Method::POST, "/events", Some(json!({"data": {}})))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer["error"]["field"], "type", "{answer}");
+
+    let (_, created) = api
+        .call(reqwest::Method::POST, "/webhooks", Some(hook("Patched")))
+        .await;
+    let id = created["id"].as_str().unwrap();
+    let (status, answer) = api
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/webhooks/{id}"),
+            Some(json!({"port": 70000})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["error"]["field"], "port", "{answer}");
+
+    let not_json = api
+        .http
+        .post(format!("{}/webhooks", api.base))
+        .bearer_auth(&api.key)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_json.status(), StatusCode::BAD_REQUEST);
+    let answer: Value = not_json.json().await.unwrap();
+    assert_eq!(answer["error"]["code"], "invalid_json");
+    assert!(answer["error"].get("field").is_none(), "{answer}");
+    let plain = api
+        .http
+        .post(format!("{}/webhooks", api.base))
+        .bearer_auth(&api.key)
+        .header("content-type", "text/plain")
+        .body(hook("Plain").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), StatusCode::BAD_REQUEST);
+    let answer: Value = plain.json().await.unwrap();
+    assert_eq!(answer["error"]["code"], "unsupported_media_type");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn webhooks_crud_masks_secrets_and_reports_field_errors() {
     let server = start().await;
@@ -590,14 +671,9 @@ async fn a_webhook_turned_off_for_failing_is_announced_in_the_console() {
         )
         .await;
     let http = client();
-    http.post(format!("{}/api/login", server.base))
-        .form(&[
-            ("email", "admin@example.com"),
-            ("password", "admin password"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    server
+        .sign_in(&http, "admin@example.com", "admin password")
+        .await;
     let html = http
         .get(format!("{}/webhooks", server.base))
         .send()

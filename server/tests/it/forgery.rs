@@ -3,7 +3,7 @@
 
 use engine::model::{Role, Trigger, WebhookInput};
 
-use crate::support::{client, start};
+use crate::support::{client, start, start_with};
 
 #[tokio::test]
 async fn requests_from_another_site_are_refused_and_change_nothing() {
@@ -136,4 +136,38 @@ async fn every_page_limits_what_may_run_and_who_may_frame_it() {
     let second = again.headers()["content-security-policy"].to_str().unwrap();
     assert!(!second.contains(&nonce), "a nonce is used once");
     server.stop().await;
+}
+
+/// A sign-in ends at its lifetime however active it is; the session cookie
+/// is Secure when asked (and by default off loopback, see config's tests).
+#[tokio::test]
+async fn a_sign_in_ends_at_its_lifetime_and_cookies_can_be_secure() {
+    for (lifetime_hours, secure, page_status) in [(24, false, 200), (0, false, 303), (24, true, 0)]
+    {
+        let server = start_with(|args| {
+            args.session_max_hours = lifetime_hours;
+            args.secure_cookies = Some(secure);
+        })
+        .await;
+        server
+            .add_user("admin@example.com", "admin password", Role::Admin)
+            .await;
+        let http = client();
+        let login = server
+            .sign_in(&http, "admin@example.com", "admin password")
+            .await;
+        assert!(login.status().is_success() || login.status().is_redirection());
+        let cookie = login.headers()["set-cookie"].to_str().unwrap().to_string();
+        assert_eq!(cookie.contains("Secure"), secure, "{cookie}");
+        if !secure {
+            // reqwest's cookie store keeps a Secure cookie for https only.
+            let page = http
+                .get(format!("{}/webhooks", server.base))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(page.status(), page_status, "lifetime {lifetime_hours} h");
+        }
+        server.stop().await;
+    }
 }

@@ -141,15 +141,9 @@ async fn pages_steer_to_setup_then_sign_in_and_roles_are_enforced_on_the_server(
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    let r = http
-        .post(format!("{}/api/login", server.base))
-        .form(&[
-            ("email", "agent@example.com"),
-            ("password", "agent password"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = server
+        .sign_in(&http, "agent@example.com", "agent password")
+        .await;
     assert!(
         r.status().is_redirection() || r.status().is_success(),
         "{}",

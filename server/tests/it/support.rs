@@ -97,6 +97,20 @@ impl Running {
             .unwrap();
     }
 
+    /// Signs `http` in through the console's login, as its form does.
+    pub async fn sign_in(
+        &self,
+        http: &reqwest::Client,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        http.post(format!("{}/api/login", self.base))
+            .form(&[("email", email), ("password", password)])
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn stop(mut self) {
         self.stop.take().unwrap().send(()).unwrap();
         self.task.await.unwrap().unwrap();
