@@ -51,6 +51,15 @@ impl Error {
         }
     }
 
+    /// The database refused the data (not a lost connection or a full
+    /// pool): the same work without the data it refused may pass.
+    pub(crate) fn is_data_fault(&self) -> bool {
+        matches!(
+            self,
+            Error::Corrupt(_) | Error::Database(sqlx::Error::Database(_) | sqlx::Error::Encode(_))
+        )
+    }
+
     pub fn field(field: &str, code: &str, message: impl Into<String>) -> Self {
         Error::Validation(vec![FieldError::new(field, code, message)])
     }

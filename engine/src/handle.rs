@@ -161,6 +161,7 @@ impl Engine {
                 status: r.status,
                 headers: r.headers,
                 body: r.body,
+                body_base64: r.body_base64,
                 duration_ms: outcome.duration_ms,
             }),
             error: outcome.error.clone(),

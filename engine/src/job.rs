@@ -167,14 +167,11 @@ mod tests {
     use super::*;
 
     fn response(status: u16, headers: &[(&str, &str)]) -> ReceivedResponse {
-        ReceivedResponse {
-            status,
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            body: String::new(),
-        }
+        let headers = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ReceivedResponse::new(status, headers, b"")
     }
 
     #[test]

@@ -127,6 +127,28 @@ fn origin_host(origin: &str) -> Option<&str> {
     (!rest.is_empty() && !rest.contains('/')).then_some(rest)
 }
 
+/// Refuses an address holding a NUL character (`%00`) in its path or
+/// query: no id, filter or page name has one, and the databases' text
+/// cannot hold one. The REST API answers in its error shape.
+pub async fn no_nul_in_address(request: Request, next: Next) -> Response {
+    let uri = request.uri();
+    let has_nul = |part: &str| {
+        part.as_bytes()
+            .windows(3)
+            .any(|w| w.eq_ignore_ascii_case(b"%00"))
+    };
+    if !has_nul(uri.path()) && !uri.query().is_some_and(has_nul) {
+        return next.run(request).await;
+    }
+    let message = "The address holds a NUL character (%00), which no Postback address has.";
+    if uri.path().starts_with("/api/v1/") {
+        crate::api::ApiError::new(http::StatusCode::BAD_REQUEST, "invalid_address", message)
+            .into_response()
+    } else {
+        (http::StatusCode::BAD_REQUEST, message).into_response()
+    }
+}
+
 /// Headers every answer carries: no MIME sniffing, no referrer to other
 /// sites, never inside another site's frame.
 pub async fn security_headers(request: Request, next: Next) -> Response {

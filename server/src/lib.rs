@@ -249,6 +249,7 @@ fn router(state: AppState, args: &ServeArgs, api_state: api::ApiState) -> Router
         ))
         .layer(session_layer)
         .layer(axum::middleware::from_fn(guard::same_origin))
+        .layer(axum::middleware::from_fn(guard::no_nul_in_address))
         .layer(axum::middleware::from_fn(guard::security_headers))
         .with_state(state)
 }

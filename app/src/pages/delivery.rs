@@ -139,6 +139,9 @@ fn Attempt(attempt: AttemptRecord) -> impl IntoView {
                         Some(r) => view! {
                             <p class="mono">{format!("HTTP {}", r.status)}</p>
                             <Headers headers=r.headers testid="response-headers" />
+                            {r.body_base64.is_some().then(|| view! {
+                                <p class="hint" data-testid="binary-body">"Not plain text: shown with ␀ for NUL and � for bytes that are not UTF-8. The API gives the exact bytes (body_base64)."</p>
+                            })}
                             <pre class="code" data-testid="response-body">{r.body}</pre>
                         }
                             .into_any(),

@@ -15,8 +15,8 @@ use super::{AcceptCall, DeliveryConfig, Sender, announce_turned_off};
 use crate::clock::now_ms;
 use crate::error::Error;
 use crate::job::{Finished, Job, Outcome};
-use crate::model::{Account, NewEvent};
-use crate::store::{Backend, Store, ToSend, Turn};
+
+use crate::store::{Backend, Calls, Store, ToSend, Turn};
 
 /// What the loop listens to.
 pub(super) struct Inputs {
@@ -407,10 +407,8 @@ async fn take_turn(store: Store, config: DeliveryConfig, work: Work) -> Done {
         room,
         skip,
     } = work;
-    let (accept, waiting): (Vec<_>, Vec<_>) = by_account(calls)
-        .into_iter()
-        .map(|a| ((a.account, a.events), a.callers))
-        .unzip();
+    let (accept, waiting): (Vec<Calls>, Vec<Vec<AcceptCall>>) =
+        by_account(calls).into_iter().unzip();
     let finished = finish(outcomes);
     let turn = Turn {
         accept,
@@ -423,11 +421,8 @@ async fn take_turn(store: Store, config: DeliveryConfig, work: Work) -> Done {
     };
     match store.take_turn(turn).await {
         Ok(done) => {
-            for (answers, calls) in done.accepted.into_iter().zip(waiting) {
-                let mut answers = answers.into_iter();
-                for (size, call) in calls {
-                    let _ = call.answer.send(Ok(answers.by_ref().take(size).collect()));
-                }
+            for (answers, call) in done.accepted.into_iter().zip(waiting.into_iter().flatten()) {
+                let _ = call.answer.send(answers);
             }
             Done {
                 more_due: done.more_due,
@@ -437,46 +432,39 @@ async fn take_turn(store: Store, config: DeliveryConfig, work: Work) -> Done {
         Err(e) => {
             // Unrecorded attempts are sent again once their lease ends.
             tracing::error!(error = %e, recorded = finished.len(), "the delivery engine's database turn failed");
-            for calls in waiting {
-                for (_, call) in calls {
-                    let _ = call.answer.send(Err(e.for_another_caller()));
-                }
+            for call in waiting.into_iter().flatten() {
+                let _ = call.answer.send(Err(e.for_another_caller()));
             }
             Done::default()
         }
     }
 }
 
-/// One account's calls in a turn: its events, in order, and who waits
-/// for how many of their answers.
-struct AccountCalls {
-    account: Account,
-    events: Vec<NewEvent>,
-    callers: Vec<(usize, AcceptCall)>,
-}
-
-/// Calls grouped by account, in the order each account first came.
-fn by_account(calls: Vec<AcceptCall>) -> Vec<AccountCalls> {
-    let mut accounts: Vec<AccountCalls> = Vec::new();
+/// Calls grouped by account, in the order each account first came: each
+/// account's events, and its callers in the same order.
+fn by_account(calls: Vec<AcceptCall>) -> Vec<(Calls, Vec<AcceptCall>)> {
+    let mut accounts: Vec<(Calls, Vec<AcceptCall>)> = Vec::new();
     for mut call in calls {
         let events = std::mem::take(&mut call.events);
-        let size = events.len();
         let at = match accounts
             .iter()
-            .position(|a| a.account.id == call.account.id)
+            .position(|(a, _)| a.account.id == call.account.id)
         {
             Some(at) => at,
             None => {
-                accounts.push(AccountCalls {
+                let calls = Calls {
                     account: call.account.clone(),
                     events: Vec::new(),
-                    callers: Vec::new(),
-                });
+                    sizes: Vec::new(),
+                };
+                accounts.push((calls, Vec::new()));
                 accounts.len() - 1
             }
         };
-        accounts[at].events.extend(events);
-        accounts[at].callers.push((size, call));
+        let (calls, callers) = &mut accounts[at];
+        calls.sizes.push(events.len());
+        calls.events.extend(events);
+        callers.push(call);
     }
     accounts
 }

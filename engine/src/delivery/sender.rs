@@ -185,18 +185,19 @@ async fn receive(
     let status = response.status().as_u16();
     let headers = recorded_headers(response.headers());
     let body = read_truncated(response).await;
-    Ok(ReceivedResponse {
-        status,
-        headers,
-        body,
-    })
+    Ok(ReceivedResponse::new(status, headers, &body))
 }
 
 /// A receiver's answer with the webhook's credentials masked, should it
 /// echo them back.
 fn redacted(response: ReceivedResponse, redactor: &Redactor) -> ReceivedResponse {
+    let headers = redactor.headers(&response.headers);
+    if response.body_base64.is_some() {
+        let body = redactor.bytes(&response.body_bytes());
+        return ReceivedResponse::new(response.status, headers, &body);
+    }
     ReceivedResponse {
-        headers: redactor.headers(&response.headers),
+        headers,
         body: redactor.text(&response.body),
         ..response
     }
@@ -217,7 +218,7 @@ fn literal_refusal(url: &url::Url) -> Option<String> {
 }
 
 /// Reads at most [`MAX_RECORDED_BODY`] bytes of the body.
-async fn read_truncated(mut response: reqwest::Response) -> String {
+async fn read_truncated(mut response: reqwest::Response) -> Vec<u8> {
     let mut bytes = Vec::new();
     while let Ok(Some(chunk)) = response.chunk().await {
         let room = MAX_RECORDED_BODY.saturating_sub(bytes.len());
@@ -226,7 +227,7 @@ async fn read_truncated(mut response: reqwest::Response) -> String {
             break;
         }
     }
-    String::from_utf8_lossy(&bytes).into_owned()
+    bytes
 }
 
 /// Keeps a webhook's credentials out of what is recorded: the header that
@@ -272,6 +273,24 @@ impl<'a> Redactor<'a> {
             }
         }
         text
+    }
+
+    /// `bytes` with every secret value masked.
+    fn bytes(&self, bytes: &[u8]) -> Vec<u8> {
+        let mut bytes = bytes.to_vec();
+        for value in &self.values {
+            let value = value.as_bytes();
+            let mut out = Vec::with_capacity(bytes.len());
+            let mut rest = &bytes[..];
+            while let Some(at) = rest.windows(value.len()).position(|w| w == value) {
+                out.extend_from_slice(&rest[..at]);
+                out.extend_from_slice(REDACTED.as_bytes());
+                rest = &rest[at + value.len()..];
+            }
+            out.extend_from_slice(rest);
+            bytes = out;
+        }
+        bytes
     }
 
     /// The credentials' header masked by name, every other header by value.

@@ -591,13 +591,52 @@ pub struct SentRequest {
     pub body: Option<String>,
 }
 
+/// A receiver's answer, as recorded.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReceivedResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
-    /// Truncated to 8 KiB when recorded.
+    /// The body as text to read (truncated to 8 KiB when recorded): bytes
+    /// that are not UTF-8 read as U+FFFD, a NUL byte as U+2400 (␀).
     pub body: String,
+    /// The body's exact bytes in base64, when they are not plain text
+    /// (not UTF-8, or with NUL bytes); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_base64: Option<String>,
+}
+
+impl ReceivedResponse {
+    /// The answer with the body `bytes` as received: as text, and in
+    /// base64 too when the text cannot show them exactly.
+    pub fn new(status: u16, headers: Vec<(String, String)>, bytes: &[u8]) -> Self {
+        use base64::Engine as _;
+        let (body, body_base64) = match std::str::from_utf8(bytes) {
+            Ok(text) if !text.contains('\0') => (text.to_string(), None),
+            _ => (
+                String::from_utf8_lossy(bytes).replace('\0', "\u{2400}"),
+                Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+            ),
+        };
+        ReceivedResponse {
+            status,
+            headers,
+            body,
+            body_base64,
+        }
+    }
+
+    /// The body's bytes as received.
+    pub fn body_bytes(&self) -> std::borrow::Cow<'_, [u8]> {
+        use base64::Engine as _;
+        self.body_base64
+            .as_ref()
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .map_or(
+                std::borrow::Cow::Borrowed(self.body.as_bytes()),
+                std::borrow::Cow::Owned,
+            )
+    }
 }
 
 /// What a test send shows: the request as sent and the response or error.
@@ -615,6 +654,10 @@ pub struct TestSend {
 pub struct TestResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
+    /// As [`ReceivedResponse::body`].
     pub body: String,
+    /// As [`ReceivedResponse::body_base64`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_base64: Option<String>,
     pub duration_ms: i64,
 }

@@ -127,7 +127,24 @@ pub struct RecordRef {
     pub label: Option<String>,
 }
 
-/// The record an event's data is about (at most 120 characters of each).
+/// The fields of an event's data that [`record_of`] reads.
+pub(crate) const RECORD_FIELDS: [&str; 12] = [
+    "id",
+    "contact_id",
+    "contact.id",
+    "first_name",
+    "last_name",
+    "name",
+    "title",
+    "contact.first_name",
+    "contact.last_name",
+    "make",
+    "model",
+    "number",
+];
+
+/// The record an event's data is about (at most 120 characters of each),
+/// from the fields [`RECORD_FIELDS`] names.
 pub fn record_of(data: &Value) -> RecordRef {
     let text = |v: &Value| match v {
         Value::String(s) if !s.is_empty() => Some(s.clone()),

@@ -198,6 +198,29 @@ pub(crate) enum WriteTx {
 }
 
 impl WriteTx {
+    /// Starts a part of the transaction that can be undone alone. Parts
+    /// do not nest: each ends with [`WriteTx::release_savepoint`] or
+    /// [`WriteTx::roll_back_to_savepoint`] before the next starts.
+    pub(crate) async fn savepoint(&mut self) -> Result<()> {
+        self.simple("SAVEPOINT part").await
+    }
+
+    /// Keeps what the part did.
+    pub(crate) async fn release_savepoint(&mut self) -> Result<()> {
+        self.simple("RELEASE SAVEPOINT part").await
+    }
+
+    /// Undoes what the part did; the transaction goes on.
+    pub(crate) async fn roll_back_to_savepoint(&mut self) -> Result<()> {
+        self.simple("ROLLBACK TO SAVEPOINT part; RELEASE SAVEPOINT part")
+            .await
+    }
+
+    async fn simple(&mut self, sql: &'static str) -> Result<()> {
+        in_tx!(self, t => sqlx::raw_sql(sql).execute(&mut **t).await.map(|_| ()))?;
+        Ok(())
+    }
+
     pub(crate) async fn commit(self) -> Result<()> {
         match self {
             WriteTx::Sqlite(tx) => tx.commit().await?,

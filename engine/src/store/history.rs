@@ -36,7 +36,7 @@ struct AttemptRow {
     request: String,
     response_status: Option<i32>,
     response_headers: Option<String>,
-    response_body: Option<String>,
+    response_body: Option<Vec<u8>>,
     error: Option<String>,
 }
 
@@ -323,13 +323,14 @@ impl Store {
                     headers: Vec::new(),
                     body: None,
                 }),
-                response: r.response_status.map(|status| ReceivedResponse {
-                    status: u16::try_from(status).unwrap_or(0),
-                    headers: r
-                        .response_headers
-                        .and_then(|h| serde_json::from_str(&h).ok())
-                        .unwrap_or_default(),
-                    body: r.response_body.unwrap_or_default(),
+                response: r.response_status.map(|status| {
+                    ReceivedResponse::new(
+                        u16::try_from(status).unwrap_or(0),
+                        r.response_headers
+                            .and_then(|h| serde_json::from_str(&h).ok())
+                            .unwrap_or_default(),
+                        r.response_body.as_deref().unwrap_or_default(),
+                    )
                 }),
                 error: r.error,
             })

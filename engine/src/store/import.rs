@@ -154,7 +154,7 @@ async fn insert_attempts(tx: &mut WriteTx, part: &[(&String, usize, &PastAttempt
                 .push_bind(serde_json::to_string(&a.request).unwrap_or_default())
                 .push_bind(a.response.as_ref().map(|r| i32::from(r.status)))
                 .push_bind(a.response.as_ref().map(|r| serde_json::to_string(&r.headers).unwrap_or_default()))
-                .push_bind(a.response.as_ref().map(|r| r.body.clone()))
+                .push_bind(a.response.as_ref().map(|r| r.body_bytes().into_owned()))
                 .push_bind(a.error.clone());
         });
         insert.build().execute(&mut **t).await?;

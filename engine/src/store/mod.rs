@@ -53,7 +53,7 @@ pub use db::Backend;
 pub use health::{DisablePolicy, TurnedOff};
 pub use history::DeliveryFilter;
 pub use import::{PastAttempt, PastDelivery};
-pub use turn::{Ready, ToSend, Turn, TurnDone};
+pub use turn::{Calls, Ready, ToSend, Turn, TurnDone};
 pub use users::MIN_PASSWORD;
 pub use webhooks::{ROTATION_OVERLAP_MS, WebhookSecrets};
 
@@ -103,6 +103,14 @@ impl Store {
     /// Starts a write transaction (on SQLite, on its one writer).
     pub(crate) async fn begin_write(&self) -> Result<WriteTx> {
         self.db.begin_write().await
+    }
+
+    /// Runs SQL text as it is, on the writer: for tests that make the
+    /// database itself refuse something (a trigger), never for the product.
+    #[cfg(feature = "testing")]
+    pub async fn run_sql_for_tests(&self, sql: &'static str) -> Result<()> {
+        on_writer!(&self.db, pool => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()))?;
+        Ok(())
     }
 }
 

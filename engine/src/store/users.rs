@@ -100,12 +100,17 @@ impl Store {
     /// async threads; an unknown email costs the same time as a wrong password.
     pub async fn authenticate(&self, email: &str, password: &str) -> Result<Option<User>> {
         let email = email.trim().to_lowercase();
-        let row = on_reader!(&self.db, pool => sqlx::query_as::<_, UserRow>(
-            "SELECT id, account_id, email, role, password_hash FROM users WHERE email = $1",
-        )
-        .bind(&email)
-        .fetch_optional(pool)
-        .await)?;
+        // No stored email holds a NUL, and PostgreSQL refuses to look one up.
+        let row = if email.contains('\0') {
+            None
+        } else {
+            on_reader!(&self.db, pool => sqlx::query_as::<_, UserRow>(
+                "SELECT id, account_id, email, role, password_hash FROM users WHERE email = $1",
+            )
+            .bind(&email)
+            .fetch_optional(pool)
+            .await)?
+        };
         let hash = row
             .as_ref()
             .map(|r| r.password_hash.clone())
@@ -150,7 +155,7 @@ fn normalize_email(email: &str) -> Result<String> {
     let valid = email.len() <= 254
         && matches!(email.split_once('@'), Some((local, domain))
             if !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'))
-        && !email.contains(char::is_whitespace);
+        && !email.contains(|c: char| c.is_whitespace() || c.is_control());
     if valid {
         Ok(email)
     } else {

@@ -69,7 +69,45 @@ pub fn validate_webhook(
     triggers::triggers(input, catalog, &mut err);
     mapping::mapping(input, catalog, &mut err);
     delivery::format_method_and_delivery(input, &mut err);
+    if let Ok(value) = serde_json::to_value(input) {
+        for field in nul_fields(&value, "") {
+            if !errors.iter().any(|e| e.field == field) {
+                let message = nul_message(&field);
+                errors.push(FieldError::new(field, "invalid_text", message));
+            }
+        }
+    }
     errors
+}
+
+/// The paths (`headers[1].value`) of the strings in `value` holding a NUL
+/// character, which the databases' text columns cannot keep.
+fn nul_fields(value: &serde_json::Value, path: &str) -> Vec<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => vec![path.to_string()],
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .flat_map(|(n, v)| nul_fields(v, &format!("{path}[{n}]")))
+            .collect(),
+        Value::Object(fields) => fields
+            .iter()
+            .flat_map(|(k, v)| {
+                let path = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                nul_fields(v, &path)
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn nul_message(field: &str) -> String {
+    format!("{field} holds a NUL character (\\u0000), which cannot be stored as text.")
 }
 
 /// `noun.verb`, lower-case letters, digits and underscores.
@@ -109,6 +147,26 @@ pub fn check_event(event: &NewEvent) -> Result<(), FieldError> {
             "invalid_idempotency_key",
             format!("An idempotency key has 1 to {MAX_IDEMPOTENCY_KEY} characters."),
         ));
+    }
+    if event
+        .idempotency_key
+        .as_ref()
+        .is_some_and(|k| k.contains('\0'))
+    {
+        return Err(FieldError::new(
+            "idempotency_key",
+            "invalid_text",
+            nul_message("idempotency_key"),
+        ));
+    }
+    // The record's id and name are kept as text beside the event.
+    for path in crate::reports::RECORD_FIELDS {
+        let value = path.split('.').try_fold(&event.data, |v, key| v.get(key));
+        if let Some(value) = value
+            && let Some(field) = nul_fields(value, &format!("data.{path}")).pop()
+        {
+            return Err(FieldError::new(&field, "invalid_text", nul_message(&field)));
+        }
     }
     Ok(())
 }
@@ -343,6 +401,43 @@ mod tests {
         w.method = Method::Get;
         w.format = Format::Xml;
         assert_eq!(fields(&w), one("format", "invalid_format"));
+    }
+
+    #[test]
+    fn a_nul_character_is_refused_where_it_is() {
+        let mut w = valid();
+        w.headers = vec![Header {
+            name: "X-Tenant".into(),
+            value: "a\0b".into(),
+        }];
+        w.mapping[0].key = "First\0Name".into();
+        w.triggers[0].filters = vec![Filter {
+            field: "lead.type".into(),
+            op: FilterOp::In,
+            value: serde_json::json!(["call", "chat\0"]),
+        }];
+        assert_eq!(
+            fields(&w),
+            vec![
+                ("headers[0].value".into(), "invalid_header".into()),
+                (
+                    "triggers[0].filters[0].value[1]".into(),
+                    "invalid_text".into()
+                ),
+                ("mapping[0].key".into(), "invalid_text".into())
+            ]
+        );
+        let mut event = NewEvent::new(
+            "contact.created",
+            serde_json::json!({"contact": {"id": "c1", "first_name": "A\0n"}, "note": "x\0"}),
+        );
+        let refused = check_event(&event).unwrap_err();
+        assert_eq!(refused.field, "data.contact.first_name");
+        assert!(refused.message.contains("NUL"), "{}", refused.message);
+        event.data["contact"]["first_name"] = "Ann".into();
+        assert_eq!(check_event(&event), Ok(()), "elsewhere in data it is kept");
+        event.idempotency_key = Some("k\0".into());
+        assert_eq!(check_event(&event).unwrap_err().field, "idempotency_key");
     }
 
     #[test]

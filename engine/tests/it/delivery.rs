@@ -65,7 +65,7 @@ fn turning_off(disable: engine::store::DisablePolicy) -> DeliveryConfig {
     }
 }
 
-fn hook(url: &str) -> WebhookInput {
+pub(crate) fn hook(url: &str) -> WebhookInput {
     WebhookInput {
         title: format!("to {url}"),
         url: url.into(),
@@ -102,7 +102,7 @@ async fn send_lead(store: &Store) -> String {
 
 /// A receiver, one webhook to it in the default account, and an engine
 /// sending to it.
-async fn engine_with_one_webhook(store: &Store) -> (TestReceiver, Account, Delivery) {
+pub(crate) async fn engine_with_one_webhook(store: &Store) -> (TestReceiver, Account, Delivery) {
     let receiver = TestReceiver::start().await;
     let account = store.ensure_default_account().await.unwrap();
     store
@@ -115,7 +115,11 @@ async fn engine_with_one_webhook(store: &Store) -> (TestReceiver, Account, Deliv
 
 /// Accepts a lead.created event with `data`, wakes the engine, and returns
 /// the ids of the deliveries it made.
-async fn post_lead(store: &Store, delivery: &Delivery, data: serde_json::Value) -> Vec<String> {
+pub(crate) async fn post_lead(
+    store: &Store,
+    delivery: &Delivery,
+    data: serde_json::Value,
+) -> Vec<String> {
     let account = store.ensure_default_account().await.unwrap();
     let answers = store
         .accept_events(&account, vec![NewEvent::new("lead.created", data)])
@@ -125,7 +129,7 @@ async fn post_lead(store: &Store, delivery: &Delivery, data: serde_json::Value) 
     answers[0].deliveries.iter().map(|d| d.id.clone()).collect()
 }
 
-async fn status_of(store: &Store, delivery: &str) -> String {
+pub(crate) async fn status_of(store: &Store, delivery: &str) -> String {
     let account = store.ensure_default_account().await.unwrap();
     store
         .delivery(&account.id, delivery)

@@ -23,5 +23,6 @@ macro_rules! conformance {
 mod conformance;
 mod delivery;
 mod event_log;
+mod isolation;
 mod reports;
 mod support;

@@ -47,11 +47,7 @@ fn past(when: &str, status: &'static str, contact: &str) -> PastDelivery {
             headers: vec![("authorization".into(), "••••••".into())],
             body: Some("{}".into()),
         },
-        response: Some(ReceivedResponse {
-            status: code,
-            headers: vec![],
-            body: String::new(),
-        }),
+        response: Some(ReceivedResponse::new(code, vec![], b"")),
         error: None,
     };
     let attempts = match status {

@@ -374,11 +374,11 @@ fn past(i: usize, created: i64, outage: bool) -> PastDelivery {
                     r#"{{"type":"{event_type}","data":{{"id":"c_{i}","first_name":"Jane"}}}}"#
                 )),
             },
-            response: Some(ReceivedResponse {
-                status: if ok { 200 } else { 500 },
-                headers: vec![("content-type".into(), "text/plain".into())],
-                body: if ok { "ok" } else { "upstream error" }.into(),
-            }),
+            response: Some(ReceivedResponse::new(
+                if ok { 200 } else { 500 },
+                vec![("content-type".into(), "text/plain".into())],
+                if ok { b"ok" } else { b"upstream error" },
+            )),
             error: None,
         }
     };

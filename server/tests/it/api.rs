@@ -95,11 +95,44 @@ async fn a_key_is_required_and_errors_have_one_shape() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["error"]["code"], "invalid_event_type");
     assert_eq!(body["error"]["field"], "type");
+    // Text the database cannot keep is refused where it is.
+    for (event, field) in [
+        (
+            json!({"type": "lead.created", "data": {}, "idempotency_key": "k\0"}),
+            "idempotency_key",
+        ),
+        (
+            json!({"type": "lead.created", "data": {"contact": {"id": "c\0x"}}}),
+            "data.contact.id",
+        ),
+    ] {
+        let (status, body) = api
+            .call(reqwest::Method::POST, "/events", Some(event))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["code"], "invalid_text");
+        assert_eq!(body["error"]["field"], field);
+    }
+    let (status, body) = api
+        .call(
+            reqwest::Method::POST,
+            "/webhooks",
+            Some(json!({"title": "Dial\0er", "url": "https://example.com/h",
+                "triggers": [{"event_type": "lead.created"}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["field"], "title");
     let (status, body) = api
         .call(reqwest::Method::POST, "/events", Some(json!({"data": {}})))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"]["code"], "invalid_json");
+    for address in ["/deliveries/dlv_%00x", "/deliveries?webhook_id=%00"] {
+        let (status, body) = api.call(reqwest::Method::GET, address, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{address}");
+        assert_eq!(body["error"]["code"], "invalid_address");
+    }
     let (status, body) = api.call(reqwest::Method::GET, "/nowhere", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "not_found");

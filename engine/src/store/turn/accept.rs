@@ -1,8 +1,11 @@
 //! Accepting events: each event and one pending delivery per active
 //! webhook it fires, in the caller's transaction. The fan-out is planned
-//! first, from the account's webhooks and the idempotency keys already
-//! answered ([`FanOut::plan`], no database), then written a few hundred
-//! rows per statement.
+//! first, from the account's webhooks ([`FanOut::plan`], no database),
+//! then written a few hundred rows per statement. An idempotency key is
+//! claimed by the event's insert itself (`ON CONFLICT DO NOTHING`): an
+//! event whose key another call stored first, in this process or
+//! another, takes that call's answer and its deliveries are never
+//! written ([`FanOut::settle`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -76,18 +79,61 @@ struct Placed {
     held_until: i64,
 }
 
-/// An event accepted in this call, with its answer and what its
-/// deliveries need.
-struct Fresh {
+/// An event on its way in: its id and time given, its record found and
+/// its key beside it. Made before the turn's transaction, so a turn taken
+/// again after a failure writes the same events.
+pub(crate) struct Incoming {
     event: Arc<Event>,
-    answer: Accepted,
+    key: Option<String>,
     /// The record's id and label, for the history filters.
     record: crate::reports::RecordRef,
-    key: Option<String>,
+}
+
+impl Incoming {
+    /// One account's events, each with an id and, when it has none, the
+    /// time `now` as when it occurred.
+    pub(crate) fn all(account: &Account, events: Vec<NewEvent>, now: i64) -> Vec<Incoming> {
+        let account = AccountRef::from(account);
+        events
+            .into_iter()
+            .map(|new| {
+                let event = Event {
+                    id: new_id("evt"),
+                    event_type: new.event_type,
+                    account: account.clone(),
+                    occurred_at: new.occurred_at.unwrap_or_else(|| from_ms(now)),
+                    actor: new.actor,
+                    data: new.data,
+                };
+                Incoming {
+                    record: crate::reports::record_of(&event.data),
+                    key: new.idempotency_key,
+                    event: Arc::new(event),
+                }
+            })
+            .collect()
+    }
+}
+
+/// An event accepted in this call, with its answer and what its
+/// deliveries need.
+struct Fresh<'a> {
+    incoming: &'a Incoming,
+    answer: Accepted,
     /// How each delivery of the answer is written, in its order.
     placed: Vec<Placed>,
     /// Where its answer goes among the call's answers.
     at: usize,
+}
+
+impl Fresh<'_> {
+    fn event(&self) -> &Event {
+        &self.incoming.event
+    }
+
+    fn key(&self) -> Option<&str> {
+        self.incoming.key.as_deref()
+    }
 }
 
 /// Where the deliveries taken at acceptance may go, and for how long.
@@ -97,12 +143,13 @@ struct Room {
     now: i64,
 }
 
-/// A call's events planned out: the answers already known (repeated
-/// keys), the fresh events with their deliveries, and which of those
-/// this process takes.
-struct FanOut {
+/// A call's events planned out: the fresh events with their deliveries,
+/// the repeats of keys earlier in the call, and which deliveries this
+/// process takes.
+struct FanOut<'a> {
+    /// One per event; filled by [`FanOut::finish`].
     answers: Vec<Option<Accepted>>,
-    fresh: Vec<Fresh>,
+    fresh: Vec<Fresh<'a>>,
     /// (answer, first answer with the same key) of keys repeated in the call.
     repeats: Vec<(usize, usize)>,
     /// (fresh event, delivery) taken for this process.
@@ -110,18 +157,12 @@ struct FanOut {
     left: bool,
 }
 
-impl FanOut {
-    /// Plans the events of one call: an event whose idempotency key was
-    /// answered before (`known`) or earlier in the call gets that answer;
-    /// every other one gets an id and a delivery for each webhook it
-    /// fires, the first `room` fast background ones taken for this process.
-    fn plan(
-        account: &AccountRef,
-        events: Vec<NewEvent>,
-        subscribers: &[Subscriber],
-        known: HashMap<String, Accepted>,
-        room: &Room,
-    ) -> FanOut {
+impl<'a> FanOut<'a> {
+    /// Plans the events of one call: an event whose idempotency key came
+    /// earlier in the call gets that event's answer; every other one gets
+    /// an id and a delivery for each webhook it fires, the first `room`
+    /// fast background ones taken for this process.
+    fn plan(events: &'a [Incoming], subscribers: &[Subscriber], room: &Room) -> FanOut<'a> {
         let mut plan = FanOut {
             answers: Vec::with_capacity(events.len()),
             fresh: Vec::with_capacity(events.len()),
@@ -129,21 +170,17 @@ impl FanOut {
             taken: Vec::new(),
             left: false,
         };
-        let mut keys_seen: HashMap<String, usize> = HashMap::new();
-        for new in events {
-            if let Some(key) = &new.idempotency_key {
+        let mut keys_seen: HashMap<&str, usize> = HashMap::new();
+        for incoming in events {
+            if let Some(key) = incoming.key.as_deref() {
                 if let Some(first) = keys_seen.get(key) {
                     plan.repeats.push((plan.answers.len(), *first));
                     plan.answers.push(None);
                     continue;
                 }
-                if let Some(answer) = known.get(key) {
-                    plan.answers.push(Some(answer.clone()));
-                    continue;
-                }
-                keys_seen.insert(key.clone(), plan.answers.len());
+                keys_seen.insert(key, plan.answers.len());
             }
-            let fresh = plan.fan_out(account, new, subscribers, room);
+            let fresh = plan.fan_out(incoming, subscribers, room);
             plan.answers.push(None);
             plan.fresh.push(fresh);
         }
@@ -153,35 +190,24 @@ impl FanOut {
     /// One fresh event and its deliveries.
     fn fan_out(
         &mut self,
-        account: &AccountRef,
-        new: NewEvent,
+        incoming: &'a Incoming,
         subscribers: &[Subscriber],
         room: &Room,
-    ) -> Fresh {
-        let event = Event {
-            id: new_id("evt"),
-            event_type: new.event_type,
-            account: account.clone(),
-            occurred_at: new.occurred_at.unwrap_or_else(|| from_ms(room.now)),
-            actor: new.actor,
-            data: new.data,
-        };
+    ) -> Fresh<'a> {
         let mut fresh = Fresh {
+            incoming,
             answer: Accepted {
-                id: event.id.clone(),
+                id: incoming.event.id.clone(),
                 deliveries: Vec::new(),
             },
-            record: crate::reports::record_of(&event.data),
-            key: new.idempotency_key,
             placed: Vec::new(),
-            event: Arc::new(event),
             at: self.answers.len(),
         };
         for hook in subscribers {
             if !hook
                 .triggers
                 .iter()
-                .any(|t| matching::trigger_matches(t, &fresh.event))
+                .any(|t| matching::trigger_matches(t, fresh.event()))
             {
                 continue;
             }
@@ -213,6 +239,26 @@ impl FanOut {
         fresh
     }
 
+    /// After the events' insert: a keyed event that was not inserted
+    /// (`stored` has no sequence number for it) lost its key to an earlier
+    /// call and takes that call's answer (`earlier`, by key); its
+    /// deliveries are dropped, unwritten and untaken.
+    fn settle(&mut self, stored: &HashMap<String, i64>, earlier: &HashMap<String, Accepted>) {
+        let mut dropped = vec![false; self.fresh.len()];
+        for (f, fresh) in self.fresh.iter_mut().enumerate() {
+            if stored.contains_key(&fresh.event().id) {
+                continue;
+            }
+            let Some(answer) = fresh.key().and_then(|k| earlier.get(k)) else {
+                continue;
+            };
+            fresh.answer = answer.clone();
+            fresh.placed.clear();
+            dropped[f] = true;
+        }
+        self.taken.retain(|(f, _)| !dropped[*f]);
+    }
+
     /// The answers in the call's order, and the deliveries taken.
     fn finish(self) -> AcceptedIn {
         let FanOut {
@@ -229,7 +275,7 @@ impl FanOut {
                 TakenDelivery {
                     delivery_id: delivery.id.clone(),
                     webhook_id: delivery.webhook_id.clone(),
-                    event: fresh[f].event.clone(),
+                    event: fresh[f].incoming.event.clone(),
                 }
             })
             .collect();
@@ -260,14 +306,15 @@ impl Store {
         for event in &events {
             check_event(event).map_err(|e| Error::Validation(vec![e]))?;
         }
+        let events = Incoming::all(account, events, now_ms());
         let mut tx = self.begin_write().await?;
-        let done = self.accept_in(&mut tx, account, events, 0, 0).await?;
+        let done = self.accept_in(&mut tx, &account.id, &events, 0, 0).await?;
         tx.commit().await?;
         Ok(done.answers)
     }
 
-    /// Accepts checked events (see [`check_event`]) for one account in the
-    /// transaction `tx`, and claims up to `room` of the new deliveries to
+    /// Accepts checked events (see [`check_event`]) of the account
+    /// `account_id` in the transaction `tx`, and claims up to `room` of the new deliveries to
     /// fast, background webhooks for `lease_ms`, returning them for
     /// [`Store::taken_jobs`]: the delivery engine of this process sends
     /// them without a claim or a read of what it just wrote. Should the
@@ -275,28 +322,30 @@ impl Store {
     pub(crate) async fn accept_in(
         &self,
         tx: &mut WriteTx,
-        account: &Account,
-        events: Vec<NewEvent>,
+        account_id: &str,
+        events: &[Incoming],
         room: usize,
         lease_ms: i64,
     ) -> Result<AcceptedIn> {
         let now = now_ms();
-        let subscribers = subscribers_in(tx, &account.id).await?;
-        let known = known_answers_in(tx, &account.id, &events).await?;
+        let subscribers = subscribers_in(tx, account_id).await?;
         let room = Room {
             room,
             lease_ms,
             now,
         };
-        let plan = FanOut::plan(
-            &AccountRef::from(account),
-            events,
-            &subscribers,
-            known,
-            &room,
-        );
-        let seqs = insert_events_in(tx, &account.id, &plan.fresh, now).await?;
-        insert_deliveries_in(tx, &account.id, &plan.fresh, &seqs, now).await?;
+        let mut plan = FanOut::plan(events, &subscribers, &room);
+        let seqs = insert_events_in(tx, account_id, &plan.fresh, now).await?;
+        if seqs.len() < plan.fresh.len() {
+            let lost = plan
+                .fresh
+                .iter()
+                .filter(|f| !seqs.contains_key(&f.event().id))
+                .filter_map(Fresh::key);
+            let earlier = earlier_answers_in(tx, account_id, lost).await?;
+            plan.settle(&seqs, &earlier);
+        }
+        insert_deliveries_in(tx, account_id, &plan.fresh, &seqs, now).await?;
         Ok(plan.finish())
     }
 
@@ -326,39 +375,41 @@ async fn subscribers_in(tx: &mut WriteTx, account_id: &str) -> Result<Vec<Subscr
     Ok(rows.into_iter().map(Subscriber::from).collect())
 }
 
-/// The stored answers of the events' idempotency keys that were seen
-/// before, by key.
-async fn known_answers_in(
+/// The answers stored with these idempotency keys, by key. A key stored
+/// without an answer (an older row) answers with its event's id.
+async fn earlier_answers_in<'k>(
     tx: &mut WriteTx,
     account_id: &str,
-    events: &[NewEvent],
+    keys: impl Iterator<Item = &'k str>,
 ) -> Result<HashMap<String, Accepted>> {
-    let mut known = HashMap::new();
-    for key in events.iter().filter_map(|e| e.idempotency_key.as_ref()) {
-        if known.contains_key(key) {
-            continue;
-        }
-        let first = in_tx!(tx, t => sqlx::query_scalar::<_, Option<String>>(
-            "SELECT response FROM events WHERE account_id = $1 AND idempotency_key = $2",
+    let mut earlier = HashMap::new();
+    for key in keys {
+        let (id, response) = in_tx!(tx, t => sqlx::query_as::<_, (String, Option<String>)>(
+            "SELECT id, response FROM events WHERE account_id = $1 AND idempotency_key = $2",
         )
         .bind(account_id)
         .bind(key)
-        .fetch_optional(&mut **t)
+        .fetch_one(&mut **t)
         .await)?;
-        if let Some(Some(response)) = first {
-            let answer = serde_json::from_str(&response)
-                .map_err(|e| Error::Corrupt(format!("the stored answer of key {key:?}: {e}")))?;
-            known.insert(key.clone(), answer);
-        }
+        let answer = match response {
+            Some(response) => serde_json::from_str(&response)
+                .map_err(|e| Error::Corrupt(format!("the stored answer of key {key:?}: {e}")))?,
+            None => Accepted {
+                id,
+                deliveries: Vec::new(),
+            },
+        };
+        earlier.insert(key.to_string(), answer);
     }
-    Ok(known)
+    Ok(earlier)
 }
 
-/// Inserts the fresh events; their sequence numbers by event id.
+/// Inserts the fresh events; the sequence numbers of those inserted, by
+/// event id. An event whose idempotency key is stored already is not.
 async fn insert_events_in(
     tx: &mut WriteTx,
     account_id: &str,
-    fresh: &[Fresh],
+    fresh: &[Fresh<'_>],
     now: i64,
 ) -> Result<HashMap<String, i64>> {
     let mut seqs: HashMap<String, i64> = HashMap::with_capacity(fresh.len());
@@ -368,18 +419,22 @@ async fn insert_events_in(
                 "INSERT INTO events (id, account_id, type, occurred_at, actor, data, idempotency_key, response, created_at) ",
             );
             q.push_values(chunk, |mut row, f| {
-                row.push_bind(&f.event.id)
+                let event = f.event();
+                row.push_bind(&event.id)
                     .push_bind(account_id)
-                    .push_bind(&f.event.event_type)
-                    .push_bind(f.event.occurred_at.timestamp_millis())
-                    .push_bind(f.event.actor.as_ref().map(|a| serde_json::to_string(a).unwrap_or_default()))
-                    .push_bind(f.event.data.to_string())
-                    .push_bind(&f.key)
+                    .push_bind(&event.event_type)
+                    .push_bind(event.occurred_at.timestamp_millis())
+                    .push_bind(event.actor.as_ref().map(|a| serde_json::to_string(a).unwrap_or_default()))
+                    .push_bind(event.data.to_string())
+                    .push_bind(f.key())
                     // Only a repeat of its key reads the answer back.
-                    .push_bind(f.key.as_ref().map(|_| serde_json::to_string(&f.answer).unwrap_or_default()))
+                    .push_bind(f.key().map(|_| serde_json::to_string(&f.answer).unwrap_or_default()))
                     .push_bind(now);
             });
-            q.push(" RETURNING id, seq");
+            q.push(
+                " ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL \
+                 DO NOTHING RETURNING id, seq",
+            );
             q.build_query_as().persistent(true).fetch_all(&mut **t).await
         })?;
         seqs.extend(rows);
@@ -391,12 +446,13 @@ async fn insert_events_in(
 async fn insert_deliveries_in(
     tx: &mut WriteTx,
     account_id: &str,
-    fresh: &[Fresh],
+    fresh: &[Fresh<'_>],
     seqs: &HashMap<String, i64>,
     now: i64,
 ) -> Result<()> {
     let deliveries: Vec<(&Fresh, &DeliveryRef, &Placed)> = fresh
         .iter()
+        .filter(|f| seqs.contains_key(&f.event().id))
         .flat_map(|f| {
             f.answer
                 .deliveries
@@ -415,16 +471,16 @@ async fn insert_deliveries_in(
                 row.push_bind(&d.id)
                     .push_bind(account_id)
                     .push_bind(&d.webhook_id)
-                    .push_bind(seqs.get(&f.event.id).copied().unwrap_or_default())
+                    .push_bind(seqs.get(&f.event().id).copied().unwrap_or_default())
                     .push_bind(placed.queued)
                     .push_unseparated(", 'pending', 0, ")
                     .push_bind_unseparated(now)
                     .push_bind(placed.held_until)
                     .push_bind(now)
                     .push_bind(now)
-                    .push_bind(&f.event.event_type)
-                    .push_bind(&f.record.id)
-                    .push_bind(&f.record.label);
+                    .push_bind(&f.event().event_type)
+                    .push_bind(&f.incoming.record.id)
+                    .push_bind(&f.incoming.record.label);
             });
             q.build().persistent(true).execute(&mut **t).await.map(|r| r.rows_affected())
         })?;
@@ -458,7 +514,7 @@ mod tests {
 
     #[test]
     fn each_event_fans_out_to_the_webhooks_it_fires_and_takes_what_there_is_room_for() {
-        let account = AccountRef {
+        let account = Account {
             id: "acc_1".into(),
             name: "Acme".into(),
             external_ref: None,
@@ -481,13 +537,13 @@ mod tests {
             keyed("lead.created", "seen"),
             keyed("lead.created", "seen"),
         ];
-        let seen = Accepted {
-            id: "evt_old".into(),
-            deliveries: vec![],
-        };
-        let known = HashMap::from([("seen".to_string(), seen.clone())]);
-        let plan = FanOut::plan(&account, events, &subscribers, known, &room);
-        assert_eq!(plan.fresh.len(), 2, "a repeated key makes no event");
+        let events = Incoming::all(&account, events, room.now);
+        let mut plan = FanOut::plan(&events, &subscribers, &room);
+        assert_eq!(
+            plan.fresh.len(),
+            3,
+            "a key repeated in the call makes no event"
+        );
         let holds: Vec<i64> = plan.fresh[0].placed.iter().map(|p| p.held_until).collect();
         assert_eq!(
             holds,
@@ -495,6 +551,25 @@ mod tests {
             "one taken, queued left, inline held"
         );
         assert!(plan.left);
+        // The insert stored every event but the one keyed "seen": an
+        // earlier call had stored that key.
+        let stored: HashMap<String, i64> = plan.fresh[..2]
+            .iter()
+            .enumerate()
+            .map(|(n, f)| (f.event().id.clone(), n as i64))
+            .collect();
+        let seen = Accepted {
+            id: "evt_old".into(),
+            deliveries: vec![],
+        };
+        plan.settle(
+            &stored,
+            &HashMap::from([("seen".to_string(), seen.clone())]),
+        );
+        assert!(
+            plan.fresh[2].placed.is_empty(),
+            "its deliveries are not written"
+        );
         let done = plan.finish();
         assert_eq!(done.answers.len(), 5);
         assert_eq!(
@@ -503,7 +578,7 @@ mod tests {
         );
         assert_eq!(
             done.answers[3], seen,
-            "a key answered before gets that answer"
+            "a key stored before gets that answer"
         );
         assert_eq!(done.answers[4], seen, "every time");
         let fired: Vec<&str> = done.answers[2]

@@ -4,6 +4,13 @@
 //! attempts that finished, and claims what is due. What it took is loaded
 //! for sending after the commit, on the readers, while the next turn runs.
 //!
+//! One caller's bad data must not fail the others who share the turn: a
+//! turn that fails is taken once more with each call and the recording in
+//! a savepoint of its own, so only what failed again is refused (that
+//! call's answer is its error; an attempt that cannot be recorded is sent
+//! again after its lease). The first try has no savepoints, which cost a
+//! statement each on the hot path.
+//!
 //! - `accept`: events in, fanned out into one delivery per webhook fired.
 //! - `record`: attempts and each delivery's next step.
 //! - `claim`: due deliveries leased to this process; resends; hand-backs.
@@ -22,14 +29,23 @@ use super::{Result, Store};
 use crate::clock::now_ms;
 use crate::job::{Finished, Job};
 use crate::model::{Accepted, Account, DeliveryMode, NewEvent};
-use accept::TakenDelivery;
+use crate::store::db::WriteTx;
+use accept::{Incoming, TakenDelivery};
 use claim::Claimed;
+
+/// One account's calls waiting for a turn: their events, in order, and
+/// how many of them each call sent.
+pub struct Calls {
+    pub account: Account,
+    pub events: Vec<NewEvent>,
+    pub sizes: Vec<usize>,
+}
 
 /// What one turn of the delivery engine's writer does ([`Store::take_turn`]).
 pub struct Turn<'a> {
-    /// Events to accept, each account's with the calls' events in order;
-    /// each must have passed [`crate::validate::check_event`].
-    pub accept: Vec<(Account, Vec<NewEvent>)>,
+    /// Events to accept, by account; each must have passed
+    /// [`crate::validate::check_event`].
+    pub accept: Vec<Calls>,
     /// How many of the new deliveries to fast, background webhooks to
     /// take for this process at once.
     pub room: usize,
@@ -45,11 +61,12 @@ pub struct Turn<'a> {
     pub disable: DisablePolicy,
 }
 
-/// What a turn did: the answers of each accepted entry, in order, and the
-/// deliveries it took or claimed, to load with [`Store::ready_to_send`].
+/// What a turn did: each call's answers (or its error), in the order of
+/// [`Turn::accept`] and each entry's sizes, and the deliveries it took or
+/// claimed, to load with [`Store::ready_to_send`].
 #[derive(Default)]
 pub struct TurnDone {
-    pub accepted: Vec<Vec<Accepted>>,
+    pub accepted: Vec<Result<Vec<Accepted>>>,
     pub to_send: ToSend,
     /// Deliveries may be due that this turn did not take: it accepted
     /// some it left for a claim, finished a queued webhook's delivery
@@ -74,6 +91,68 @@ pub struct ToSend {
 pub struct Ready {
     pub jobs: Vec<Job>,
     pub turned_off: Vec<TurnedOff>,
+}
+
+/// One account's calls with their events made ready for the insert.
+struct IncomingCalls {
+    account_id: String,
+    events: Vec<Incoming>,
+    sizes: Vec<usize>,
+}
+
+impl IncomingCalls {
+    /// Each call's events.
+    fn each(&self) -> impl Iterator<Item = &[Incoming]> {
+        let mut rest = &self.events[..];
+        self.sizes.iter().map(move |&size| {
+            let (call, after) = rest.split_at(size.min(rest.len()));
+            rest = after;
+            call
+        })
+    }
+}
+
+/// What a turn does, once its events are made ready.
+struct Work<'a> {
+    calls: &'a [IncomingCalls],
+    room: usize,
+    finished: &'a [Finished],
+    claim: i64,
+    lease_ms: i64,
+    skip: &'a [String],
+    disable: DisablePolicy,
+}
+
+/// How a turn's parts share its transaction.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Together {
+    /// With no savepoints: the fast way, when nothing fails.
+    AllInOne,
+    /// Each call and the recording in a savepoint, so what fails is
+    /// left out alone.
+    EachApart,
+}
+
+/// Records the finished attempts in a savepoint; should that fail, each
+/// in its own, leaving out (and logging) those that fail again: their
+/// deliveries are sent again once their leases end.
+async fn record_apart(tx: &mut WriteTx, finished: &[Finished], now: i64) -> Result<()> {
+    tx.savepoint().await?;
+    if record::record_in(tx, finished, now).await.is_ok() {
+        return tx.release_savepoint().await;
+    }
+    tx.roll_back_to_savepoint().await?;
+    for one in finished {
+        tx.savepoint().await?;
+        match record::record_in(tx, std::slice::from_ref(one), now).await {
+            Ok(()) => tx.release_savepoint().await?,
+            Err(e) => {
+                tx.roll_back_to_savepoint().await?;
+                tracing::error!(error = %e, delivery = %one.job().delivery_id, "an attempt could not be recorded; its delivery is sent again once its lease ends");
+            }
+        }
+    }
+    Ok(())
 }
 
 impl ToSend {
@@ -114,43 +193,110 @@ impl Store {
     /// (taking up to `room` of their fast deliveries at once), records what
     /// finished, and claims what the free slots can take, with everything
     /// needed to send them. A queued webhook's next delivery is free to go
-    /// in the same turn its predecessor succeeded.
+    /// in the same turn its predecessor succeeded. A turn that fails on
+    /// its data is taken again call by call (see the module's notes).
     pub async fn take_turn(&self, turn: Turn<'_>) -> Result<TurnDone> {
         if turn.accept.is_empty() && turn.finished.is_empty() && turn.claim <= 0 {
             return Ok(TurnDone::default());
         }
+        let now = now_ms();
+        let calls: Vec<IncomingCalls> = turn
+            .accept
+            .into_iter()
+            .map(|c| IncomingCalls {
+                account_id: c.account.id.clone(),
+                events: Incoming::all(&c.account, c.events, now),
+                sizes: c.sizes,
+            })
+            .collect();
+        let work = Work {
+            calls: &calls,
+            room: turn.room,
+            finished: turn.finished,
+            claim: turn.claim,
+            lease_ms: turn.lease_ms,
+            skip: turn.skip,
+            disable: turn.disable,
+        };
+        match self.turn_once(&work, Together::AllInOne).await {
+            Err(e) if e.is_data_fault() => {
+                tracing::warn!(error = %e, "a delivery engine turn failed on its data; taking it again call by call");
+                self.turn_once(&work, Together::EachApart).await
+            }
+            done => done,
+        }
+    }
+
+    /// One try at a turn: everything in one go, or each call and the
+    /// recording in a savepoint of its own.
+    async fn turn_once(&self, work: &Work<'_>, together: Together) -> Result<TurnDone> {
         let mut tx = self.begin_write().await?;
-        let mut accepted = Vec::with_capacity(turn.accept.len());
+        let mut accepted = Vec::with_capacity(work.calls.len());
         let mut taken = Vec::new();
         let mut more_due = false;
-        for (account, events) in turn.accept {
-            let room = turn.room.saturating_sub(taken.len());
-            let done = self
-                .accept_in(&mut tx, &account, events, room, turn.lease_ms)
-                .await?;
-            accepted.push(done.answers);
-            taken.extend(done.taken);
-            more_due |= done.left;
+        for call in work.calls {
+            let parts: Vec<&[Incoming]> = match together {
+                Together::AllInOne => vec![&call.events],
+                Together::EachApart => call.each().collect(),
+            };
+            for events in parts {
+                let room = work.room.saturating_sub(taken.len());
+                let apart = together == Together::EachApart;
+                if apart {
+                    tx.savepoint().await?;
+                }
+                let done = match self
+                    .accept_in(&mut tx, &call.account_id, events, room, work.lease_ms)
+                    .await
+                {
+                    Ok(done) => done,
+                    Err(e) if apart => {
+                        tx.roll_back_to_savepoint().await?;
+                        tracing::warn!(error = %e, account = %call.account_id, "events refused: the database would not store them");
+                        accepted.push(Err(e));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                if apart {
+                    tx.release_savepoint().await?;
+                }
+                more_due |= done.left;
+                taken.extend(done.taken);
+                let mut answers = done.answers.into_iter();
+                let sizes = if apart {
+                    &[events.len()][..]
+                } else {
+                    &call.sizes
+                };
+                for &size in sizes {
+                    accepted.push(Ok(answers.by_ref().take(size).collect()));
+                }
+            }
         }
         let now = now_ms();
-        record::record_in(&mut tx, turn.finished, now).await?;
-        let turned_off = record_health_in(&mut tx, turn.finished, turn.disable, now).await?;
-        more_due |= turn
+        match together {
+            Together::AllInOne => record::record_in(&mut tx, work.finished, now).await?,
+            Together::EachApart => record_apart(&mut tx, work.finished, now).await?,
+        }
+        let turned_off = record_health_in(&mut tx, work.finished, work.disable, now).await?;
+        more_due |= work
             .finished
             .iter()
             .any(|f| f.job().webhook.delivery_mode == DeliveryMode::Queued);
         let claimed = self
-            .claim_in(&mut tx, turn.claim, turn.lease_ms, turn.skip, now)
+            .claim_in(&mut tx, work.claim, work.lease_ms, work.skip, now)
             .await?;
-        more_due |= turn.claim > 0 && claimed.len() as i64 >= turn.claim;
+        more_due |= work.claim > 0 && claimed.len() as i64 >= work.claim;
         tx.commit().await?;
         let deliveries: usize = accepted
             .iter()
             .flatten()
-            .map(|a| a.deliveries.len() + 1)
+            .flatten()
+            .map(|a: &Accepted| a.deliveries.len() + 1)
             .sum();
         self.db
-            .wal_grew(deliveries + turn.finished.len() + claimed.len());
+            .wal_grew(deliveries + work.finished.len() + claimed.len());
         Ok(TurnDone {
             accepted,
             to_send: ToSend {

@@ -43,7 +43,7 @@ pub(super) async fn record_in(tx: &mut WriteTx, finished: &[Finished], now: i64)
                     .push_bind(request)
                     .push_bind(o.response.as_ref().map(|r| i32::from(r.status)))
                     .push_bind(headers)
-                    .push_bind(o.response.as_ref().map(|r| r.body.as_str()))
+                    .push_bind(o.response.as_ref().map(|r| r.body_bytes()))
                     .push_bind(&o.error);
             });
             q.build().persistent(true).execute(&mut **t).await.map(|r| r.rows_affected())
