@@ -42,6 +42,21 @@ pub mod ssr {
         pub retention_days: u32,
         /// A sign-in ends this long after it began, however active.
         pub session_lifetime: std::time::Duration,
+        /// Sign-in and setup attempts by address and by email.
+        pub sign_ins: std::sync::Arc<crate::throttle::SignInThrottle>,
+        /// The one-time token the first admin's page asks for, when
+        /// Postback may be reached from beyond this machine.
+        pub setup_token: Option<SetupToken>,
+    }
+
+    /// The one-time setup token; never shown by `Debug`.
+    #[derive(Clone)]
+    pub struct SetupToken(pub std::sync::Arc<str>);
+
+    impl std::fmt::Debug for SetupToken {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("SetupToken(hidden)")
+        }
     }
 
     impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -127,6 +142,32 @@ pub mod ssr {
         ServerFnError::new(message)
     }
 
+    /// The address the request came from (the peer of its connection).
+    pub async fn peer_address() -> Option<std::net::IpAddr> {
+        leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .await
+            .ok()
+            .map(|info| info.0.ip())
+    }
+
+    /// Takes one sign-in attempt from the request's address for `email`;
+    /// answers 429 with `Retry-After` once either has used its allowance.
+    pub async fn sign_in_attempt(email: &str) -> Result<Option<std::net::IpAddr>, ServerFnError> {
+        let address = peer_address().await;
+        let Err(wait) = state()?.sign_ins.attempt(address, email) else {
+            return Ok(address);
+        };
+        let seconds = wait.as_secs().max(1);
+        tracing::warn!(email = ?email.trim(), address = ?address, "sign-in refused: too many attempts");
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+        }
+        Err(status(
+            http::StatusCode::TOO_MANY_REQUESTS,
+            &format!("Too many sign-in attempts. Try again in {seconds} seconds."),
+        ))
+    }
+
     /// Logs an internal cause and gives the page a plain message.
     pub fn internal(e: impl std::fmt::Display) -> ServerFnError {
         tracing::error!(error = %e, "server function failed");
@@ -168,10 +209,32 @@ pub async fn me() -> Result<Option<User>, ServerFnError> {
     ssr::current_user(&state.store).await
 }
 
+/// Whether the first admin's page asks for the setup token.
+#[server(endpoint = "setup_asks_token")]
+pub async fn setup_asks_token() -> Result<bool, ServerFnError> {
+    Ok(ssr::state()?.setup_token.is_some())
+}
+
 /// Creates the first admin of an empty installation and signs them in.
+/// When Postback may be reached from beyond this machine, only someone
+/// who can read its log may: the one-time `token` it printed is asked.
 #[server(endpoint = "setup")]
-pub async fn setup_admin(email: String, password: String) -> Result<(), ServerFnError> {
+pub async fn setup_admin(
+    email: String,
+    password: String,
+    #[server(default)] token: Option<String>,
+) -> Result<(), ServerFnError> {
     let state = ssr::state()?;
+    let address = ssr::sign_in_attempt(&email).await?;
+    if let Some(expected) = &state.setup_token
+        && token.as_deref().map(str::trim) != Some(&*expected.0)
+    {
+        tracing::warn!(address = ?address, "setup refused: wrong setup token");
+        return Err(ssr::status(
+            http::StatusCode::FORBIDDEN,
+            "Enter the setup token Postback printed in its log when it started.",
+        ));
+    }
     let user = state
         .store
         .create_first_admin(&email, &password)
@@ -186,6 +249,7 @@ pub async fn setup_admin(email: String, password: String) -> Result<(), ServerFn
 #[server(endpoint = "login")]
 pub async fn login(email: String, password: String) -> Result<(), ServerFnError> {
     let state = ssr::state()?;
+    let address = ssr::sign_in_attempt(&email).await?;
     match state
         .store
         .authenticate(&email, &password)
@@ -197,10 +261,13 @@ pub async fn login(email: String, password: String) -> Result<(), ServerFnError>
             leptos_axum::redirect("/webhooks");
             Ok(())
         }
-        None => Err(ssr::status(
-            http::StatusCode::UNAUTHORIZED,
-            "Wrong email or password.",
-        )),
+        None => {
+            tracing::warn!(email = ?email.trim(), address = ?address, "sign-in failed: wrong email or password");
+            Err(ssr::status(
+                http::StatusCode::UNAUTHORIZED,
+                "Wrong email or password.",
+            ))
+        }
     }
 }
 

@@ -8,9 +8,12 @@
 //! - [`pages`]: the layout and one module per page: setup, login, the
 //!   webhooks list, the webhook form with its live preview, and the reports
 //!   (webhooks report, delivery history, delivery detail, retry-all).
+//! - `throttle` (server only): sign-in attempts by address and by email.
 
 pub mod api;
 pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod throttle;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};

@@ -102,6 +102,12 @@ pub struct ServeArgs {
     #[arg(long, env = "POSTBACK_SECURE_COOKIES")]
     pub secure_cookies: Option<bool>,
 
+    /// Ask the first admin's page for a one-time token printed in the
+    /// log. Default: asked unless the console listens on loopback; set it
+    /// on behind a proxy on this machine that the network reaches.
+    #[arg(long, env = "POSTBACK_SETUP_TOKEN")]
+    pub setup_token: Option<bool>,
+
     /// Sign-in lasts this many hours of inactivity.
     #[arg(long, env = "POSTBACK_SESSION_HOURS", default_value_t = 12)]
     pub session_hours: u32,
@@ -153,6 +159,15 @@ pub struct DeliveryArgs {
           default_value_t = DeliveryConfig::default().lease.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub lease_seconds: u64,
+
+    /// This process's name for the deliveries it claims. Started again
+    /// under the same name, it sends at once what it held when it stopped
+    /// (on PostgreSQL; on SQLite every claim is released at start); two
+    /// running processes must never share a name. Default: `serve` is
+    /// named after this machine and its port; each `worker` start gets a
+    /// new name, so its earlier claims wait out their leases.
+    #[arg(long, env = "POSTBACK_WORKER_NAME")]
+    pub worker_name: Option<String>,
 
     /// Keep deliveries and their attempts this many days; older ones are
     /// purged in the background, in small batches.
@@ -241,6 +256,11 @@ impl ServeArgs {
     /// secure anyway, and a trial needs no certificate).
     pub fn cookies_secure(&self) -> bool {
         self.secure_cookies.unwrap_or(!self.addr.ip().is_loopback())
+    }
+
+    /// Whether an empty installation's setup asks for a token.
+    pub fn setup_asks_token(&self) -> bool {
+        self.setup_token.unwrap_or(!self.addr.ip().is_loopback())
     }
 
     /// How long a sign-in lasts at most.

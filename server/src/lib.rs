@@ -63,7 +63,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             serve(args, store, listener, shutdown_signal()).await
         }
         Command::Worker(args) => {
-            let store = open_store(&args.db.database_url).await?;
+            let mut store = open_store(&args.db.database_url).await?;
+            if let Some(name) = &args.delivery.worker_name {
+                store = store.with_worker(name);
+            }
             let engine = Engine::start(store.clone(), args.delivery.engine_config(false))
                 .context("starting the delivery engine")?;
             tracing::info!(database = %store.backend(), "Postback is delivering");
@@ -164,6 +167,32 @@ fn redact_url(url: &str) -> String {
     }
 }
 
+/// This machine's name, for naming its `serve` process's claims.
+fn machine_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|name| name.trim().to_string())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// The one-time token an empty installation's setup asks for, printed in
+/// the log (see [`ServeArgs::setup_asks_token`]); none once a user exists.
+async fn setup_token(
+    args: &ServeArgs,
+    store: &Store,
+) -> anyhow::Result<Option<app::api::ssr::SetupToken>> {
+    if !args.setup_asks_token() || store.count_users().await? > 0 {
+        return Ok(None);
+    }
+    let token = engine::ids::random_base36(26);
+    tracing::warn!(
+        "no user exists yet: the first admin's page asks for this one-time setup token: {token}"
+    );
+    Ok(Some(app::api::ssr::SetupToken(token.into())))
+}
+
 /// Serves the console on `listener` until `shutdown` completes.
 pub async fn serve(
     args: ServeArgs,
@@ -171,10 +200,16 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = store.with_validation(ValidateOptions {
-        https_only: args.https_only,
-    });
     let addr = listener.local_addr()?;
+    let worker = match &args.delivery.worker_name {
+        Some(name) => name.clone(),
+        None => format!("{}:{}", machine_name(), addr.port()),
+    };
+    let store = store
+        .with_validation(ValidateOptions {
+            https_only: args.https_only,
+        })
+        .with_worker(&worker);
     let mut leptos_options = get_configuration(None)
         .map(|c| c.leptos_options)
         .unwrap_or_else(|_| LeptosOptions::builder().output_name("postback").build());
@@ -182,12 +217,15 @@ pub async fn serve(
     leptos_options.site_root = args.site_root.clone().into();
     let engine = Engine::start(store.clone(), args.delivery.engine_config(args.no_worker))
         .context("starting the delivery engine")?;
+    let sign_ins = Arc::new(app::throttle::SignInThrottle::default());
     let state = AppState {
         store: store.clone(),
         engine: engine.clone(),
         leptos_options,
         retention_days: args.delivery.retention_days,
         session_lifetime: args.session_lifetime(),
+        sign_ins: sign_ins.clone(),
+        setup_token: setup_token(&args, &store).await?,
     };
     let api_state = api::ApiState {
         store: store.clone(),
@@ -196,6 +234,13 @@ pub async fn serve(
     let router = router(state, &args, api_state);
 
     let purge = tokio::spawn(sessions::purge_expired(store.clone()));
+    let forget = tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            sign_ins.forget_old();
+        }
+    });
     tracing::info!(%addr, database = %store.backend(), "Postback is serving the console at http://{addr}");
     if args.cookies_secure() && !addr.ip().is_loopback() {
         tracing::warn!(
@@ -203,10 +248,14 @@ pub async fn serve(
              or set --secure-cookies=false to serve plain http on a network you trust"
         );
     }
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
     purge.abort();
+    forget.abort();
     // In-flight attempts finish and are recorded before the database closes.
     engine.shutdown().await;
     store.close().await;

@@ -101,6 +101,21 @@ struct Done {
 /// gone, then drains.
 pub(super) async fn run(store: Store, config: DeliveryConfig, sender: Sender, inputs: Inputs) {
     let mut inputs = inputs;
+    // What this process held when it stopped goes out now, not when its
+    // leases run out.
+    match store.release_stale_claims().await {
+        Ok(0) => {}
+        Ok(released) => {
+            tracing::info!(
+                released,
+                worker = store.worker(),
+                "handed back the deliveries held when this worker last stopped"
+            )
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not hand back earlier claims; they go out when their leases end")
+        }
+    }
     let mut engine = Loop::new(store, config, sender);
     loop {
         if *inputs.stopped.borrow() {

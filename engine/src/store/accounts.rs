@@ -12,9 +12,16 @@ pub const DEFAULT_ACCOUNT: &str = "default";
 impl Store {
     /// The account `default`, created on the first start.
     pub async fn ensure_default_account(&self) -> Result<Account> {
-        match self.account_by_name(DEFAULT_ACCOUNT).await? {
-            Some(account) => Ok(account),
-            None => self.create_account(DEFAULT_ACCOUNT, None).await,
+        if let Some(account) = self.account_by_name(DEFAULT_ACCOUNT).await? {
+            return Ok(account);
+        }
+        match self.create_account(DEFAULT_ACCOUNT, None).await {
+            // Made by another call meanwhile.
+            Err(Error::Validation(_)) => self
+                .account_by_name(DEFAULT_ACCOUNT)
+                .await?
+                .ok_or(Error::NotFound),
+            made => made,
         }
     }
 

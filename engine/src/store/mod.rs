@@ -63,6 +63,8 @@ pub struct Store {
     db: Db,
     catalog: Arc<Catalog>,
     validate: ValidateOptions,
+    /// Who this process's claims belong to (see [`Store::with_worker`]).
+    worker: Arc<str>,
 }
 
 impl Store {
@@ -74,7 +76,22 @@ impl Store {
             db: Db::open(url).await?,
             catalog: Arc::new(Catalog::builtin()),
             validate: ValidateOptions::default(),
+            worker: crate::ids::new_id("worker").into(),
         })
+    }
+
+    /// Names the process for its claims. A worker that starts again under
+    /// its earlier name takes back at once what it held when it stopped
+    /// ([`Store::release_stale_claims`]); two live processes must never
+    /// share one. Without a name, each process gets a new one.
+    pub fn with_worker(mut self, name: &str) -> Self {
+        self.worker = name.into();
+        self
+    }
+
+    /// The name this process's claims are made under.
+    pub fn worker(&self) -> &str {
+        &self.worker
     }
 
     /// Applies the validation settings (e.g. `https_only`) to every save.

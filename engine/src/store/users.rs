@@ -4,6 +4,7 @@
 
 use rand::Rng;
 
+use super::db::WriteTx;
 use super::{Error, Result, Store};
 use crate::clock::now_ms;
 use crate::ids::new_id;
@@ -35,6 +36,10 @@ impl Store {
     /// Creates the installation's first admin, only while there are no users
     /// at all (the check and the insert are one statement).
     pub async fn create_first_admin(&self, email: &str, password: &str) -> Result<User> {
+        // Checked before hashing too, so a flood of setups costs no hashing.
+        if self.count_users().await? > 0 {
+            return Err(already_set_up());
+        }
         let account = self.ensure_default_account().await?;
         self.insert_user(&account.id, email, password, Role::Admin, true)
             .await
@@ -64,14 +69,22 @@ impl Store {
             "INSERT INTO users (id, account_id, email, password_hash, role, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)"
         };
-        let inserted = on_writer!(&self.db, pool => sqlx::query(sql)
+        let mut tx = self.begin_write().await?;
+        if only_if_first && let WriteTx::Postgres(t) = &mut tx {
+            // Two setups at once: the second waits, then finds the first's
+            // admin (SQLite's writer lock does the same).
+            sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
+                .execute(&mut **t)
+                .await?;
+        }
+        let inserted = in_tx!(&mut tx, t => sqlx::query(sql)
             .bind(&user.id)
             .bind(&user.account_id)
             .bind(&user.email)
             .bind(&hash)
             .bind(user.role.as_str())
             .bind(now_ms())
-            .execute(pool)
+            .execute(&mut **t)
             .await
             .map(|r| r.rows_affected()))
         .map_err(|e| {
@@ -85,14 +98,11 @@ impl Store {
                 ),
             )
         })?;
+        tx.commit().await?;
         if inserted == 1 {
             Ok(user)
         } else {
-            Err(Error::field(
-                "email",
-                "already_set_up",
-                "An admin already exists; sign in instead.",
-            ))
+            Err(already_set_up())
         }
     }
 
@@ -150,6 +160,14 @@ impl UserRow {
     }
 }
 
+fn already_set_up() -> Error {
+    Error::field(
+        "email",
+        "already_set_up",
+        "An admin already exists; sign in instead.",
+    )
+}
+
 fn normalize_email(email: &str) -> Result<String> {
     let email = email.trim().to_lowercase();
     let valid = email.len() <= 254
@@ -191,8 +209,30 @@ fn check_password(password: &str) -> Result<()> {
 /// is unknown so that a login takes the same time either way.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$5tiNgILNm4NkEzrHDeMNn5PYBGd1I6vMMpkxTQ1Ou0A";
 
+/// Hashes and checks at once: one per core. Each takes about 19 MiB and
+/// a core for tens of milliseconds, so a flood of sign-ins waits here,
+/// costing a few bytes each, instead of filling the memory and the
+/// blocking threads the rest of the server needs.
+static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    tokio::sync::Semaphore::new(cores)
+});
+
+/// Runs one password hash or check behind [`HASHING`].
+async fn hashing<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let _turn = HASHING
+        .acquire()
+        .await
+        .map_err(|e| Error::Hash(e.to_string()))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Hash(e.to_string()))?
+}
+
 async fn hash_password(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         use argon2::password_hash::{PasswordHasher, SaltString};
         let salt_bytes: [u8; 16] = rand::rng().random();
         let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| Error::Hash(e.to_string()))?;
@@ -202,11 +242,10 @@ async fn hash_password(password: String) -> Result<String> {
             .map_err(|e| Error::Hash(e.to_string()))
     })
     .await
-    .map_err(|e| Error::Hash(e.to_string()))?
 }
 
 async fn verify_password(password: String, hash: String) -> Result<bool> {
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         use argon2::password_hash::{PasswordHash, PasswordVerifier};
         let parsed = PasswordHash::new(&hash).map_err(|e| Error::Hash(e.to_string()))?;
         Ok(argon2::Argon2::default()
@@ -214,5 +253,4 @@ async fn verify_password(password: String, hash: String) -> Result<bool> {
             .is_ok())
     })
     .await
-    .map_err(|e| Error::Hash(e.to_string()))?
 }

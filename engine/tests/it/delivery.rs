@@ -49,7 +49,7 @@ both_databases!(
     credentials_stay_out_of_the_record_however_they_come_back,
 );
 
-fn config(allow_private: bool) -> DeliveryConfig {
+pub(crate) fn config(allow_private: bool) -> DeliveryConfig {
     DeliveryConfig {
         allow_private,
         poll: std::time::Duration::from_millis(50),
@@ -100,15 +100,20 @@ async fn send_lead(store: &Store) -> String {
     answers[0].deliveries[0].id.clone()
 }
 
-/// A receiver, one webhook to it in the default account, and an engine
-/// sending to it.
-pub(crate) async fn engine_with_one_webhook(store: &Store) -> (TestReceiver, Account, Delivery) {
+/// A receiver and one webhook to it in the default account.
+pub(crate) async fn one_webhook(store: &Store) -> (TestReceiver, Account) {
     let receiver = TestReceiver::start().await;
     let account = store.ensure_default_account().await.unwrap();
     store
         .create_webhook(&account.id, hook(&receiver.url))
         .await
         .unwrap();
+    (receiver, account)
+}
+
+/// [`one_webhook`], and an engine sending to it.
+pub(crate) async fn engine_with_one_webhook(store: &Store) -> (TestReceiver, Account, Delivery) {
+    let (receiver, account) = one_webhook(store).await;
     let delivery = Delivery::start(store.clone(), config(true)).unwrap();
     (receiver, account, delivery)
 }

@@ -25,4 +25,5 @@ mod delivery;
 mod event_log;
 mod isolation;
 mod reports;
+mod restart;
 mod support;

@@ -707,14 +707,7 @@ async fn a_webhook_turned_off_for_failing_is_announced_in_the_console() {
     server
         .sign_in(&http, "admin@example.com", "admin password")
         .await;
-    let html = http
-        .get(format!("{}/webhooks", server.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = server.page(&http, "/webhooks").await;
     assert!(
         html.contains("1 webhook was turned off because its receiver kept failing."),
         "{html}"

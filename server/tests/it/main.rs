@@ -4,6 +4,7 @@
 //! sharing one PostgreSQL database.
 
 mod api;
+mod floods;
 mod forgery;
 mod startup;
 mod support;

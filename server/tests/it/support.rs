@@ -111,6 +111,17 @@ impl Running {
             .unwrap()
     }
 
+    /// The page at `path` as `http` gets it.
+    pub async fn page(&self, http: &reqwest::Client, path: &str) -> String {
+        http.get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn stop(mut self) {
         self.stop.take().unwrap().send(()).unwrap();
         self.task.await.unwrap().unwrap();

@@ -345,7 +345,7 @@ impl Store {
             let earlier = earlier_answers_in(tx, account_id, lost).await?;
             plan.settle(&seqs, &earlier);
         }
-        insert_deliveries_in(tx, account_id, &plan.fresh, &seqs, now).await?;
+        insert_deliveries_in(tx, account_id, &plan.fresh, &seqs, now, &self.worker).await?;
         Ok(plan.finish())
     }
 
@@ -442,13 +442,14 @@ async fn insert_events_in(
     Ok(seqs)
 }
 
-/// Inserts every fresh event's deliveries.
+/// Inserts every fresh event's deliveries; those held are held by `worker`.
 async fn insert_deliveries_in(
     tx: &mut WriteTx,
     account_id: &str,
     fresh: &[Fresh<'_>],
     seqs: &HashMap<String, i64>,
     now: i64,
+    worker: &str,
 ) -> Result<()> {
     let deliveries: Vec<(&Fresh, &DeliveryRef, &Placed)> = fresh
         .iter()
@@ -465,7 +466,7 @@ async fn insert_deliveries_in(
         in_tx!(tx, t => {
             let mut q = sqlx::QueryBuilder::new(
                 "INSERT INTO deliveries (id, account_id, webhook_id, event_seq, queued, status, attempts, \
-                 next_attempt_at, claimed_until, created_at, updated_at, event_type, record_id, record_label) ",
+                 next_attempt_at, claimed_until, claimed_by, created_at, updated_at, event_type, record_id, record_label) ",
             );
             q.push_values(chunk, |mut row, (f, d, placed)| {
                 row.push_bind(&d.id)
@@ -476,6 +477,7 @@ async fn insert_deliveries_in(
                     .push_unseparated(", 'pending', 0, ")
                     .push_bind_unseparated(now)
                     .push_bind(placed.held_until)
+                    .push_bind((placed.held_until > 0).then_some(worker))
                     .push_bind(now)
                     .push_bind(now)
                     .push_bind(&f.event().event_type)

@@ -24,7 +24,7 @@ pub(crate) struct Claimed {
 /// deliveries. Fast deliveries come from each
 /// webhook's due index; a queued webhook offers only the head of its line,
 /// when that is due.
-const CLAIM_SQLITE: &str = "UPDATE deliveries SET claimed_until = $1 WHERE id IN (\
+const CLAIM_SQLITE: &str = "UPDATE deliveries SET claimed_until = $1, claimed_by = $5 WHERE id IN (\
      SELECT x.id FROM webhooks w CROSS JOIN deliveries x \
      WHERE x.webhook_id = w.id AND w.id NOT IN (SELECT value FROM json_each($4)) AND x.status IN ('pending', 'retrying') \
      AND NOT x.queued AND x.next_attempt_at <= $2 AND x.claimed_until < $2 \
@@ -40,7 +40,7 @@ const CLAIM_SQLITE: &str = "UPDATE deliveries SET claimed_until = $1 WHERE id IN
 /// webhook's due rows locked with SKIP LOCKED, so two workers never take
 /// the same delivery (a row another worker claimed meanwhile is re-checked
 /// after its lock and no longer matches).
-const CLAIM_FAST_POSTGRES: &str = "UPDATE deliveries SET claimed_until = $1 WHERE id IN (\
+const CLAIM_FAST_POSTGRES: &str = "UPDATE deliveries SET claimed_until = $1, claimed_by = $5 WHERE id IN (\
      SELECT f.id FROM webhooks w CROSS JOIN LATERAL (SELECT x.id FROM deliveries x \
      WHERE x.webhook_id = w.id AND x.status IN ('pending', 'retrying') AND NOT x.queued \
      AND x.next_attempt_at <= $2 AND x.claimed_until < $2 \
@@ -52,7 +52,7 @@ const CLAIM_FAST_POSTGRES: &str = "UPDATE deliveries SET claimed_until = $1 WHER
 /// is due and no one holds it. A worker whose snapshot still shows a head
 /// another just finished finds it changed once it has the lock, and takes
 /// nothing, never the one behind it.
-const CLAIM_QUEUED_POSTGRES: &str = "UPDATE deliveries SET claimed_until = $1 WHERE id IN (\
+const CLAIM_QUEUED_POSTGRES: &str = "UPDATE deliveries SET claimed_until = $1, claimed_by = $5 WHERE id IN (\
      SELECT d.id FROM deliveries d WHERE d.id IN (SELECT (SELECT o.id FROM deliveries o \
      WHERE o.webhook_id = w.id AND o.status IN ('pending', 'retrying') AND o.queued ORDER BY o.event_seq LIMIT 1) \
      FROM webhooks w WHERE w.id NOT IN (SELECT jsonb_array_elements_text($4::jsonb))) \
@@ -61,7 +61,7 @@ const CLAIM_QUEUED_POSTGRES: &str = "UPDATE deliveries SET claimed_until = $1 WH
      RETURNING id, account_id, webhook_id, event_seq, attempts";
 
 /// The claim statements of each backend, run in turn while the limit
-/// allows; each binds (lease end, now, limit, skipped webhooks).
+/// allows; each binds (lease end, now, limit, skipped webhooks, worker).
 fn claim_sql(backend: Backend) -> &'static [&'static str] {
     match backend {
         Backend::Sqlite => &[CLAIM_SQLITE],
@@ -76,7 +76,7 @@ impl Store {
         let now = now_ms();
         let lease_ms = INLINE_HOLD_MS;
         let claimed = on_writer!(&self.db, pool => sqlx::query_as::<_, Claimed>(
-            "UPDATE deliveries SET claimed_until = $1 WHERE id = $3 AND status = 'pending' AND attempts = 0 \
+            "UPDATE deliveries SET claimed_until = $1, claimed_by = $4 WHERE id = $3 AND status = 'pending' AND attempts = 0 \
              AND claimed_until > $2 AND (NOT queued OR NOT EXISTS (SELECT 1 FROM deliveries p \
              WHERE p.webhook_id = deliveries.webhook_id AND p.status IN ('pending', 'retrying') \
              AND p.queued AND p.event_seq < deliveries.event_seq)) \
@@ -85,6 +85,7 @@ impl Store {
         .bind(now + lease_ms)
         .bind(now)
         .bind(delivery_id)
+        .bind(&*self.worker)
         .fetch_all(pool)
         .await)?;
         Ok(self.jobs_for(claimed).await?.pop())
@@ -101,7 +102,7 @@ impl Store {
     ) -> Result<Job> {
         let now = now_ms();
         let claimed = on_writer!(&self.db, pool => sqlx::query_as::<_, Claimed>(
-            "UPDATE deliveries SET status = 'retrying', next_attempt_at = $2, claimed_until = $3, updated_at = $2 \
+            "UPDATE deliveries SET status = 'retrying', next_attempt_at = $2, claimed_until = $3, claimed_by = $5, updated_at = $2 \
              WHERE account_id = $1 AND id = $4 AND attempts > 0 AND claimed_until < $2 \
              RETURNING id, account_id, webhook_id, event_seq, attempts",
         )
@@ -109,6 +110,7 @@ impl Store {
         .bind(now)
         .bind(now + lease_ms)
         .bind(delivery_id)
+        .bind(&*self.worker)
         .fetch_all(pool)
         .await)?;
         if claimed.is_empty() {
@@ -153,6 +155,31 @@ impl Store {
         Ok(())
     }
 
+    /// At start: hands back what this process held when it last stopped,
+    /// so it goes out at once instead of when its lease runs out. On
+    /// SQLite one process owns the file, so every claim is stale; on
+    /// PostgreSQL only those made under this worker's name
+    /// ([`Store::with_worker`]). How many it handed back.
+    pub async fn release_stale_claims(&self) -> Result<u64> {
+        let now = now_ms();
+        // On SQLite, anyone's.
+        let whose = match self.db.backend() {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(&*self.worker),
+        };
+        let released = on_writer!(&self.db, pool => sqlx::query(
+            "UPDATE deliveries SET claimed_until = 0, claimed_by = NULL \
+             WHERE status IN ('pending', 'retrying') AND claimed_until > $1 \
+             AND ($2 IS NULL OR claimed_by = $2)",
+        )
+        .bind(now)
+        .bind(whose)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(released)
+    }
+
     /// Lets any worker take an inline delivery that could not be attempted
     /// at once (a queued one waiting for its turn).
     pub async fn release_inline(&self, delivery_id: &str) -> Result<()> {
@@ -191,6 +218,7 @@ impl Store {
                 .bind(now)
                 .bind(room)
                 .bind(&skip)
+                .bind(&*self.worker)
                 .fetch_all(&mut **t)
                 .await)?);
         }
