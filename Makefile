@@ -34,6 +34,12 @@ lint:
 	cargo clippy -p app --features ssr --lib --tests -- -D warnings
 	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
+# PostgreSQL has no key file beside it: the tests on it (and the
+# Playwright run on it) seal secrets with this test-only key. SQLite runs
+# of the binary leave it out and make their key file.
+TEST_SECRET_KEY := 7e57000000000000000000000000000000000000000000000000000000007e57
+rust-test e2e-postgres: export POSTBACK_SECRET_KEY = $(TEST_SECRET_KEY)
+
 rust-test:
 	cargo test -p engine -p server --features engine/testing
 	cargo test -p engine --no-default-features --lib

@@ -15,6 +15,10 @@ pub enum Error {
     /// The delivery engine stopped before it answered the call.
     #[error("the delivery engine has stopped")]
     Stopped,
+    /// Too many calls wait for the delivery engine, or this one waited
+    /// too long: try again shortly (with the same idempotency key).
+    #[error("the delivery engine is busy; try again in a moment")]
+    Busy,
     /// A write this call shared with others (one writer turn) failed; the
     /// cause is logged where it happened.
     #[error("a shared database write failed: {0}")]
@@ -33,6 +37,9 @@ pub enum Error {
     UnsupportedUrl(String),
     #[error("password hashing failed: {0}")]
     Hash(String),
+    /// Secrets cannot be sealed or opened (a missing or wrong key).
+    #[error(transparent)]
+    Seal(#[from] crate::seal::SealError),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -46,6 +53,7 @@ impl Error {
             Error::Validation(errors) => Error::Validation(errors.clone()),
             Error::NotFound => Error::NotFound,
             Error::Stopped => Error::Stopped,
+            Error::Busy => Error::Busy,
             Error::Corrupt(what) => Error::Corrupt(what.clone()),
             other => Error::SharedWrite(other.to_string()),
         }

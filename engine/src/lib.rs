@@ -22,6 +22,8 @@
 //! - `job` (feature `store`): the delivery vocabulary: a job, its outcome,
 //!   and the step it leads to (retry schedule, `Retry-After`, giving up).
 //! - `signing` (feature `store`): Standard Webhooks signatures.
+//! - `seal` (feature `store`): secrets encrypted at rest (AES-256-GCM) and
+//!   where the key comes from.
 //! - `delivery` (feature `store`): claims due deliveries, sends them signed,
 //!   records every attempt.
 //! - `handle` (feature `store`): [`Engine`], the one handle the server and
@@ -52,6 +54,8 @@ mod handle;
 pub mod ids;
 #[cfg(feature = "store")]
 pub mod job;
+#[cfg(feature = "store")]
+pub mod seal;
 #[cfg(feature = "store")]
 pub mod signing;
 #[cfg(feature = "store")]

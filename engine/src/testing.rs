@@ -167,6 +167,11 @@ pub async fn fresh_postgres_url() -> Option<String> {
         eprintln!("PostgreSQL run skipped: POSTBACK_TEST_POSTGRES_URL is not set");
         return None;
     };
+    assert!(
+        std::env::var(crate::seal::KEY_VAR).is_ok(),
+        "PostgreSQL runs need {} too (make rust-test sets a test key)",
+        crate::seal::KEY_VAR
+    );
     let name = crate::ids::new_id("pbtest");
     let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&base)
         .await

@@ -40,6 +40,20 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// The key that seals webhooks' secrets in the database.
+    #[command(subcommand, name = "secret-key")]
+    SecretKey(SecretKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretKeyCommand {
+    /// Print a new random key (64 hex digits) for POSTBACK_SECRET_KEY.
+    New,
+    /// Seal every secret again with a new key. With a key file (SQLite,
+    /// no POSTBACK_SECRET_KEY) a new key is made and the file updated;
+    /// otherwise set POSTBACK_SECRET_KEY to the new key and
+    /// POSTBACK_SECRET_KEY_PREVIOUS to the old one first.
+    Rotate(DbArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +115,18 @@ pub struct ServeArgs {
     /// only). Default: on, unless the console listens on loopback.
     #[arg(long, env = "POSTBACK_SECURE_COOKIES")]
     pub secure_cookies: Option<bool>,
+
+    /// API requests handled at once; one more answers 503 with
+    /// `Retry-After` at once instead of queueing.
+    #[arg(long, env = "POSTBACK_API_CONCURRENCY", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub api_concurrency: u32,
+
+    /// Any request still unanswered after this many seconds answers 408
+    /// (above the longest webhook timeout, which a test send waits for).
+    #[arg(long, env = "POSTBACK_REQUEST_TIMEOUT_SECONDS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_seconds: u64,
 
     /// Ask the first admin's page for a one-time token printed in the
     /// log. Default: asked unless the console listens on loopback; set it

@@ -40,7 +40,7 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
 use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 
-use config::{ApiKeyCommand, Cli, Command, RoleArg, ServeArgs, UserCommand};
+use config::{ApiKeyCommand, Cli, Command, RoleArg, SecretKeyCommand, ServeArgs, UserCommand};
 
 /// Logs as text to stderr; `RUST_LOG` sets the level (default info).
 pub fn init_tracing() {
@@ -81,6 +81,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             open_store(&db.database_url).await?;
             println!("migrations applied");
             Ok(())
+        }
+        Command::SecretKey(SecretKeyCommand::New) => {
+            println!("{}", engine::seal::new_key());
+            Ok(())
+        }
+        Command::SecretKey(SecretKeyCommand::Rotate(db)) => {
+            rotate_secret_key(&db.database_url).await
         }
         Command::ApiKey(ApiKeyCommand::Create(args)) => {
             let store = open_store(&args.db.database_url).await?;
@@ -165,6 +172,49 @@ fn redact_url(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+/// `postback secret-key rotate`: seals every webhook's secrets with a new
+/// key. With a key file, the new key goes first in the file and the old
+/// one stays on its second line until every secret is sealed again, so a
+/// crash midway loses nothing (the next start finishes the job).
+async fn rotate_secret_key(url: &str) -> anyhow::Result<()> {
+    use engine::seal;
+    let from_env = std::env::var(seal::KEY_VAR).is_ok_and(|k| !k.trim().is_empty());
+    let key_file = seal::key_file_of(url).filter(|_| !from_env);
+    if let Some(file) = &key_file {
+        let old = std::fs::read_to_string(file)
+            .with_context(|| format!("reading the key file {}", file.display()))?;
+        let old = old.lines().next().unwrap_or_default().trim().to_string();
+        let new = seal::new_key();
+        seal::write_key_file(file, &[&new, &old])
+            .with_context(|| format!("writing the key file {}", file.display()))?;
+    } else if std::env::var(seal::PREVIOUS_KEY_VAR).is_err() {
+        anyhow::bail!(
+            "set {} to the new key (`postback secret-key new` makes one) and {} to the key in use, then run this again",
+            seal::KEY_VAR,
+            seal::PREVIOUS_KEY_VAR
+        );
+    }
+    // Opening the store seals again whatever the new key did not seal.
+    let store = open_store(url).await?;
+    if let Some(file) = &key_file {
+        let text = std::fs::read_to_string(file)?;
+        let new = text.lines().next().unwrap_or_default().trim().to_string();
+        seal::write_key_file(file, &[&new])?;
+        println!(
+            "every secret is sealed with the new key in {}",
+            file.display()
+        );
+    } else {
+        println!(
+            "every secret is sealed with the key in {}; {} can be removed",
+            seal::KEY_VAR,
+            seal::PREVIOUS_KEY_VAR
+        );
+    }
+    store.close().await;
+    Ok(())
 }
 
 /// This machine's name, for naming its `serve` process's claims.
@@ -284,7 +334,21 @@ fn router(state: AppState, args: &ServeArgs, api_state: api::ApiState) -> Router
             "/reports/history.csv",
             axum::routing::get(export::history_csv),
         )
-        .nest("/api/v1", api::router(api_state))
+        .nest(
+            "/api/v1",
+            api::router(api_state).layer(
+                tower::ServiceBuilder::new()
+                    .layer(axum::error_handling::HandleErrorLayer::new(
+                        |_: tower::BoxError| async { api::ApiError::busy() },
+                    ))
+                    .load_shed()
+                    // One limit shared by every route (a router's layer
+                    // wraps each route apart).
+                    .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                        args.api_concurrency as usize,
+                    )),
+            ),
+        )
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();
             move || app::shell(options.clone())
@@ -300,6 +364,10 @@ fn router(state: AppState, args: &ServeArgs, api_state: api::ApiState) -> Router
         .layer(axum::middleware::from_fn(guard::same_origin))
         .layer(axum::middleware::from_fn(guard::no_nul_in_address))
         .layer(axum::middleware::from_fn(guard::security_headers))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            http::StatusCode::REQUEST_TIMEOUT,
+            std::time::Duration::from_secs(args.request_timeout_seconds),
+        ))
         .with_state(state)
 }
 

@@ -54,6 +54,15 @@ pub struct DeliveryConfig {
     pub batch: i64,
     /// When a failing webhook is turned off.
     pub disable: DisablePolicy,
+    /// Calls that may wait for the writer's turn at once; one more is
+    /// refused ([`Error::Busy`]: the API answers 503 with `Retry-After`)
+    /// rather than queued without end.
+    pub handoff_calls: usize,
+    /// How long a call waits for its turn's answer before it is told the
+    /// engine is busy. Its events may still be accepted after that: a
+    /// caller that repeats them with the same idempotency key gets the one
+    /// answer.
+    pub handoff_deadline: Duration,
 }
 
 impl Default for DeliveryConfig {
@@ -66,6 +75,8 @@ impl Default for DeliveryConfig {
             poll: Duration::from_millis(500),
             batch: 1024,
             disable: DisablePolicy::default(),
+            handoff_calls: 4096,
+            handoff_deadline: Duration::from_secs(30),
         }
     }
 }
@@ -93,7 +104,8 @@ pub struct Delivery {
 /// out and any worker sends them.
 #[derive(Clone)]
 pub struct Handoff {
-    calls: mpsc::UnboundedSender<AcceptCall>,
+    calls: mpsc::Sender<AcceptCall>,
+    deadline: Duration,
     wake: Arc<Notify>,
 }
 
@@ -123,11 +135,18 @@ impl Handoff {
             events,
             answer,
         };
-        // Once the engine has stopped, events are accepted on their own.
-        if let Err(mpsc::error::SendError(call)) = self.calls.send(call) {
-            return store.accept_events(&call.account, call.events).await;
+        match self.calls.try_send(call) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => return Err(Error::Busy),
+            // Once the engine has stopped, events are accepted on their own.
+            Err(mpsc::error::TrySendError::Closed(call)) => {
+                return store.accept_events(&call.account, call.events).await;
+            }
         }
-        answered.await.unwrap_or(Err(Error::Stopped))
+        match tokio::time::timeout(self.deadline, answered).await {
+            Ok(answer) => answer.unwrap_or(Err(Error::Stopped)),
+            Err(_) => Err(Error::Busy),
+        }
     }
 
     /// Wakes the engine: new deliveries were committed or made due.
@@ -141,9 +160,10 @@ impl Delivery {
     pub fn start(store: Store, config: DeliveryConfig) -> Result<Delivery, reqwest::Error> {
         let sender = Sender::new(config.allow_private)?;
         let wake = Arc::new(Notify::new());
-        let (calls, waiting) = mpsc::unbounded_channel();
+        let (calls, waiting) = mpsc::channel(config.handoff_calls.max(1));
         let handoff = Handoff {
             calls,
+            deadline: config.handoff_deadline,
             wake: wake.clone(),
         };
         let (stop, stopped) = watch::channel(false);

@@ -21,7 +21,7 @@ use crate::store::{Backend, Calls, Store, ToSend, Turn};
 /// What the loop listens to.
 pub(super) struct Inputs {
     /// Accept calls from this process's API and console.
-    pub(super) waiting: mpsc::UnboundedReceiver<AcceptCall>,
+    pub(super) waiting: mpsc::Receiver<AcceptCall>,
     /// New deliveries were committed elsewhere, or made due.
     pub(super) wake: Arc<Notify>,
     /// Turns true to stop.
@@ -256,8 +256,12 @@ impl Loop {
             Some(loaded) = self.loading.join_next(), if !self.loading.is_empty() => {
                 self.loaded(loaded)
             }
+            // Calls held here count against the hand-off's room too: while
+            // a turn is stuck, further calls wait in the bounded channel
+            // (and are refused once it is full), not here without end.
             n = inputs.waiting.recv_many(&mut self.calls, 1024),
-                if !inputs.waiting.is_closed() || !inputs.waiting.is_empty() => {
+                if (!inputs.waiting.is_closed() || !inputs.waiting.is_empty())
+                    && self.calls.len() < self.config.handoff_calls => {
                 if n == 0 { Next::Stop } else { Next::Nothing }
             }
             n = self.outcomes.recv_many(&mut self.finished, self.config.batch.max(1) as usize) => {

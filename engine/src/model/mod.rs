@@ -121,6 +121,19 @@ impl Auth {
         }
     }
 
+    /// Whether [`Auth::merge_secret`] would keep a secret of `stored`.
+    pub fn keeps_stored_secret(&self, stored: &Auth) -> bool {
+        match (self, stored) {
+            (Auth::Header { value, .. }, Auth::Header { value: old, .. }) => {
+                value == SECRET_MASK && !old.is_empty()
+            }
+            (Auth::Basic { password, .. }, Auth::Basic { password: old, .. }) => {
+                password == SECRET_MASK && !old.is_empty()
+            }
+            _ => false,
+        }
+    }
+
     /// Keeps the stored secret where the submitted one is the mask.
     pub fn merge_secret(self, stored: &Auth) -> Auth {
         match (self, stored) {

@@ -65,14 +65,26 @@ pub struct Store {
     validate: ValidateOptions,
     /// Who this process's claims belong to (see [`Store::with_worker`]).
     worker: Arc<str>,
+    /// Seals and opens the secrets stored with webhooks.
+    sealer: Arc<crate::seal::Sealer>,
 }
 
 impl Store {
     /// Opens a pool for `sqlite://…` or `postgres://…`. A SQLite file (and
     /// its folder) is created when missing, in WAL mode with
     /// `synchronous=FULL`: a commit is on disk before it returns.
+    ///
+    /// Secrets are sealed with the key [`crate::seal`] describes: from
+    /// `POSTBACK_SECRET_KEY`, or the key file beside a SQLite file.
     pub async fn connect(url: &str) -> Result<Store> {
+        let var = |name: &str| std::env::var(name).ok();
+        let sealer = crate::seal::Sealer::for_database(
+            url,
+            var(crate::seal::KEY_VAR).as_deref(),
+            var(crate::seal::PREVIOUS_KEY_VAR).as_deref(),
+        )?;
         Ok(Store {
+            sealer: Arc::new(sealer),
             db: Db::open(url).await?,
             catalog: Arc::new(Catalog::builtin()),
             validate: ValidateOptions::default(),
@@ -109,8 +121,17 @@ impl Store {
     }
 
     /// Applies pending migrations. An error here must stop start-up.
+    /// Secrets stored in clear (before sealing existed) are sealed then.
     pub async fn migrate(&self) -> Result<()> {
-        self.db.migrate().await
+        self.db.migrate().await?;
+        let resealed = self.reseal_secrets().await?;
+        if resealed > 0 {
+            tracing::info!(
+                webhooks = resealed,
+                "sealed the secrets of webhooks stored before sealing"
+            );
+        }
+        Ok(())
     }
 
     pub async fn close(&self) {

@@ -52,6 +52,30 @@ pub struct WebhookSecrets {
     pub signing_secrets: Vec<String>,
 }
 
+/// Where a webhook's requests go: its host and port. A stored secret is
+/// sent only where it was typed for.
+fn destination(url: &str, port: Option<u16>) -> Option<(String, u16)> {
+    let url = crate::render::effective_url(url, port).ok()?;
+    Some((
+        url.host_str()?.to_ascii_lowercase(),
+        url.port_or_known_default()?,
+    ))
+}
+
+/// The field error of a kept secret whose webhook now points elsewhere.
+fn credentials_again(auth: &Auth) -> FieldError {
+    let field = match auth {
+        Auth::Basic { .. } => "auth.password",
+        _ => "auth.value",
+    };
+    FieldError::new(
+        field,
+        "credentials_required",
+        "The payload URL now points to another host or port: type the credentials again \
+         (a saved secret is only sent where it was typed for).",
+    )
+}
+
 impl Store {
     /// Validates and stores a new webhook. Returns it with its signing
     /// secret, which is shown to the admin this once.
@@ -64,7 +88,9 @@ impl Store {
         let id = new_id("wh");
         let secret = new_signing_secret();
         let now = now_ms();
-        let row = WebhookRow::from_input(&id, account_id, &input, &secret, now)?;
+        let row = self.sealed(WebhookRow::from_input(
+            &id, account_id, &input, &secret, now,
+        )?);
         let result = on_writer!(&self.db, pool => bind_webhook_columns!(
             sqlx::query(
                 "INSERT INTO webhooks (id, account_id, title, url, port, method, format, auth, headers, \
@@ -76,7 +102,7 @@ impl Store {
             .bind(&row.account_id),
             row
         )
-        .bind(&secret)
+        .bind(&row.signing_secret)
         .bind(now)
         .execute(pool)
         .await
@@ -94,12 +120,24 @@ impl Store {
     ) -> Result<WebhookView> {
         let stored = self.webhook_row(account_id, id).await?;
         let stored_auth: Auth = serde_json::from_str(&stored.auth).unwrap_or_default();
+        let stored_port = stored.port.and_then(|p| u16::try_from(p).ok());
+        if input.auth.keeps_stored_secret(&stored_auth)
+            && destination(&stored.url, stored_port) != destination(&input.url, input.port)
+        {
+            return Err(Error::Validation(vec![credentials_again(&input.auth)]));
+        }
         let input = WebhookInput {
             auth: input.auth.merge_secret(&stored_auth),
             ..input
         };
         let input = self.checked(account_id, Some(id), input).await?;
-        let row = WebhookRow::from_input(id, account_id, &input, &stored.signing_secret, now_ms())?;
+        let row = self.sealed(WebhookRow::from_input(
+            id,
+            account_id,
+            &input,
+            &stored.signing_secret,
+            now_ms(),
+        )?);
         // Turning a webhook back on clears the reason it was turned off.
         let result = on_writer!(&self.db, pool => bind_webhook_columns!(
             sqlx::query(
@@ -195,7 +233,7 @@ impl Store {
         .bind(account_id)
         .bind(id)
         .bind(now + ROTATION_OVERLAP_MS)
-        .bind(&secret)
+        .bind(self.sealer.seal(&secret, id))
         .bind(now)
         .execute(pool)
         .await
@@ -213,18 +251,77 @@ impl Store {
         .bind(account_id)
         .fetch_all(pool)
         .await)?;
-        rows.into_iter().map(WebhookRow::into_view).collect()
+        rows.into_iter()
+            .map(|row| self.opened(row)?.into_view())
+            .collect()
     }
 
+    /// A live webhook's row, its secrets opened.
     async fn webhook_row(&self, account_id: &str, id: &str) -> Result<WebhookRow> {
-        on_reader!(&self.db, pool => sqlx::query_as::<_, WebhookRow>(concat!(
+        let row = on_reader!(&self.db, pool => sqlx::query_as::<_, WebhookRow>(concat!(
             "SELECT ", webhook_columns!(), " FROM webhooks WHERE account_id = $1 AND id = $2 AND deleted_at IS NULL"
         ))
         .bind(account_id)
         .bind(id)
         .fetch_optional(pool)
         .await)?
-        .ok_or(Error::NotFound)
+        .ok_or(Error::NotFound)?;
+        self.opened(row)
+    }
+
+    /// `row` with its secrets sealed, to be written.
+    fn sealed(&self, row: WebhookRow) -> WebhookRow {
+        WebhookRow {
+            auth: self.sealer.seal(&row.auth, &row.id),
+            signing_secret: self.sealer.seal(&row.signing_secret, &row.id),
+            ..row
+        }
+    }
+
+    /// `row` as read, with its secrets opened.
+    fn opened(&self, row: WebhookRow) -> Result<WebhookRow> {
+        let open = |stored: &str| self.sealer.open(stored, &row.id);
+        Ok(WebhookRow {
+            auth: open(&row.auth)?,
+            signing_secret: open(&row.signing_secret)?,
+            previous_secret: row.previous_secret.as_deref().map(open).transpose()?,
+            ..row
+        })
+    }
+
+    /// Seals again every secret not sealed with the current key: those
+    /// stored before sealing existed, or under the previous key during a
+    /// rotation. Runs at every start (nothing to do once all are current).
+    /// How many webhooks it sealed again.
+    pub async fn reseal_secrets(&self) -> Result<u64> {
+        let rows = on_writer!(&self.db, pool => sqlx::query_as::<_, (String, String, String, Option<String>)>(
+            "SELECT id, auth, signing_secret, previous_secret FROM webhooks",
+        )
+        .fetch_all(pool)
+        .await)?;
+        let mut resealed = 0;
+        for (id, auth, signing, previous) in rows {
+            let current = |v: &str| self.sealer.is_current(v);
+            if current(&auth) && current(&signing) && previous.as_deref().is_none_or(current) {
+                continue;
+            }
+            let reseal = |v: &str| -> Result<String> {
+                Ok(self.sealer.seal(&self.sealer.open(v, &id)?, &id))
+            };
+            let previous = previous.as_deref().map(reseal).transpose()?;
+            on_writer!(&self.db, pool => sqlx::query(
+                "UPDATE webhooks SET auth = $2, signing_secret = $3, previous_secret = $4 WHERE id = $1",
+            )
+            .bind(&id)
+            .bind(reseal(&auth)?)
+            .bind(reseal(&signing)?)
+            .bind(previous)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+            resealed += 1;
+        }
+        Ok(resealed)
     }
 
     /// Runs every validation rule, including the title's uniqueness.

@@ -233,6 +233,33 @@ async fn secrets_are_masked_and_kept_on_save(store: Store) {
         }
     );
     assert_eq!(real.title, "Masked, renamed");
+    // The same host on another path keeps it; another host or port asks
+    // for the credentials again, and stores nothing.
+    edit.url = "https://CRM.example.com/other-path".into();
+    store
+        .update_webhook(&account.id, &view.id, edit.clone())
+        .await
+        .unwrap();
+    for (url, port) in [
+        ("https://attacker.example.net/hook", None),
+        ("https://crm.example.com:8443/hook", None),
+        ("https://crm.example.com/hook", Some(444)),
+    ] {
+        let mut elsewhere = edit.clone();
+        elsewhere.url = url.into();
+        elsewhere.port = port;
+        let refused = store
+            .update_webhook(&account.id, &view.id, elsewhere)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            codes(refused),
+            [("auth.value".into(), "credentials_required".into())],
+            "{url} {port:?}"
+        );
+    }
+    let kept = store.webhook(&account.id, &view.id).await.unwrap();
+    assert_eq!(kept.input.url, "https://CRM.example.com/other-path");
     // A new value replaces it.
     edit.auth = Auth::Basic {
         username: "u".into(),

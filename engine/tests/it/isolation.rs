@@ -195,3 +195,65 @@ async fn postgres_two_processes_racing_for_keys_get_one_answer_each() {
     let b = Store::connect(&url).await.unwrap();
     two_processes_racing_for_keys_get_one_answer_each(a, b).await;
 }
+
+/// SQLite: while another connection holds the write lock, the engine's
+/// turn cannot commit. Calls beyond the hand-off's room are refused at
+/// once, the others are told the engine is busy by their deadline: none
+/// waits without end, and memory holds a bounded number of them. Once the
+/// lock is gone, calls are answered again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_stuck_writer_answers_busy_in_time_and_queues_no_more_than_its_room() {
+    use sqlx::Connection;
+    let (store, dir) = sqlite().await;
+    let account = store.ensure_default_account().await.unwrap();
+    let mut blocker =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}", dir.db_path().display()))
+            .await
+            .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let delivery = engine::delivery::Delivery::start(
+        store.clone(),
+        engine::delivery::DeliveryConfig {
+            handoff_calls: 4,
+            handoff_deadline: std::time::Duration::from_millis(800),
+            ..crate::delivery::config(true)
+        },
+    )
+    .unwrap();
+    let handoff = delivery.handoff();
+    let started = std::time::Instant::now();
+    let mut calls = tokio::task::JoinSet::new();
+    for n in 0..40 {
+        let (store, handoff, account) = (store.clone(), handoff.clone(), account.clone());
+        calls.spawn(async move {
+            let event = NewEvent::new("lead.created", serde_json::json!({"id": n}));
+            handoff.accept(&store, &account, vec![event]).await
+        });
+    }
+    while let Some(done) = calls.join_next().await {
+        let refused = done.unwrap().unwrap_err();
+        assert!(matches!(refused, engine::store::Error::Busy), "{refused:?}");
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "every call answered by its deadline: {:?}",
+        started.elapsed()
+    );
+    sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
+    // The calls already waiting go first; a caller retrying as told gets
+    // its answer within moments.
+    let mut answer = Err(engine::store::Error::Busy);
+    for _ in 0..50 {
+        let event = NewEvent::new("lead.created", serde_json::json!({"id": "after"}));
+        answer = handoff.accept(&store, &account, vec![event]).await;
+        if answer.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(answer.is_ok(), "answered again: {answer:?}");
+    delivery.shutdown().await;
+}

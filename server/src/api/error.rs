@@ -24,6 +24,15 @@ impl ApiError {
             errors: vec![FieldError::new("", code, message)],
         }
     }
+
+    /// 503 with `Retry-After`: too much is under way to take this now.
+    pub fn busy() -> Self {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "Postback is busy; try again in a moment (with the same idempotency key).",
+        )
+    }
 }
 
 /// Every error: the first problem, and all of them when there are several.
@@ -67,7 +76,14 @@ impl IntoResponse for ApiError {
             });
         let errors =
             (self.errors.len() > 1).then(|| self.errors.iter().map(ErrorObject::from).collect());
-        (self.status, Json(ErrorBody { error, errors })).into_response()
+        let mut response = (self.status, Json(ErrorBody { error, errors })).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }
 
@@ -83,6 +99,7 @@ impl From<engine::Error> for ApiError {
                 "not_found",
                 "No such resource in this account.",
             ),
+            engine::Error::Busy => ApiError::busy(),
             other => {
                 tracing::error!(error = %other, "API request failed");
                 ApiError::new(

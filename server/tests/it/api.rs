@@ -516,10 +516,23 @@ async fn test_send_shows_request_and_response_and_deliveries_read_back() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
+    // Another port: its saved credentials are not sent there unless typed
+    // again.
+    let (status, refused) = api
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/webhooks/{id}"),
+            Some(json!({"url": format!("http://127.0.0.1:{port}/")})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["error"]["code"], "credentials_required");
+    assert_eq!(refused["error"]["field"], "auth.password");
     api.call(
         reqwest::Method::PATCH,
         &format!("/webhooks/{id}"),
-        Some(json!({"url": format!("http://127.0.0.1:{port}/")})),
+        Some(json!({"url": format!("http://127.0.0.1:{port}/"),
+            "auth": {"type": "basic", "username": "u", "password": "p4ss"}})),
     )
     .await;
     let (status, test) = api
@@ -563,7 +576,8 @@ async fn test_send_shows_request_and_response_and_deliveries_read_back() {
     api.call(
         reqwest::Method::PATCH,
         &format!("/webhooks/{id}"),
-        Some(json!({"url": format!("{}/t", receiver.url)})),
+        Some(json!({"url": format!("{}/t", receiver.url),
+            "auth": {"type": "basic", "username": "u", "password": "p4ss"}})),
     )
     .await;
     let (status, retried) = api

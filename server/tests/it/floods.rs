@@ -161,3 +161,76 @@ async fn setup_on_loopback_needs_no_token_and_happens_once() {
     assert_eq!(server.store.count_users().await.unwrap(), 1);
     server.stop().await;
 }
+
+/// With room for one API request at a time, a second one while the first
+/// is under way answers 503 at once, in the API's error shape and with
+/// `Retry-After`, instead of queueing; once the first is done the API
+/// answers again.
+#[tokio::test]
+async fn the_api_refuses_what_it_has_no_room_for_at_once() {
+    let server = start_with(|args| {
+        args.api_concurrency = 1;
+        args.delivery.allow_private_destinations = true;
+    })
+    .await;
+    let account = server.store.ensure_default_account().await.unwrap();
+    let key = server
+        .store
+        .create_api_key(&account.id, "flood")
+        .await
+        .unwrap();
+    let receiver = engine::testing::TestReceiver::start().await;
+    receiver.hang_next(std::time::Duration::from_millis(1500));
+    let api = format!("{}/api/v1", server.base);
+    let created: serde_json::Value = client()
+        .post(format!("{api}/webhooks"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"title": "Slow", "url": receiver.url,
+            "triggers": [{"event_type": "lead.created"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+    // A test send waits for the hanging receiver, holding the one slot.
+    let slow = tokio::spawn({
+        let (api, key) = (api.clone(), key.clone());
+        async move {
+            client()
+                .post(format!("{api}/webhooks/{id}/test"))
+                .bearer_auth(&key)
+                .json(&serde_json::json!({"event_type": "lead.created"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let started = std::time::Instant::now();
+    let refused = client()
+        .get(format!("{api}/events"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(500),
+        "at once"
+    );
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "busy");
+    assert!(slow.await.unwrap().is_success());
+    let again = client()
+        .get(format!("{api}/events"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    server.stop().await;
+}

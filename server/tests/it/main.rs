@@ -6,6 +6,7 @@
 mod api;
 mod floods;
 mod forgery;
+mod sealing;
 mod startup;
 mod support;
 mod workers;
