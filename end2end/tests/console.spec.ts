@@ -148,6 +148,10 @@ test.describe.serial('console', () => {
       const form = new WebhookForm(page);
       await form.field('url').fill(`${url}/leads`);
       await form.save();
+      // Another host: the saved credentials are not sent there unless typed again.
+      await expect(form.error('auth.value')).toContainText('type the credentials again');
+      await form.field('auth-value').fill('Bearer live-token-123');
+      await form.save();
       await expect(page).toHaveURL(/\/webhooks$/);
       await list.edit('Dialer queue (EU)');
       await hydrated(page);
