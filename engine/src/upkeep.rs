@@ -1,5 +1,6 @@
 //! Background upkeep beside delivery: folding the report counts, purging
-//! deliveries past the retention age in small batches, and marking the
+//! deliveries and events past the retention age in small batches,
+//! finishing abandoned test sends, and marking the
 //! deliveries of retry-all runs (resuming runs a stopped process left).
 
 use std::time::Duration;
@@ -17,7 +18,8 @@ pub const RETRY_BATCH: i64 = 200;
 
 #[derive(Clone, Copy, Debug)]
 pub struct UpkeepConfig {
-    /// Deliveries and their attempts older than this are purged.
+    /// Deliveries and their attempts older than this are purged, and the
+    /// events no delivery refers to any more.
     pub retention_days: u32,
     /// How often counts are folded and old deliveries purged.
     pub every: Duration,
@@ -68,9 +70,29 @@ pub async fn once(store: &Store, config: UpkeepConfig, stop: &watch::Receiver<bo
             // Let deliveries write between batches.
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        if purged > 0 {
-            tracing::info!(account = %account, purged, "purged deliveries past retention");
+        let mut events = 0;
+        loop {
+            if *stop.borrow() {
+                return Ok(());
+            }
+            let gone = store
+                .purge_events_batch(&account, cutoff, PURGE_BATCH)
+                .await?;
+            events += gone;
+            if gone < PURGE_BATCH as u64 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        if purged > 0 || events > 0 {
+            tracing::info!(account = %account, purged, events, "purged deliveries and events past retention");
+        }
+    }
+    let abandoned = store
+        .abandon_stale_test_sends(now_ms() - crate::store::ABANDONED_TEST_AFTER_MS)
+        .await?;
+    if abandoned > 0 {
+        tracing::info!(abandoned, "marked abandoned test sends failed");
     }
     store.compact_counts().await
 }

@@ -169,6 +169,16 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
+/// `Strict-Transport-Security` for a year: once a browser has reached the
+/// console over https, it never asks for it over http again.
+pub async fn strict_transport(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        http::header::STRICT_TRANSPORT_SECURITY,
+        http::HeaderValue::from_static("max-age=31536000"),
+    );
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::origin_host;

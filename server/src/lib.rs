@@ -328,7 +328,7 @@ fn router(state: AppState, args: &ServeArgs, api_state: api::ApiState) -> Router
         has_users: Arc::new(AtomicBool::new(false)),
         session_lifetime: args.session_lifetime(),
     };
-    Router::new()
+    let router = Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .route(
             "/reports/history.csv",
@@ -368,7 +368,15 @@ fn router(state: AppState, args: &ServeArgs, api_state: api::ApiState) -> Router
             http::StatusCode::REQUEST_TIMEOUT,
             std::time::Duration::from_secs(args.request_timeout_seconds),
         ))
-        .with_state(state)
+        .with_state(state);
+    // Secure cookies mean the console is reached over https (a TLS proxy
+    // in front): browsers are told to keep to https. Over plain http they
+    // ignore the header.
+    if args.cookies_secure() {
+        router.layer(axum::middleware::map_response(guard::strict_transport))
+    } else {
+        router
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

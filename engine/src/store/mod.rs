@@ -53,6 +53,7 @@ pub use db::Backend;
 pub use health::{DisablePolicy, TurnedOff};
 pub use history::DeliveryFilter;
 pub use import::{PastAttempt, PastDelivery};
+pub use retention::ABANDONED_TEST_AFTER_MS;
 pub use turn::{Calls, Ready, ToSend, Turn, TurnDone};
 pub use users::MIN_PASSWORD;
 pub use webhooks::{ROTATION_OVERLAP_MS, WebhookSecrets};

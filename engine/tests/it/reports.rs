@@ -17,6 +17,7 @@ conformance!(
     history_filters_and_pages_both_ways,
     a_retry_all_run_makes_the_ranges_failed_deliveries_due,
     the_purge_removes_old_finished_deliveries_only,
+    events_no_delivery_needs_go_and_abandoned_test_sends_finish,
 );
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -588,4 +589,60 @@ async fn the_purge_removes_old_finished_deliveries_only(store: Store) {
         report.rows[0].fired, 1,
         "counts before the cutoff go with the deliveries"
     );
+}
+
+async fn events_no_delivery_needs_go_and_abandoned_test_sends_finish(store: Store) {
+    let account = store.ensure_default_account().await.unwrap();
+    let (a, _) = store.create_webhook(&account.id, hook("A")).await.unwrap();
+    // One event fires nothing, one has an open delivery.
+    let fired_nothing = store
+        .accept_events(
+            &account,
+            vec![NewEvent::new("lead.created", json!({"id": 1}))],
+        )
+        .await
+        .unwrap();
+    let open = store
+        .accept_events(
+            &account,
+            vec![NewEvent::new("contact.created", json!({"id": 2}))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(fired_nothing[0].deliveries.len(), 0);
+    assert_eq!(open[0].deliveries.len(), 1);
+    // A test send whose request ended before its attempt.
+    let test = store
+        .create_test_delivery(&account.id, &a.id, "contact.created")
+        .await
+        .unwrap();
+    // Everything so far is past a cutoff a minute from now.
+    let cutoff = Utc::now().timestamp_millis() + 60_000;
+    let purge_events = || store.purge_events_batch(&account.id, cutoff, 10);
+    assert_eq!(purge_events().await.unwrap(), 1);
+    assert_eq!(purge_events().await.unwrap(), 0);
+    // The one that went fired nothing: the open delivery's event stays.
+    let kept = store
+        .delivery_event(&account.id, &open[0].deliveries[0].id)
+        .await
+        .expect("an event with an open delivery stays");
+    assert_eq!(kept.data, json!({"id": 2}));
+    // The test send is not finished by an early upkeep, only once stale.
+    let past = Utc::now().timestamp_millis() - 60_000;
+    assert_eq!(store.abandon_stale_test_sends(past).await.unwrap(), 0);
+    assert_eq!(store.abandon_stale_test_sends(cutoff).await.unwrap(), 1);
+    let state = store
+        .delivery(&account.id, &test.delivery_id)
+        .await
+        .unwrap();
+    assert_eq!(state.status, "failed");
+    // Then retention takes it, and its event after it.
+    assert_eq!(
+        store
+            .purge_batch(&account.id, cutoff + 3_600_000, 10)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(purge_events().await.unwrap(), 1);
 }

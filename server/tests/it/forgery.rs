@@ -135,7 +135,23 @@ async fn every_page_limits_what_may_run_and_who_may_frame_it() {
         .unwrap();
     let second = again.headers()["content-security-policy"].to_str().unwrap();
     assert!(!second.contains(&nonce), "a nonce is used once");
+    assert!(
+        again.headers().get("strict-transport-security").is_none(),
+        "plain http on loopback: no HSTS"
+    );
     server.stop().await;
+    // Secure cookies mean https in front: browsers are told to keep to it.
+    let behind_tls = start_with(|args| args.secure_cookies = Some(true)).await;
+    let page = client()
+        .get(format!("{}/setup", behind_tls.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        page.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    behind_tls.stop().await;
 }
 
 /// A sign-in ends at its lifetime however active it is; the session cookie
