@@ -36,7 +36,9 @@ pub struct Outcome {
     pub duration_ms: i64,
     pub request: SentRequest,
     pub response: Option<ReceivedResponse>,
-    /// The transport failure in plain words, when there was no response.
+    /// The transport failure in plain words when there was no response;
+    /// beside a response, what else went wrong (a redirect not followed,
+    /// a body cut off).
     pub error: Option<String>,
 }
 

@@ -26,6 +26,18 @@ impl Answer {
             ..Answer::default()
         }
     }
+
+    /// This status with these headers.
+    pub fn with_headers(status: u16, headers: &[(&str, &str)]) -> Self {
+        Answer {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Answer::default()
+        }
+    }
 }
 
 /// One request the receiver got.
@@ -106,14 +118,7 @@ impl TestReceiver {
 
     /// Answers the next request with this status and these headers.
     pub fn answer_with(&self, status: u16, headers: &[(&str, &str)]) {
-        self.answer_exactly(Answer {
-            status,
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            ..Answer::default()
-        });
+        self.answer_exactly(Answer::with_headers(status, headers));
     }
 
     /// Keeps the next request waiting this long, then answers 200: a

@@ -138,6 +138,7 @@ fn Attempt(attempt: AttemptRecord) -> impl IntoView {
                     {match attempt.response {
                         Some(r) => view! {
                             <p class="mono">{format!("HTTP {}", r.status)}</p>
+                            {attempt.error.map(|note| view! { <p class="form-error" data-testid="attempt-error">{note}</p> })}
                             <Headers headers=r.headers testid="response-headers" />
                             {r.body_base64.is_some().then(|| view! {
                                 <p class="hint" data-testid="binary-body">"Not plain text: shown with ␀ for NUL and � for bytes that are not UTF-8. The API gives the exact bytes (body_base64)."</p>

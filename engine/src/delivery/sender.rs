@@ -20,21 +20,42 @@ use crate::signing;
 pub const USER_AGENT: &str = concat!("Postback/", env!("CARGO_PKG_VERSION"));
 const REDACTED: &str = "********";
 
-/// Resolves names and drops the addresses that may not be destinations.
-struct CheckedResolver;
+/// Resolves names, answers the names reserved to never resolve without
+/// asking anyone, and (unless private destinations are allowed) drops the
+/// addresses that may not be destinations.
+struct CheckedResolver {
+    allow_private: bool,
+}
 
 impl Resolve for CheckedResolver {
     fn resolve(&self, name: Name) -> Resolving {
+        let allow_private = self.allow_private;
         Box::pin(async move {
             let host = name.as_str().to_string();
+            if never_resolves(&host) {
+                return Err(format!(
+                    "DNS lookup of {host} failed: names under .invalid never resolve (RFC 6761)"
+                )
+                .into());
+            }
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
                 .await
                 .map_err(|e| format!("DNS lookup of {host} failed: {e}"))?
                 .collect();
+            if allow_private {
+                return Ok(Box::new(addrs.into_iter()) as Addrs);
+            }
             let ok = address::allowed(&host, addrs)?;
             Ok(Box::new(ok.into_iter()) as Addrs)
         })
     }
+}
+
+/// Names under the special-use `.invalid` domain, which RFC 6761 asks
+/// resolvers to refuse at once rather than send a query for.
+fn never_resolves(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    host == "invalid" || host.ends_with(".invalid")
 }
 
 /// A builder for an HTTP client with TLS by rustls and ring. Every client
@@ -54,7 +75,7 @@ pub struct Sender {
 
 impl Sender {
     pub fn new(allow_private: bool) -> Result<Self, reqwest::Error> {
-        let mut builder = http_client()
+        let builder = http_client()
             .user_agent(USER_AGENT)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
@@ -63,10 +84,8 @@ impl Sender {
             // keep a connection for every attempt that can be in flight, so
             // none is closed only to be opened again a moment later.
             .pool_max_idle_per_host(1024)
-            .no_proxy();
-        if !allow_private {
-            builder = builder.dns_resolver(Arc::new(CheckedResolver));
-        }
+            .no_proxy()
+            .dns_resolver(Arc::new(CheckedResolver { allow_private }));
         Ok(Sender {
             client: builder.build()?,
             allow_private,
@@ -81,11 +100,11 @@ impl Sender {
         let received = match outgoing {
             Ok(outgoing) => receive(outgoing, job.webhook.timeout_ms)
                 .await
-                .map(|r| redacted(r, &Redactor::new(&job.webhook.auth))),
+                .map(|(r, note)| (redacted(r, &Redactor::new(&job.webhook.auth)), note)),
             Err(error) => Err(error),
         };
         let (response, error) = match received {
-            Ok(response) => (Some(response), None),
+            Ok((response, note)) => (Some(response), note),
             Err(error) => (None, Some(error)),
         };
         Outcome {
@@ -172,20 +191,46 @@ fn signed_headers(job: &Job, rendered: &RenderedRequest, at_ms: i64) -> Vec<(Str
     headers
 }
 
-/// Sends the request and reads the answer, or says in plain words why
-/// there was none.
+/// Sends the request and reads the answer, with a note in plain words when
+/// something about it needs saying (a redirect not followed, a body cut
+/// off), or says in plain words why there was none.
 async fn receive(
     request: reqwest::RequestBuilder,
     timeout_ms: u32,
-) -> Result<ReceivedResponse, String> {
+) -> Result<(ReceivedResponse, Option<String>), String> {
     let response = request
         .send()
         .await
         .map_err(|e| plain_words(&e, timeout_ms))?;
-    let status = response.status().as_u16();
+    let status = response.status();
     let headers = recorded_headers(response.headers());
-    let body = read_truncated(response).await;
-    Ok(ReceivedResponse::new(status, headers, &body))
+    let redirect = status
+        .is_redirection()
+        .then(|| redirect_note(response.headers()));
+    let (body, cut_off) = read_truncated(response).await;
+    let cut_off = cut_off.map(|e| {
+        let why = if e.is_timeout() {
+            format!("timed out: the whole answer did not come within {timeout_ms} ms")
+        } else {
+            plain_words(&e, timeout_ms)
+        };
+        format!("the answer's body was cut off: {why}")
+    });
+    let note = redirect.or(cut_off);
+    Ok((ReceivedResponse::new(status.as_u16(), headers, &body), note))
+}
+
+/// Why a redirect is a failure, and where it pointed.
+fn redirect_note(headers: &reqwest::header::HeaderMap) -> String {
+    let location = headers
+        .get(reqwest::header::LOCATION)
+        .map(|l| cut(&String::from_utf8_lossy(l.as_bytes()), MAX_HEADER_VALUE).to_string());
+    match location {
+        Some(to) => format!(
+            "redirected to {to}: redirects are not followed, so change the webhook's URL if the receiver moved"
+        ),
+        None => "redirected without a Location: redirects are not followed".to_string(),
+    }
 }
 
 /// A receiver's answer with the webhook's credentials masked, should it
@@ -217,17 +262,24 @@ fn literal_refusal(url: &url::Url) -> Option<String> {
     })
 }
 
-/// Reads at most [`MAX_RECORDED_BODY`] bytes of the body.
-async fn read_truncated(mut response: reqwest::Response) -> Vec<u8> {
+/// Reads at most [`MAX_RECORDED_BODY`] bytes of the body (the rest is
+/// never read: the connection is closed instead), and the error that cut
+/// it off before its end, if one did.
+async fn read_truncated(mut response: reqwest::Response) -> (Vec<u8>, Option<reqwest::Error>) {
     let mut bytes = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        let room = MAX_RECORDED_BODY.saturating_sub(bytes.len());
-        bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if bytes.len() >= MAX_RECORDED_BODY {
-            break;
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = MAX_RECORDED_BODY.saturating_sub(bytes.len());
+                bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if bytes.len() >= MAX_RECORDED_BODY {
+                    return (bytes, None);
+                }
+            }
+            Ok(None) => return (bytes, None),
+            Err(e) => return (bytes, Some(e)),
         }
     }
-    bytes
 }
 
 /// Keeps a webhook's credentials out of what is recorded: the header that
@@ -365,6 +417,8 @@ fn plain_words(e: &reqwest::Error, timeout_ms: u32) -> String {
         format!("DNS lookup failed: {chain}")
     } else if lower.contains("connection refused") {
         "connection refused: nothing is listening at that address and port".to_string()
+    } else if lower.contains("connection closed before message completed") {
+        "the receiver closed the connection without answering".to_string()
     } else if lower.contains("reset") {
         "connection reset by the receiver".to_string()
     } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")

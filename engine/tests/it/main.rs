@@ -20,10 +20,32 @@ macro_rules! conformance {
     };
 }
 
+/// Runs each named `async fn(Store)` of the calling module as two tests on
+/// a runtime with two threads (the engine's tasks run beside the test's).
+macro_rules! both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (store, _dir) = super::sqlite().await;
+                super::$name(store).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                if let Some(store) = super::postgres().await { super::$name(store).await }
+            })*
+        }
+    };
+}
+
 mod conformance;
 mod delivery;
 mod event_log;
+mod faults;
 mod isolation;
+mod properties;
 mod reports;
 mod restart;
 mod support;

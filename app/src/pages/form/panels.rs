@@ -86,8 +86,9 @@ pub(super) fn TestResult(sent: TestSend) -> impl IntoView {
         request.body.clone().unwrap_or_default()
     );
     let answer = match (sent.response, sent.error) {
-        (Some(r), _) => view! {
+        (Some(r), note) => view! {
             <h3>"Response "<span data-testid="test-status">{r.status}</span>" in "{r.duration_ms}" ms"</h3>
+            {note.map(|e| view! { <p class="form-error" data-testid="test-error">{e}</p> })}
             <pre data-testid="test-response-headers">{r.headers.iter().map(|(k, v)| format!("{k}: {v}\n")).collect::<String>()}</pre>
             <pre data-testid="test-response-body">{r.body}</pre>
         }.into_any(),
