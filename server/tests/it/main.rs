@@ -4,6 +4,7 @@
 //! sharing one PostgreSQL database.
 
 mod api;
+mod authorization;
 mod floods;
 mod forgery;
 mod sealing;

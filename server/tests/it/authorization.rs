@@ -1,0 +1,496 @@
+//! Who may do what, in one table: every page, server function and REST
+//! route with the answer each caller gets — nobody signed in, a support
+//! user, an admin of another account, and the account's admin. The test
+//! fails when the server has a route the table lacks.
+
+use std::collections::BTreeSet;
+
+use engine::model::{Role, Trigger, WebhookInput};
+use engine::testing::TestReceiver;
+
+use crate::support::{Running, client, start_with};
+
+/// Who asks.
+#[derive(Clone, Copy, Debug)]
+enum Caller {
+    Anonymous,
+    Support,
+    OtherAdmin,
+    Admin,
+}
+
+const CALLERS: [Caller; 4] = [
+    Caller::Anonymous,
+    Caller::Support,
+    Caller::OtherAdmin,
+    Caller::Admin,
+];
+
+/// How a route is reached.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    /// A console page: GET with the session cookie.
+    Page,
+    /// A server function: POST from the console's own origin, the
+    /// arguments as a form.
+    Form,
+    /// A server function whose arguments are JSON.
+    Json,
+    /// The REST API: the caller's API key, if it has one.
+    Api,
+    /// Anything else the server answers.
+    Plain,
+}
+
+/// One route and the status each of [`CALLERS`] gets, in that order.
+struct Row {
+    kind: Kind,
+    method: &'static str,
+    /// The route as the router knows it; `{id}` stands for the id of the
+    /// row's own webhook, delivery or retry run.
+    route: &'static str,
+    /// The request's path when it differs from the route.
+    path: Option<&'static str>,
+    body: &'static str,
+    expect: [u16; 4],
+}
+
+const fn row(kind: Kind, method: &'static str, route: &'static str, expect: [u16; 4]) -> Row {
+    Row {
+        kind,
+        method,
+        route,
+        path: None,
+        body: "",
+        expect,
+    }
+}
+
+const fn with_body(row: Row, body: &'static str) -> Row {
+    Row { body, ..row }
+}
+
+const fn at(row: Row, path: &'static str) -> Row {
+    Row {
+        path: Some(path),
+        ..row
+    }
+}
+
+use Kind::{Api, Form, Json, Page, Plain};
+
+/// Every route. Pages send the signed-out to sign in (303); the other
+/// account's admin finds nothing of this account (404); support reads but
+/// changes nothing (403); the API knows keys, not cookies (401); setup
+/// once there is an admin is refused as a mistake (422).
+/// Placeholders: `{hook}`, `{delivery}`, `{run}` are this row's own.
+const TABLE: &[Row] = &[
+    row(Plain, "GET", "/healthz", [200, 200, 200, 200]),
+    row(Plain, "GET", "/api/v1/openapi.json", [200, 200, 200, 200]),
+    at(
+        row(Plain, "GET", "/reports/history.csv", [401, 200, 200, 200]),
+        "/reports/history.csv?webhook={hook}",
+    ),
+    // Pages.
+    row(Page, "GET", "/", [303, 303, 303, 303]),
+    row(Page, "GET", "/setup", [303, 303, 303, 303]),
+    row(Page, "GET", "/login", [200, 303, 303, 303]),
+    row(Page, "GET", "/webhooks", [303, 200, 200, 200]),
+    row(Page, "GET", "/webhooks/new", [303, 403, 200, 200]),
+    at(
+        row(Page, "GET", "/webhooks/{id}", [303, 200, 404, 200]),
+        "/webhooks/{hook}",
+    ),
+    row(Page, "GET", "/reports", [303, 200, 200, 200]),
+    row(Page, "GET", "/reports/history", [303, 200, 200, 200]),
+    at(
+        row(
+            Page,
+            "GET",
+            "/reports/deliveries/{id}",
+            [303, 200, 404, 200],
+        ),
+        "/reports/deliveries/{delivery}",
+    ),
+    at(
+        row(Page, "GET", "/reports/retries/{id}", [303, 200, 404, 200]),
+        "/reports/retries/{run}",
+    ),
+    // Server functions: reading.
+    row(Form, "POST", "/api/me", [200, 200, 200, 200]),
+    row(Form, "POST", "/api/setup_asks_token", [200, 200, 200, 200]),
+    row(Form, "POST", "/api/webhooks", [401, 200, 200, 200]),
+    with_body(
+        row(Form, "POST", "/api/webhook", [401, 200, 404, 200]),
+        "id={hook}",
+    ),
+    with_body(
+        row(Json, "POST", "/api/report", [401, 200, 200, 200]),
+        r#"{"range":{"range":"7d"},"chart":null}"#,
+    ),
+    with_body(
+        row(Json, "POST", "/api/history", [401, 200, 200, 200]),
+        r#"{"query":{}}"#,
+    ),
+    with_body(
+        row(Json, "POST", "/api/delivery", [401, 200, 404, 200]),
+        r#"{"id":"{delivery}"}"#,
+    ),
+    with_body(
+        row(Json, "POST", "/api/retry_run", [401, 200, 404, 200]),
+        r#"{"id":"{run}"}"#,
+    ),
+    // Server functions: changing.
+    with_body(
+        row(Form, "POST", "/api/setup", [422, 422, 422, 422]),
+        "email=new%40example.com&password=a+long+password",
+    ),
+    with_body(
+        row(Form, "POST", "/api/login", [401, 401, 401, 401]),
+        "email=admin%40example.com&password=wrong+password",
+    ),
+    with_body(
+        row(Json, "POST", "/api/save_webhook", [401, 403, 404, 200]),
+        r#"{"id":"{hook}","input":{HOOK}}"#,
+    ),
+    with_body(
+        row(
+            Form,
+            "POST",
+            "/api/set_webhook_active",
+            [401, 403, 404, 200],
+        ),
+        "id={hook}&active=false",
+    ),
+    with_body(
+        row(Form, "POST", "/api/test_webhook", [401, 403, 404, 200]),
+        "id={hook}&event_type=lead.created",
+    ),
+    with_body(
+        row(Form, "POST", "/api/rotate_secret", [401, 403, 404, 200]),
+        "id={hook}",
+    ),
+    with_body(
+        row(Form, "POST", "/api/delete_webhook", [401, 403, 404, 200]),
+        "id={hook}",
+    ),
+    with_body(
+        row(Form, "POST", "/api/resend", [401, 403, 404, 200]),
+        "id={delivery}",
+    ),
+    with_body(
+        row(Form, "POST", "/api/retry_all", [401, 403, 404, 200]),
+        "webhook_id={hook}&range=7d",
+    ),
+    // The REST API.
+    row(Api, "GET", "/api/v1/events", [401, 401, 200, 200]),
+    with_body(
+        row(Api, "POST", "/api/v1/events", [401, 401, 202, 202]),
+        r#"{"type":"lead.created","data":{"type":"call"}}"#,
+    ),
+    row(Api, "GET", "/api/v1/webhooks", [401, 401, 200, 200]),
+    with_body(
+        row(Api, "POST", "/api/v1/webhooks", [401, 401, 201, 201]),
+        "{HOOK}",
+    ),
+    at(
+        row(Api, "GET", "/api/v1/webhooks/{id}", [401, 401, 404, 200]),
+        "/api/v1/webhooks/{hook}",
+    ),
+    with_body(
+        at(
+            row(Api, "PATCH", "/api/v1/webhooks/{id}", [401, 401, 404, 200]),
+            "/api/v1/webhooks/{hook}",
+        ),
+        r#"{"active":false}"#,
+    ),
+    at(
+        row(Api, "DELETE", "/api/v1/webhooks/{id}", [401, 401, 404, 204]),
+        "/api/v1/webhooks/{hook}",
+    ),
+    with_body(
+        at(
+            row(
+                Api,
+                "POST",
+                "/api/v1/webhooks/{id}/test",
+                [401, 401, 404, 200],
+            ),
+            "/api/v1/webhooks/{hook}/test",
+        ),
+        r#"{"event_type":"lead.created"}"#,
+    ),
+    at(
+        row(
+            Api,
+            "POST",
+            "/api/v1/webhooks/{id}/rotate-secret",
+            [401, 401, 404, 200],
+        ),
+        "/api/v1/webhooks/{hook}/rotate-secret",
+    ),
+    row(Api, "GET", "/api/v1/deliveries", [401, 401, 200, 200]),
+    at(
+        row(Api, "GET", "/api/v1/deliveries/{id}", [401, 401, 404, 200]),
+        "/api/v1/deliveries/{delivery}",
+    ),
+    at(
+        row(
+            Api,
+            "POST",
+            "/api/v1/deliveries/{id}/retry",
+            [401, 401, 404, 202],
+        ),
+        "/api/v1/deliveries/{delivery}/retry",
+    ),
+    // Last: it ends the caller's session.
+    row(Form, "POST", "/api/logout", [200, 200, 200, 200]),
+];
+
+/// A webhook as the console's form and the API send it.
+const HOOK: &str =
+    r#"{"title":"TITLE","url":"RECEIVER","triggers":[{"event_type":"lead.created","filters":[]}]}"#;
+
+/// The objects one row acts on, all in the first account.
+struct Targets {
+    hook: String,
+    delivery: String,
+    run: String,
+}
+
+struct World {
+    server: Running,
+    receiver: TestReceiver,
+    /// Signed-in clients, by caller.
+    clients: Vec<reqwest::Client>,
+    /// API keys, by caller.
+    keys: Vec<Option<String>>,
+    admin: reqwest::Client,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_answers_each_caller_as_the_table_says() {
+    let world = world().await;
+    every_route_is_in_the_table(&world).await;
+    let mut wrong = Vec::new();
+    let mut targets = targets(&world).await;
+    let mut stale = false;
+    for row in TABLE {
+        for (i, caller) in CALLERS.iter().enumerate() {
+            if stale {
+                targets = self::targets(&world).await;
+            }
+            let (status, body) = call(&world, row, i, &targets).await;
+            if status != row.expect[i] {
+                wrong.push(format!(
+                    "{} {} as {caller:?}: {status}, not {} ({})",
+                    row.method,
+                    row.route,
+                    row.expect[i],
+                    body.chars().take(160).collect::<String>()
+                ));
+            }
+            if matches!(caller, Caller::OtherAdmin) {
+                for id in [&targets.hook, &targets.delivery, &targets.run] {
+                    assert!(
+                        !body.contains(id.as_str()),
+                        "{} {} shows another account's {id}",
+                        row.method,
+                        row.route
+                    );
+                }
+            }
+            // What a call may have changed or deleted is not used again.
+            stale = row.method != "GET" && (200..300).contains(&status);
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "answers not as the table says:\n{}",
+        wrong.join("\n")
+    );
+    world.server.stop().await;
+}
+
+/// The pages, server functions and API operations the server has, each
+/// found in the table.
+async fn every_route_is_in_the_table(world: &World) {
+    let listed: BTreeSet<(String, String)> = TABLE
+        .iter()
+        .map(|r| (r.method.to_string(), r.route.to_string()))
+        .collect();
+    let mut found = BTreeSet::new();
+    for page in leptos_axum::generate_route_list(app::App) {
+        found.insert(("GET".to_string(), page.path().to_string()));
+    }
+    for (path, method) in leptos::server_fn::axum::server_fn_paths() {
+        found.insert((method.to_string(), path.to_string()));
+    }
+    let doc: serde_json::Value = world
+        .admin
+        .get(format!("{}/api/v1/openapi.json", world.server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for method in operations.as_object().unwrap().keys() {
+            found.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    let missing: Vec<_> = found.difference(&listed).collect();
+    assert!(missing.is_empty(), "routes the table lacks: {missing:?}");
+}
+
+/// Two accounts: the first with an admin, a support user, a webhook to a
+/// receiver on loopback and an API key; the second with its own admin
+/// and key.
+async fn world() -> World {
+    let server = start_with(|args| args.delivery.allow_private_destinations = true).await;
+    let receiver = TestReceiver::start().await;
+    let store = &server.store;
+    let first = store.ensure_default_account().await.unwrap();
+    let second = store.create_account("Second", None).await.unwrap();
+    for (account, email, role) in [
+        (&first, "admin@example.com", Role::Admin),
+        (&first, "support@example.com", Role::Support),
+        (&second, "other@example.com", Role::Admin),
+    ] {
+        store
+            .create_user(&account.id, email, "a long password", role)
+            .await
+            .unwrap();
+    }
+    let mut clients = vec![client()];
+    for email in [
+        "support@example.com",
+        "other@example.com",
+        "admin@example.com",
+    ] {
+        let http = client();
+        let answer = server.sign_in(&http, email, "a long password").await;
+        assert!(answer.status().is_success(), "{email} signs in");
+        clients.push(http);
+    }
+    let keys = vec![
+        None,
+        None,
+        Some(store.create_api_key(&second.id, "other").await.unwrap()),
+        Some(store.create_api_key(&first.id, "first").await.unwrap()),
+    ];
+    let admin = clients[3].clone();
+    World {
+        server,
+        receiver,
+        clients,
+        keys,
+        admin,
+    }
+}
+
+/// A fresh webhook in the first account, a delivery of it, and a retry
+/// run over it, for one call that may change or delete them.
+async fn targets(world: &World) -> Targets {
+    let store = &world.server.store;
+    let account = store.ensure_default_account().await.unwrap();
+    let (view, _) = store
+        .create_webhook(
+            &account.id,
+            WebhookInput {
+                title: engine::ids::new_id("Target"),
+                url: world.receiver.url.clone(),
+                triggers: vec![Trigger {
+                    event_type: "lead.created".into(),
+                    filters: vec![],
+                }],
+                ..WebhookInput::default()
+            },
+        )
+        .await
+        .unwrap();
+    // Through the API, as a CRM posts it: the engine sends it at once.
+    let answer: serde_json::Value = world
+        .admin
+        .post(format!("{}/api/v1/events", world.server.base))
+        .bearer_auth(world.keys[3].as_deref().unwrap())
+        .json(&serde_json::json!({"type": "lead.created", "data": {}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let delivery = answer["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["webhook_id"] == view.id.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A delivery can be sent again once it has been sent.
+    engine::testing::eventually("the first attempt", || async {
+        !store.attempts(&delivery).await.unwrap().is_empty()
+    })
+    .await;
+    let run = world
+        .admin
+        .post(format!("{}/api/retry_all", world.server.base))
+        .header("origin", &world.server.base)
+        .form(&[("webhook_id", view.id.as_str()), ("range", "7d")])
+        .send()
+        .await
+        .unwrap();
+    assert!(run.status().is_success(), "a retry run starts");
+    let run: String = run.json().await.unwrap();
+    Targets {
+        hook: view.id,
+        delivery,
+        run,
+    }
+}
+
+/// Makes the row's request as caller `i`; the status and body.
+async fn call(world: &World, row: &Row, i: usize, targets: &Targets) -> (u16, String) {
+    let fill = |text: &str| {
+        text.replace("{HOOK}", HOOK)
+            .replace("TITLE", &engine::ids::new_id("Matrix"))
+            .replace("RECEIVER", &world.receiver.url)
+            .replace("{hook}", &targets.hook)
+            .replace("{delivery}", &targets.delivery)
+            .replace("{run}", &targets.run)
+    };
+    let path = fill(row.path.unwrap_or(row.route));
+    let method = reqwest::Method::from_bytes(row.method.as_bytes()).unwrap();
+    let url = format!("{}{path}", world.server.base);
+    let mut request = world.clients[i].request(method, url);
+    request = match row.kind {
+        Page | Plain => request,
+        Form => request
+            .header("origin", &world.server.base)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(fill(row.body)),
+        Json => request
+            .header("origin", &world.server.base)
+            .header("content-type", "application/json")
+            .body(fill(row.body)),
+        Api => {
+            if let Some(key) = &world.keys[i] {
+                request = request.bearer_auth(key);
+            }
+            if row.body.is_empty() {
+                request
+            } else {
+                request
+                    .header("content-type", "application/json")
+                    .body(fill(row.body))
+            }
+        }
+    };
+    let answer = request.send().await.unwrap();
+    let status = answer.status().as_u16();
+    (status, answer.text().await.unwrap_or_default())
+}
