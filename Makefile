@@ -1,7 +1,8 @@
 # The two commands of the README. Both install what is missing first.
 #
 #   make run    build and serve the console on SQLite in ./data/postback.db
-#   make test   fmt, clippy, every Rust test, the Playwright suite
+#   make test   fmt, clippy, every Rust test, the Playwright suite, the
+#               API fuzz run
 #
 # PostgreSQL: set POSTBACK_TEST_POSTGRES_URL (.ci/run does) and the store
 # conformance suite and the Playwright suite run against it too.
@@ -10,7 +11,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test tools lint rust-test e2e e2e-sqlite e2e-postgres build
+.PHONY: run test tools lint rust-test e2e e2e-sqlite e2e-postgres build fuzz
 
 # The release build without cargo-leptos: the server with cargo, the
 # console's assets with tools/site.sh.
@@ -21,7 +22,7 @@ run:
 	mkdir -p data
 	./target/release/postback serve
 
-test: tools lint rust-test e2e
+test: tools lint rust-test e2e fuzz
 	@echo "make test: all checks passed"
 
 tools:
@@ -47,6 +48,11 @@ rust-test:
 
 build:
 	cargo leptos build
+
+# The REST API fuzzed from its OpenAPI document (schemathesis, 2,000+
+# cases, no 5xx), in a network namespace with only loopback.
+fuzz: build
+	tools/fuzz-api.sh
 
 e2e: build e2e-sqlite e2e-postgres
 

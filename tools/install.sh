@@ -49,6 +49,17 @@ if [ "${1:-}" = "test" ]; then
     say "installing the PostgreSQL client"
     apt-get update -qq && apt-get install -y -qq postgresql-client
   fi
+  # The API fuzz run (tools/fuzz-api.sh): schemathesis from PyPI, and a
+  # network namespace of its own (unshare, ip).
+  if [ "$("$root/target/fuzz-venv/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, version 4.32.5" ]; then
+    say "installing schemathesis from PyPI for the API fuzz run"
+    python3 -m venv "$root/target/fuzz-venv"
+    "$root/target/fuzz-venv/bin/pip" install -q 'schemathesis==4.32.5'
+  fi
+  if ! command -v unshare >/dev/null || ! command -v ip >/dev/null; then
+    say "installing unshare and ip"
+    apt-get update -qq && apt-get install -y -qq util-linux iproute2
+  fi
   if [ ! -d "$root/end2end/node_modules/@playwright/test" ]; then
     say "installing the Playwright test runner (no browser download)"
     (cd "$root/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)

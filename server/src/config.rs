@@ -128,6 +128,13 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub request_timeout_seconds: u64,
 
+    /// A connection that has not sent a whole request head this many
+    /// seconds after it opened (or after its last answer) is closed, so
+    /// slow senders cannot hold connections open (slowloris).
+    #[arg(long, env = "POSTBACK_HEADER_TIMEOUT_SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub header_timeout_seconds: u64,
+
     /// Ask the first admin's page for a one-time token printed in the
     /// log. Default: asked unless the console listens on loopback; set it
     /// on behind a proxy on this machine that the network reaches.

@@ -14,12 +14,14 @@
 //!   refuses console requests forged by other sites, and adds the security
 //!   headers every answer carries.
 //! - [`openapi`]: the API's OpenAPI document, generated from the code.
+//! - `listen`: the connection loop, with a header-read timeout.
 
 pub mod api;
 pub mod bench;
 pub mod config;
 pub mod export;
 pub mod guard;
+mod listen;
 pub mod openapi;
 pub mod sessions;
 
@@ -298,12 +300,13 @@ pub async fn serve(
              or set --secure-cookies=false to serve plain http on a network you trust"
         );
     }
-    axum::serve(
+    listen::serve(
         listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        router,
+        std::time::Duration::from_secs(args.header_timeout_seconds),
+        shutdown,
     )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    .await;
     purge.abort();
     forget.abort();
     // In-flight attempts finish and are recorded before the database closes.

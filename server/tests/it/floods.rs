@@ -234,3 +234,40 @@ async fn the_api_refuses_what_it_has_no_room_for_at_once() {
     assert_eq!(again.status(), StatusCode::OK);
     server.stop().await;
 }
+
+/// A connection that trickles its request head (slowloris) is closed once
+/// the header timeout passes; one that sends its request in time is
+/// answered, and the peer's address still reaches the handlers.
+#[tokio::test]
+async fn a_request_head_that_never_ends_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = start_with(|args| args.header_timeout_seconds = 1).await;
+    let address = server.base.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    // Closed (an end of stream or a reset), not left hanging.
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        slow.read_to_end(&mut rest),
+    )
+    .await
+    .expect("the server closes the connection");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "closed after {:?}",
+        started.elapsed()
+    );
+    assert!(!String::from_utf8_lossy(&rest).contains("200 OK"));
+
+    let answer = client()
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    server.stop().await;
+}
