@@ -5,6 +5,7 @@
 
 mod api;
 mod authorization;
+mod crash;
 mod floods;
 mod forgery;
 mod sealing;
