@@ -149,6 +149,74 @@ pub async fn no_nul_in_address(request: Request, next: Next) -> Response {
     }
 }
 
+/// The largest console request body read (server-function arguments; the
+/// webhook form is the largest, a few KiB).
+const MAX_CONSOLE_BODY: usize = 2 << 20;
+
+/// Refuses a console request (a server function's form or JSON
+/// arguments) with a NUL character in any text: no field has one, and the
+/// databases' text cannot hold one, so it would end in a generic error
+/// deep inside instead of this clear one. The REST API checks its own
+/// fields and names them.
+pub async fn no_nul_in_console_body(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if request.method() != Method::POST
+        || !path.starts_with("/api/")
+        || path.starts_with("/api/v1/")
+    {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_CONSOLE_BODY).await else {
+        return server_fn_error(
+            http::StatusCode::PAYLOAD_TOO_LARGE,
+            "This request is too large.",
+        );
+    };
+    let content_type = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if holds_nul(content_type, &bytes) {
+        return server_fn_error(
+            http::StatusCode::BAD_REQUEST,
+            "A NUL character (\\0) is not allowed in any field.",
+        );
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
+/// Whether a form or JSON body holds a NUL in any name or value.
+fn holds_nul(content_type: &str, body: &[u8]) -> bool {
+    if body.contains(&0) {
+        return true;
+    }
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        return form_urlencoded::parse(body).any(|(k, v)| k.contains('\0') || v.contains('\0'));
+    }
+    if content_type.starts_with("application/json") {
+        fn any_nul(value: &serde_json::Value) -> bool {
+            match value {
+                serde_json::Value::String(s) => s.contains('\0'),
+                serde_json::Value::Array(items) => items.iter().any(any_nul),
+                serde_json::Value::Object(map) => {
+                    map.iter().any(|(k, v)| k.contains('\0') || any_nul(v))
+                }
+                _ => false,
+            }
+        }
+        return serde_json::from_slice(body).is_ok_and(|v| any_nul(&v));
+    }
+    false
+}
+
+/// An error as a server function answers it, which the console shows.
+fn server_fn_error(status: http::StatusCode, message: &str) -> Response {
+    (status, format!("ServerError|{message}")).into_response()
+}
+
 /// Headers every answer carries: no MIME sniffing, no referrer to other
 /// sites, never inside another site's frame.
 pub async fn security_headers(request: Request, next: Next) -> Response {

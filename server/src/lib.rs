@@ -79,6 +79,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench(args) => bench::delivery::run(args).await,
         Command::BenchReports(args) => bench::reports::run(args).await,
+        Command::BenchFloods(args) => bench::floods::run(args).await,
         Command::Migrate(db) => {
             open_store(&db.database_url).await?;
             println!("migrations applied");
@@ -365,6 +366,7 @@ fn router(state: AppState, args: &ServeArgs, api_state: api::ApiState) -> Router
         ))
         .layer(session_layer)
         .layer(axum::middleware::from_fn(guard::same_origin))
+        .layer(axum::middleware::from_fn(guard::no_nul_in_console_body))
         .layer(axum::middleware::from_fn(guard::no_nul_in_address))
         .layer(axum::middleware::from_fn(guard::security_headers))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
