@@ -37,6 +37,10 @@ pub enum Command {
     /// Seed a large delivery history and time the report pages' rendering.
     #[command(name = "bench-reports")]
     BenchReports(crate::bench::reports::BenchReportsArgs),
+    /// Start a server and measure its memory and delivery speed under
+    /// sign-in and connection floods, all on loopback.
+    #[command(name = "bench-floods")]
+    BenchFloods(crate::bench::floods::BenchFloodsArgs),
     /// Manage API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),

@@ -4,10 +4,13 @@
 //! # Layout
 //! - [`delivery`]: `postback bench`, delivery speed in-process and through
 //!   the REST API.
+//! - [`floods`]: `postback bench-floods`, a server's memory and delivery
+//!   speed under sign-in and connection floods.
 //! - [`reports`]: `postback bench-reports`, report pages over a seeded
 //!   history.
 
 pub mod delivery;
+pub mod floods;
 pub mod reports;
 
 use std::path::PathBuf;
@@ -50,7 +53,12 @@ impl Drop for Scratch {
 /// `/proc/self/status`; with `reset`, the peak then starts over from the
 /// current size. None where there is no such file.
 pub(super) fn peak_rss(reset: bool) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    peak_rss_of("self", reset)
+}
+
+/// [`peak_rss`] of the process `/proc/<pid>` names (`self`, or a number).
+pub(super) fn peak_rss_of(pid: &str, reset: bool) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kib: u64 = status
         .lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))?
@@ -61,7 +69,7 @@ pub(super) fn peak_rss(reset: bool) -> Option<u64> {
         .ok()?;
     if reset {
         // "5" resets the peak (proc(5), /proc/pid/clear_refs).
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
     }
     Some(kib / 1024)
 }
