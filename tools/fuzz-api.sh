@@ -43,7 +43,7 @@ unshare -n bash -euo pipefail -c '
   exit $status
 ' && passed=yes || passed=no
 
-tail -n 40 "$work/fuzz.log"
+tail -n 60 "$work/fuzz.log"
 cases=$(grep -o '[0-9]\+ generated' "$work/fuzz.log" | head -n 1 | grep -o '[0-9]\+' || echo 0)
 echo "fuzz-api: $cases generated test cases"
 if grep -q 'panicked' "$work/server.log"; then

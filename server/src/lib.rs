@@ -184,14 +184,17 @@ fn redact_url(url: &str) -> String {
 async fn rotate_secret_key(url: &str) -> anyhow::Result<()> {
     use engine::seal;
     let from_env = std::env::var(seal::KEY_VAR).is_ok_and(|k| !k.trim().is_empty());
-    let key_file = seal::key_file_of(url).filter(|_| !from_env);
-    if let Some(file) = &key_file {
-        let old = std::fs::read_to_string(file)
+    // With a key file: the new key, written first with the old one after
+    // it until every secret is sealed again.
+    let mut rotating = None;
+    if let Some(file) = seal::key_file_of(url).filter(|_| !from_env) {
+        let old = std::fs::read_to_string(&file)
             .with_context(|| format!("reading the key file {}", file.display()))?;
         let old = old.lines().next().unwrap_or_default().trim().to_string();
         let new = seal::new_key();
-        seal::write_key_file(file, &[&new, &old])
+        seal::write_key_file(&file, &[&new, &old])
             .with_context(|| format!("writing the key file {}", file.display()))?;
+        rotating = Some((file, new));
     } else if std::env::var(seal::PREVIOUS_KEY_VAR).is_err() {
         anyhow::bail!(
             "set {} to the new key (`postback secret-key new` makes one) and {} to the key in use, then run this again",
@@ -201,10 +204,8 @@ async fn rotate_secret_key(url: &str) -> anyhow::Result<()> {
     }
     // Opening the store seals again whatever the new key did not seal.
     let store = open_store(url).await?;
-    if let Some(file) = &key_file {
-        let text = std::fs::read_to_string(file)?;
-        let new = text.lines().next().unwrap_or_default().trim().to_string();
-        seal::write_key_file(file, &[&new])?;
+    if let Some((file, new)) = &rotating {
+        seal::write_key_file(file, &[new])?;
         println!(
             "every secret is sealed with the new key in {}",
             file.display()

@@ -3,7 +3,10 @@
 //! cannot drift from the code. Served without a key: it holds no data.
 
 use axum::Json;
+use utoipa::openapi::link::LinkBuilder;
+use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{OpenApi as Document, RefOr};
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
@@ -29,7 +32,7 @@ use utoipa::{Modify, OpenApi};
         crate::api::deliveries::retry_delivery,
     ),
     components(schemas(crate::api::error::ErrorBody, crate::api::error::ErrorObject)),
-    modifiers(&BearerKey),
+    modifiers(&BearerKey, &Links),
     security(("api_key" = [])),
     tags(
         (name = "events", description = "Post events; read the event log"),
@@ -52,6 +55,112 @@ impl Modify for BearerKey {
     }
 }
 
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+/// Links from an answer that names something new to the operations that
+/// take its id: a created webhook to reading, changing, testing and
+/// deleting it; an accepted event's first delivery to reading and
+/// retrying it. Clients (and the fuzz run) can follow them.
+struct Links;
+
+impl Modify for Links {
+    fn modify(&self, openapi: &mut Document) {
+        use HttpMethod::{Delete, Get, Patch, Post};
+        let webhook = "/api/v1/webhooks/{id}";
+        link(
+            openapi,
+            ("/api/v1/webhooks", Post, "201"),
+            "$response.body#/id",
+            &[
+                (webhook, Get),
+                (webhook, Patch),
+                (webhook, Delete),
+                ("/api/v1/webhooks/{id}/test", Post),
+                ("/api/v1/webhooks/{id}/rotate-secret", Post),
+            ],
+        );
+        link(
+            openapi,
+            ("/api/v1/events", Post, "202"),
+            "$response.body#/deliveries/0/id",
+            &[
+                ("/api/v1/deliveries/{id}", Get),
+                ("/api/v1/deliveries/{id}/retry", Post),
+            ],
+        );
+    }
+}
+
+fn operation<'a>(
+    doc: &'a mut Document,
+    path: &str,
+    method: &HttpMethod,
+) -> Option<&'a mut Operation> {
+    let item = doc.paths.paths.get_mut(path)?;
+    match method {
+        HttpMethod::Get => item.get.as_mut(),
+        HttpMethod::Post => item.post.as_mut(),
+        HttpMethod::Patch => item.patch.as_mut(),
+        HttpMethod::Delete => item.delete.as_mut(),
+        _ => None,
+    }
+}
+
+/// Adds to the `status` answer of `from` a link to each of `to`, passing
+/// `id` as the expression says.
+fn link(
+    doc: &mut Document,
+    (path, method, status): (&str, HttpMethod, &str),
+    id: &str,
+    to: &[(&str, HttpMethod)],
+) {
+    let targets: Vec<String> = to
+        .iter()
+        .filter_map(|(path, method)| operation(doc, path, method)?.operation_id.clone())
+        .collect();
+    let Some(RefOr::T(answer)) =
+        operation(doc, path, &method).and_then(|op| op.responses.responses.get_mut(status))
+    else {
+        return;
+    };
+    for target in targets {
+        let link = LinkBuilder::new()
+            .operation_id(target.clone())
+            .parameter("id", id)
+            .build();
+        answer.links.insert(target, RefOr::T(link));
+    }
+}
+
+pub async fn document() -> Json<serde_json::Value> {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document is JSON");
+    camel_case_links(&mut doc);
+    Json(doc)
+}
+
+/// utoipa 5.5 writes a link's fields in snake case (`operation_id`);
+/// OpenAPI and every tool that follows links read `operationId`.
+fn camel_case_links(doc: &mut serde_json::Value) {
+    let answers = doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(|item| item.as_object_mut())
+        .flat_map(|item| item.values_mut())
+        .filter_map(|operation| operation.get_mut("responses")?.as_object_mut())
+        .flat_map(|responses| responses.values_mut());
+    for answer in answers {
+        let Some(links) = answer.get_mut("links").and_then(|l| l.as_object_mut()) else {
+            continue;
+        };
+        for link in links.values_mut().filter_map(|l| l.as_object_mut()) {
+            for (snake, camel) in [
+                ("operation_id", "operationId"),
+                ("operation_ref", "operationRef"),
+                ("request_body", "requestBody"),
+            ] {
+                if let Some(value) = link.remove(snake) {
+                    link.insert(camel.to_string(), value);
+                }
+            }
+        }
+    }
 }

@@ -736,7 +736,9 @@ async fn a_webhook_turned_off_for_failing_is_announced_in_the_console() {
 #[tokio::test]
 async fn the_openapi_document_describes_every_route() {
     let server = crate::support::start().await;
-    let response = reqwest::get(format!("{}/api/v1/openapi.json", server.base))
+    let response = crate::support::client()
+        .get(format!("{}/api/v1/openapi.json", server.base))
+        .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK, "served without a key");
@@ -770,6 +772,33 @@ async fn the_openapi_document_describes_every_route() {
             "POST /api/v1/webhooks/{id}/rotate-secret",
             "POST /api/v1/webhooks/{id}/test",
         ]
+    );
+    // A created webhook links to the operations that take its id.
+    let links = doc["paths"]["/api/v1/webhooks"]["post"]["responses"]["201"]["links"]
+        .as_object()
+        .unwrap();
+    let mut linked: Vec<&str> = links
+        .values()
+        .map(|l| {
+            assert_eq!(l["parameters"]["id"], "$response.body#/id");
+            l["operationId"].as_str().unwrap()
+        })
+        .collect();
+    linked.sort();
+    assert_eq!(
+        linked,
+        [
+            "delete_webhook",
+            "get_webhook",
+            "patch_webhook",
+            "rotate_secret",
+            "test_webhook"
+        ]
+    );
+    let accepted = &doc["paths"]["/api/v1/events"]["post"]["responses"]["202"]["links"];
+    assert_eq!(
+        accepted["retry_delivery"]["parameters"]["id"],
+        "$response.body#/deliveries/0/id"
     );
     let schemas = &doc["components"]["schemas"];
     let input = &schemas["WebhookInput"]["properties"];

@@ -112,6 +112,30 @@ impl IncomingCalls {
     }
 }
 
+/// What a turn's acceptances came to: each call's answers (or why the
+/// database refused it), the deliveries handed over at once, and whether
+/// more are due than were taken.
+#[derive(Default)]
+struct Accepting {
+    accepted: Vec<Result<Vec<Accepted>>>,
+    taken: Vec<TakenDelivery>,
+    more_due: bool,
+}
+
+impl Accepting {
+    /// Adds what one accept did, its answers split into calls of `sizes`
+    /// events each.
+    fn add(&mut self, done: accept::AcceptedIn, sizes: &[usize]) {
+        self.more_due |= done.left;
+        self.taken.extend(done.taken);
+        let mut answers = done.answers.into_iter();
+        for &size in sizes {
+            self.accepted
+                .push(Ok(answers.by_ref().take(size).collect()));
+        }
+    }
+}
+
 /// What a turn does, once its events are made ready.
 struct Work<'a> {
     calls: &'a [IncomingCalls],
@@ -231,49 +255,11 @@ impl Store {
     /// recording in a savepoint of its own.
     async fn turn_once(&self, work: &Work<'_>, together: Together) -> Result<TurnDone> {
         let mut tx = self.begin_write().await?;
-        let mut accepted = Vec::with_capacity(work.calls.len());
-        let mut taken = Vec::new();
-        let mut more_due = false;
-        for call in work.calls {
-            let parts: Vec<&[Incoming]> = match together {
-                Together::AllInOne => vec![&call.events],
-                Together::EachApart => call.each().collect(),
-            };
-            for events in parts {
-                let room = work.room.saturating_sub(taken.len());
-                let apart = together == Together::EachApart;
-                if apart {
-                    tx.savepoint().await?;
-                }
-                let done = match self
-                    .accept_in(&mut tx, &call.account_id, events, room, work.lease_ms)
-                    .await
-                {
-                    Ok(done) => done,
-                    Err(e) if apart => {
-                        tx.roll_back_to_savepoint().await?;
-                        tracing::warn!(error = %e, account = %call.account_id, "events refused: the database would not store them");
-                        accepted.push(Err(e));
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                };
-                if apart {
-                    tx.release_savepoint().await?;
-                }
-                more_due |= done.left;
-                taken.extend(done.taken);
-                let mut answers = done.answers.into_iter();
-                let sizes = if apart {
-                    &[events.len()][..]
-                } else {
-                    &call.sizes
-                };
-                for &size in sizes {
-                    accepted.push(Ok(answers.by_ref().take(size).collect()));
-                }
-            }
-        }
+        let Accepting {
+            accepted,
+            taken,
+            mut more_due,
+        } = self.accept_calls(&mut tx, work, together).await?;
         let now = now_ms();
         match together {
             Together::AllInOne => record::record_in(&mut tx, work.finished, now).await?,
@@ -306,6 +292,48 @@ impl Store {
             },
             more_due,
         })
+    }
+
+    /// Accepts every call's events in the turn's transaction: all in one
+    /// go, or each call in a savepoint of its own so that a call the
+    /// database refuses fails alone.
+    async fn accept_calls(
+        &self,
+        tx: &mut WriteTx,
+        work: &Work<'_>,
+        together: Together,
+    ) -> Result<Accepting> {
+        let mut out = Accepting::default();
+        for call in work.calls {
+            let account = &call.account_id;
+            if together == Together::AllInOne {
+                let room = work.room.saturating_sub(out.taken.len());
+                let done = self
+                    .accept_in(tx, account, &call.events, room, work.lease_ms)
+                    .await?;
+                out.add(done, &call.sizes);
+                continue;
+            }
+            for events in call.each() {
+                let room = work.room.saturating_sub(out.taken.len());
+                tx.savepoint().await?;
+                match self
+                    .accept_in(tx, account, events, room, work.lease_ms)
+                    .await
+                {
+                    Ok(done) => {
+                        tx.release_savepoint().await?;
+                        out.add(done, &[events.len()]);
+                    }
+                    Err(e) => {
+                        tx.roll_back_to_savepoint().await?;
+                        tracing::warn!(error = %e, %account, "events refused: the database would not store them");
+                        out.accepted.push(Err(e));
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// After a turn's commit: loads every delivery it took or claimed
