@@ -209,13 +209,15 @@ fn check_password(password: &str) -> Result<()> {
 /// is unknown so that a login takes the same time either way.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$5tiNgILNm4NkEzrHDeMNn5PYBGd1I6vMMpkxTQ1Ou0A";
 
-/// Hashes and checks at once: one per core. Each takes about 19 MiB and
-/// a core for tens of milliseconds, so a flood of sign-ins waits here,
-/// costing a few bytes each, instead of filling the memory and the
-/// blocking threads the rest of the server needs.
+/// Hashes and checks at once: one per two cores (at least one). Each
+/// takes about 19 MiB and a core for tens of milliseconds, so a flood of
+/// sign-ins waits here, costing a few bytes each, instead of filling the
+/// memory and the blocking threads; and half the cores stay with
+/// delivery (`postback bench-floods`: with one hash per core, deliveries
+/// fell to half their speed during 500 concurrent wrong sign-ins).
 static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-    tokio::sync::Semaphore::new(cores)
+    tokio::sync::Semaphore::new((cores / 2).max(1))
 });
 
 /// Runs one password hash or check behind [`HASHING`].
