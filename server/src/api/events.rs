@@ -21,7 +21,11 @@ pub(super) fn router() -> Router<ApiState> {
 
 /// Accepts one event: it and its deliveries are committed before the 202.
 #[utoipa::path(post, path = "/api/v1/events", tag = "events",
-    request_body = engine::model::NewEvent,
+    request_body(content = engine::model::NewEvent, example = json!({
+        "type": "lead.created",
+        "idempotency_key": "crm-lead-1001",
+        "data": {"id": "l_1001", "type": "call", "contact": {"id": "c_1001", "first_name": "Jane"}}
+    })),
     responses(
         (status = 202, description = "Accepted; one delivery per matching active webhook (inline ones with their first outcome)", body = engine::model::Accepted),
         Refused,

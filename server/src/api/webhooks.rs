@@ -65,7 +65,14 @@ pub(crate) async fn list_webhooks(
 
 /// Creates a webhook; the answer has its signing secret, shown this once.
 #[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks",
-    request_body = engine::model::WebhookInput,
+    request_body(content = engine::model::WebhookInput, example = json!({
+        "title": "Dialer queue",
+        "url": "https://dialer.example.com/hook",
+        "triggers": [{"event_type": "lead.created", "filters": [{"field": "lead.type", "op": "eq", "value": "call"}]}],
+        "format": "json_mapped",
+        "mapping": [{"key": "First Name", "value": {"field": "contact.first_name"}}],
+        "auth": {"type": "header", "name": "X-Api-Key", "value": "k-123"}
+    })),
     responses(
         (status = 201, description = "Created", body = CreatedWebhook),
         Refused,

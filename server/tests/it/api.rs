@@ -834,5 +834,25 @@ async fn the_openapi_document_describes_every_route() {
         doc["components"]["securitySchemes"]["api_key"]["scheme"],
         "bearer"
     );
+    // The document's examples are requests the API takes.
+    let account = server.store.ensure_default_account().await.unwrap();
+    let key = server
+        .store
+        .create_api_key(&account.id, "examples")
+        .await
+        .unwrap();
+    for (path, status) in [("/api/v1/webhooks", 201), ("/api/v1/events", 202)] {
+        let example =
+            &doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["example"];
+        assert!(example.is_object(), "{path} has an example");
+        let answer = crate::support::client()
+            .post(format!("{}{path}", server.base))
+            .bearer_auth(&key)
+            .json(example)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), status, "{}", answer.text().await.unwrap());
+    }
     server.stop().await;
 }
