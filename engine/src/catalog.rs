@@ -228,12 +228,15 @@ fn contact() -> Value {
             "country": "US"
         },
         "state": "active",
+        "source": "Website",
+        "category": "Sales",
+        "external_id": "crm-1001",
+        "custom_fields": {"preferred_time": "Morning"},
         "statuses": ["New"],
         "flags": ["VIP"],
-        "source": "Website",
-        "assigned_users": [{"id": "u_7", "name": "Sam Seller"}],
-        "custom_fields": {"preferred_time": "Morning"},
-        "created_at": "2026-11-20T09:30:00Z"
+        "assigned_users": [{"id": "u_7", "name": "Sam Seller", "company": "Springfield Motors"}],
+        "created_at": "2026-11-20T09:30:00Z",
+        "updated_at": "2026-11-22T10:00:00Z"
     })
 }
 
@@ -285,15 +288,18 @@ fn sample_data(event_type: &str) -> Value {
         }
         ("contact", "assigned") => with(
             contact(),
-            json!({"assigned_user": {"id": "u_9", "name": "Jane Manager", "first_from_company": true}}),
+            json!({"assigned_user": {"id": "u_9", "name": "Jane Manager", "company": "Springfield Motors", "first_from_company": true}}),
         ),
         ("contact", _) => contact(),
         ("lead", _) => json!({
             "id": "l_2001",
+            "contact_id": "c_1001",
             "type": "call",
             "contact_is_new": true,
             "source": "Website",
             "comments": "Interested in a test drive on Saturday",
+            "details": {"preferred_day": "Saturday"},
+            "created_at": "2026-11-22T10:00:00Z",
             "contact": contact(),
             "vehicle": vehicle()
         }),

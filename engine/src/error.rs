@@ -85,7 +85,7 @@ impl Error {
 
 /// Each unique index by its name, beside the columns SQLite names in its
 /// message instead ("UNIQUE constraint failed: users.email").
-const UNIQUE_INDEXES: [(&str, &str); 6] = [
+const UNIQUE_INDEXES: [(&str, &str); 9] = [
     ("accounts_name_key", "accounts.name"),
     ("users_email_key", "users.email"),
     ("webhooks_title_key", "webhooks.account_id, webhooks.title"),
@@ -94,6 +94,15 @@ const UNIQUE_INDEXES: [(&str, &str); 6] = [
     (
         "events_idempotency_key",
         "events.account_id, events.idempotency_key",
+    ),
+    ("contacts_email_key", "contacts.account_id, contacts.email"),
+    (
+        "contacts_external_id_key",
+        "contacts.account_id, contacts.external_id",
+    ),
+    (
+        "record_items_name_key",
+        "record_items.account_id, record_items.kind, record_items.name",
     ),
 ];
 

@@ -26,6 +26,13 @@ pub fn new_id(prefix: &str) -> String {
     )
 }
 
+/// Whether `s` has the shape of an id made by [`new_id`] with `prefix`.
+pub fn looks_like_id(s: &str, prefix: &str) -> bool {
+    s.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('_'))
+        .is_some_and(|rest| rest.len() == 20 && rest.bytes().all(|b| ALPHABET.contains(&b)))
+}
+
 /// `len` random characters of `0-9a-z`.
 pub fn random_base36(len: usize) -> String {
     let mut rng = rand::rng();
@@ -57,5 +64,8 @@ mod tests {
         assert!(first < second, "{first} then {second}");
         assert_ne!(new_id("dlv"), new_id("dlv"));
         assert!(new_signing_secret().starts_with("whsec_"));
+        assert!(looks_like_id(&first, "dlv"));
+        assert!(!looks_like_id(&first, "con"));
+        assert!(!looks_like_id("dlv_0' OR 1=1 --", "dlv"));
     }
 }

@@ -28,6 +28,8 @@
 //!   records every attempt.
 //! - `handle` (feature `store`): [`Engine`], the one handle the server and
 //!   the console hold: accept events, test send, resend, retry, wake.
+//! - `records` (feature `store`): the events of record changes (contacts,
+//!   settings items) accepted through the engine's fan-out.
 //! - `upkeep` (feature `store`): folds report counts, purges deliveries
 //!   past retention, marks retry-all runs.
 //! - `testing` (feature `testing`): a recording HTTP receiver for tests.
@@ -54,6 +56,8 @@ mod handle;
 pub mod ids;
 #[cfg(feature = "store")]
 pub mod job;
+#[cfg(feature = "store")]
+pub mod records;
 #[cfg(feature = "store")]
 pub mod seal;
 #[cfg(feature = "store")]

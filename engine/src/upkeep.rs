@@ -1,6 +1,7 @@
 //! Background upkeep beside delivery: folding the report counts, purging
 //! deliveries and events past the retention age in small batches,
-//! finishing abandoned test sends, and marking the
+//! finishing abandoned test sends, accepting record events left in the
+//! outbox, and marking the
 //! deliveries of retry-all runs (resuming runs a stopped process left).
 
 use std::time::Duration;
@@ -52,6 +53,13 @@ pub async fn run(store: Store, config: UpkeepConfig, mut stop: watch::Receiver<b
 
 /// One round: resume unfinished retry-all runs, purge, fold counts.
 pub async fn once(store: &Store, config: UpkeepConfig, stop: &watch::Receiver<bool>) -> Result<()> {
+    let flushed = crate::records::flush_outbox(store, crate::records::LEFT_AFTER_MS).await?;
+    if flushed > 0 {
+        tracing::info!(
+            flushed,
+            "accepted record events a stopped process or a busy moment left"
+        );
+    }
     for run in store.unmarked_retry_runs().await? {
         mark_retry_run(store, &run).await?;
     }

@@ -30,6 +30,28 @@ use utoipa::{Modify, OpenApi};
         crate::api::deliveries::list_deliveries,
         crate::api::deliveries::get_delivery,
         crate::api::deliveries::retry_delivery,
+        crate::api::contacts::list_contacts,
+        crate::api::contacts::create_contact,
+        crate::api::contacts::get_contact,
+        crate::api::contacts::patch_contact,
+        crate::api::contacts::delete_contact,
+        crate::api::contacts::add_status,
+        crate::api::contacts::remove_status,
+        crate::api::contacts::add_flag,
+        crate::api::contacts::remove_flag,
+        crate::api::contacts::assign,
+        crate::api::contacts::unassign,
+        crate::api::contacts::add_lead,
+        crate::api::contacts::add_todo,
+        crate::api::contacts::patch_todo,
+        crate::api::contacts::delete_todo,
+        crate::api::settings::list_items,
+        crate::api::settings::create_item,
+        crate::api::settings::get_item,
+        crate::api::settings::patch_item,
+        crate::api::settings::delete_item,
+        crate::api::account::get_account,
+        crate::api::account::patch_account,
     ),
     components(schemas(crate::api::error::ErrorBody, crate::api::error::ErrorObject)),
     modifiers(&BearerKey, &Links),
@@ -38,6 +60,9 @@ use utoipa::{Modify, OpenApi};
         (name = "events", description = "Post events; read the event log"),
         (name = "webhooks", description = "Configure webhooks, as the console does"),
         (name = "deliveries", description = "Read deliveries and their attempts; retry"),
+        (name = "contacts", description = "CRM contacts with their statuses, flags, assigned users, leads and to-dos; every change emits its event"),
+        (name = "settings", description = "The account's sources, categories, custom categories, flags, statuses and users to assign"),
+        (name = "account", description = "The account's name and external_ref, carried in every payload"),
     )
 )]
 pub struct ApiDoc;
@@ -75,6 +100,21 @@ impl Modify for Links {
                 (webhook, Delete),
                 ("/api/v1/webhooks/{id}/test", Post),
                 ("/api/v1/webhooks/{id}/rotate-secret", Post),
+            ],
+        );
+        let contact = "/api/v1/contacts/{id}";
+        link(
+            openapi,
+            ("/api/v1/contacts", Post, "201"),
+            "$response.body#/id",
+            &[
+                (contact, Get),
+                (contact, Patch),
+                (contact, Delete),
+                ("/api/v1/contacts/{id}/statuses", Post),
+                ("/api/v1/contacts/{id}/flags", Post),
+                ("/api/v1/contacts/{id}/leads", Post),
+                ("/api/v1/contacts/{id}/todos", Post),
             ],
         );
         link(

@@ -6,7 +6,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub mod events;
+pub mod records;
 pub use events::{Accepted, DeliveryRef, EventPage, LoggedEvent, NewEvent};
+pub use records::{
+    Address, AssignedUser, ChangedBy, Contact, ContactDetail, ContactFilter, ContactInput,
+    ContactPage, EmittedEvent, ItemInput, ItemKind, Lead, LeadInput, LeadType, RecordItem, Saved,
+    Todo, TodoInput, Via,
+};
 
 /// What the console and API show in place of a stored secret. Saving this
 /// value back means "keep the secret that is stored".
@@ -501,6 +507,7 @@ impl WebhookTitle {
 /// An account: the tenant every webhook, user, key and event belongs to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "store", derive(sqlx::FromRow))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Account {
     pub id: String,
     pub name: String,

@@ -56,6 +56,7 @@ impl Store {
                 ),
             )
         })?;
+        self.add_starter_items().await?;
         Ok(account)
     }
 
@@ -87,5 +88,57 @@ impl Store {
         .fetch_all(pool)
         .await)?,
         )
+    }
+
+    /// Renames an account and sets the receiver's id for it
+    /// (`external_ref`), which every payload carries from now on.
+    pub async fn update_account(
+        &self,
+        id: &str,
+        name: &str,
+        external_ref: Option<&str>,
+    ) -> Result<Account> {
+        use crate::validate::records::{clean_optional, clean_text};
+        let mut errors = Vec::new();
+        let name = clean_text("name", name, 100, &mut errors);
+        if name.is_empty() && errors.is_empty() {
+            errors.push(FieldError::new(
+                "name",
+                "required",
+                "Give the account a name.",
+            ));
+        }
+        let external_ref = clean_optional("external_ref", external_ref, 200, &mut errors);
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        let updated = on_writer!(&self.db, pool => sqlx::query(
+            "UPDATE accounts SET name = $2, external_ref = $3 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&name)
+        .bind(&external_ref)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(|e| {
+            Error::unique(
+                e,
+                "accounts_name_key",
+                FieldError::new(
+                    "name",
+                    "duplicate_name",
+                    format!("An account named {name} exists."),
+                ),
+            )
+        })?;
+        if updated == 0 {
+            return Err(Error::NotFound);
+        }
+        Ok(Account {
+            id: id.to_string(),
+            name,
+            external_ref,
+        })
     }
 }

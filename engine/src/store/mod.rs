@@ -9,6 +9,10 @@
 //! # Layout
 //! - `db`: pools, the checkpointer, write transactions, statement chunks.
 //! - `accounts`, `users` (with passwords), `sessions`, `api_keys`.
+//! - `contacts`: CRM contacts with their statuses, flags, assigned users,
+//!   leads and to-dos (`activity`); `items` the account's settings items (sources,
+//!   statuses …); `outbox` the events their changes emit, on the way to
+//!   the engine.
 //! - `webhooks`: webhooks and their stored row, signing-secret rotation.
 //! - `turn`: the delivery engine's writer turn: accepting events into
 //!   deliveries, recording attempts, claiming what is due, and loading
@@ -27,11 +31,15 @@
 pub(crate) mod db;
 
 mod accounts;
+mod activity;
 mod api_keys;
+mod contacts;
 mod event_log;
 mod health;
 mod history;
 mod import;
+mod items;
+mod outbox;
 mod reports;
 mod retention;
 mod retries;
@@ -49,10 +57,12 @@ use db::{Db, WriteTx};
 
 pub use crate::error::{Error, Result};
 pub use accounts::DEFAULT_ACCOUNT;
+pub use contacts::MAX_CONTACT_PAGE;
 pub use db::Backend;
 pub use health::{DisablePolicy, TurnedOff};
 pub use history::DeliveryFilter;
 pub use import::{PastAttempt, PastDelivery};
+pub use outbox::{LeftOver, Outbox};
 pub use retention::ABANDONED_TEST_AFTER_MS;
 pub use turn::{Calls, Ready, ToSend, Turn, TurnDone};
 pub use users::MIN_PASSWORD;
@@ -125,6 +135,8 @@ impl Store {
     /// Secrets stored in clear (before sealing existed) are sealed then.
     pub async fn migrate(&self) -> Result<()> {
         self.db.migrate().await?;
+        // Accounts made before settings items existed get the starter set.
+        self.add_starter_items().await?;
         let resealed = self.reseal_secrets().await?;
         if resealed > 0 {
             tracing::info!(

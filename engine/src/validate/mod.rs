@@ -13,6 +13,7 @@ mod address;
 mod delivery;
 mod headers;
 mod mapping;
+pub mod records;
 mod triggers;
 
 use serde::{Deserialize, Serialize};
@@ -82,7 +83,7 @@ pub fn validate_webhook(
 
 /// The paths (`headers[1].value`) of the strings in `value` holding a NUL
 /// character, which the databases' text columns cannot keep.
-fn nul_fields(value: &serde_json::Value, path: &str) -> Vec<String> {
+pub(crate) fn nul_fields(value: &serde_json::Value, path: &str) -> Vec<String> {
     use serde_json::Value;
     match value {
         Value::String(s) if s.contains('\0') => vec![path.to_string()],
@@ -106,7 +107,7 @@ fn nul_fields(value: &serde_json::Value, path: &str) -> Vec<String> {
     }
 }
 
-fn nul_message(field: &str) -> String {
+pub(crate) fn nul_message(field: &str) -> String {
     format!("{field} holds a NUL character (\\u0000), which cannot be stored as text.")
 }
 

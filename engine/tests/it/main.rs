@@ -46,6 +46,7 @@ mod event_log;
 mod faults;
 mod isolation;
 mod properties;
+mod records;
 mod reports;
 mod restart;
 mod support;

@@ -148,6 +148,8 @@ impl ApiError {
             .to_string();
         let parent = error.path().to_string();
         let parent = if parent == "." { String::new() } else { parent };
+        // A missing field is named by the message; an unknown one (a
+        // misspelling) ends the path already.
         let missing = message
             .strip_prefix("missing field `")
             .and_then(|rest| rest.strip_suffix('`'));

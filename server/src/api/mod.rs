@@ -9,10 +9,16 @@
 //! - [`events`]: `POST /events`, `GET /events`.
 //! - [`webhooks`]: `/webhooks`, test sends and secret rotation.
 //! - [`deliveries`]: `/deliveries`, one delivery with its attempts, retry.
+//! - [`contacts`]: `/contacts` with statuses, flags, assignments, leads and
+//!   to-dos; [`settings`] the account's settings items; [`account`] its
+//!   name and `external_ref`.
 
+pub mod account;
+pub mod contacts;
 pub mod deliveries;
 pub mod error;
 pub mod events;
+pub mod settings;
 pub mod webhooks;
 
 use axum::Router;
@@ -50,6 +56,9 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: ApiState) -> Router<S> {
         .merge(events::router())
         .merge(webhooks::router())
         .merge(deliveries::router())
+        .merge(contacts::router())
+        .merge(settings::router())
+        .merge(account::router())
         .route(
             "/openapi.json",
             axum::routing::get(crate::openapi::document),
@@ -86,4 +95,25 @@ impl FromRequestParts<ApiState> for ApiAccount {
             None => Err(unauthorized("This API key is not valid.")),
         }
     }
+}
+
+/// `current` with the fields of a JSON object patch put over it; the
+/// others keep their values. Each wrong field is named.
+pub(crate) fn merge_patch<T>(current: &T, patch: serde_json::Value) -> Result<T, ApiError>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let serde_json::Value::Object(patch) = patch else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "Send a JSON object of the fields to change.",
+        ));
+    };
+    let mut merged = serde_json::to_value(current).unwrap_or_default();
+    for (key, value) in patch {
+        merged[key] = value;
+    }
+    serde_path_to_error::deserialize(merged)
+        .map_err(|e| ApiError::wrong_field(&e, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"))
 }

@@ -127,21 +127,8 @@ pub(crate) async fn patch_webhook(
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<WebhookView>, ApiError> {
     let Json(patch) = body?;
-    let Value::Object(patch) = patch else {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-            "Send a JSON object of the fields to change.",
-        ));
-    };
     let current = store.webhook(&account.id, &id).await?;
-    let mut merged = serde_json::to_value(&current.input).unwrap_or_default();
-    for (key, value) in patch {
-        merged[key] = value;
-    }
-    let input: WebhookInput = serde_path_to_error::deserialize(merged).map_err(|e| {
-        ApiError::wrong_field(&e, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field")
-    })?;
+    let input: WebhookInput = super::merge_patch(&current.input, patch)?;
     Ok(Json(store.update_webhook(&account.id, &id, input).await?))
 }
 

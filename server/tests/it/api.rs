@@ -4,56 +4,8 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{Running, client, start, start_with};
+use crate::support::{Api, client, start, start_with};
 use engine::testing::{TestReceiver, eventually};
-
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    key: String,
-}
-
-impl Api {
-    async fn new(server: &Running) -> Api {
-        let account = server.store.ensure_default_account().await.unwrap();
-        let key = server
-            .store
-            .create_api_key(&account.id, "crm")
-            .await
-            .unwrap();
-        Api {
-            http: client(),
-            base: format!("{}/api/v1", server.base),
-            key,
-        }
-    }
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.key);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        (
-            status,
-            if text.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).unwrap()
-            },
-        )
-    }
-}
 
 fn hook(title: &str) -> Value {
     json!({
@@ -759,15 +711,37 @@ async fn the_openapi_document_describes_every_route() {
     assert_eq!(
         routes,
         [
+            "DELETE /api/v1/contacts/{id}",
+            "DELETE /api/v1/contacts/{id}/assignments/{user_id}",
+            "DELETE /api/v1/contacts/{id}/flags/{flag}",
+            "DELETE /api/v1/contacts/{id}/statuses/{status}",
+            "DELETE /api/v1/contacts/{id}/todos/{todo_id}",
+            "DELETE /api/v1/settings/{kind}/{id}",
             "DELETE /api/v1/webhooks/{id}",
+            "GET /api/v1/account",
+            "GET /api/v1/contacts",
+            "GET /api/v1/contacts/{id}",
             "GET /api/v1/deliveries",
             "GET /api/v1/deliveries/{id}",
             "GET /api/v1/events",
+            "GET /api/v1/settings/{kind}",
+            "GET /api/v1/settings/{kind}/{id}",
             "GET /api/v1/webhooks",
             "GET /api/v1/webhooks/{id}",
+            "PATCH /api/v1/account",
+            "PATCH /api/v1/contacts/{id}",
+            "PATCH /api/v1/contacts/{id}/todos/{todo_id}",
+            "PATCH /api/v1/settings/{kind}/{id}",
             "PATCH /api/v1/webhooks/{id}",
+            "POST /api/v1/contacts",
+            "POST /api/v1/contacts/{id}/assignments",
+            "POST /api/v1/contacts/{id}/flags",
+            "POST /api/v1/contacts/{id}/leads",
+            "POST /api/v1/contacts/{id}/statuses",
+            "POST /api/v1/contacts/{id}/todos",
             "POST /api/v1/deliveries/{id}/retry",
             "POST /api/v1/events",
+            "POST /api/v1/settings/{kind}",
             "POST /api/v1/webhooks",
             "POST /api/v1/webhooks/{id}/rotate-secret",
             "POST /api/v1/webhooks/{id}/test",
@@ -841,7 +815,11 @@ async fn the_openapi_document_describes_every_route() {
         .create_api_key(&account.id, "examples")
         .await
         .unwrap();
-    for (path, status) in [("/api/v1/webhooks", 201), ("/api/v1/events", 202)] {
+    for (path, status) in [
+        ("/api/v1/webhooks", 201),
+        ("/api/v1/events", 202),
+        ("/api/v1/contacts", 201),
+    ] {
         let example =
             &doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["example"];
         assert!(example.is_object(), "{path} has an example");

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use engine::model::{Role, Trigger, WebhookInput};
+use engine::model::{ItemKind, Role, Trigger, WebhookInput};
 use engine::testing::TestReceiver;
 
 use crate::support::{Running, client, start_with};
@@ -243,6 +243,181 @@ const TABLE: &[Row] = &[
         ),
         "/api/v1/deliveries/{delivery}/retry",
     ),
+    // Contacts, settings items and the account.
+    row(Api, "GET", "/api/v1/contacts", [401, 401, 200, 200]),
+    with_body(
+        row(Api, "POST", "/api/v1/contacts", [401, 401, 201, 201]),
+        r#"{"first_name":"TITLE"}"#,
+    ),
+    at(
+        row(Api, "GET", "/api/v1/contacts/{id}", [401, 401, 404, 200]),
+        "/api/v1/contacts/{contact}",
+    ),
+    with_body(
+        at(
+            row(Api, "PATCH", "/api/v1/contacts/{id}", [401, 401, 404, 200]),
+            "/api/v1/contacts/{contact}",
+        ),
+        r#"{"phone":"+1 555 0111"}"#,
+    ),
+    at(
+        row(Api, "DELETE", "/api/v1/contacts/{id}", [401, 401, 404, 200]),
+        "/api/v1/contacts/{contact}",
+    ),
+    with_body(
+        at(
+            row(
+                Api,
+                "POST",
+                "/api/v1/contacts/{id}/statuses",
+                [401, 401, 404, 200],
+            ),
+            "/api/v1/contacts/{contact}/statuses",
+        ),
+        r#"{"status":"Sold"}"#,
+    ),
+    at(
+        row(
+            Api,
+            "DELETE",
+            "/api/v1/contacts/{id}/statuses/{status}",
+            [401, 401, 404, 200],
+        ),
+        "/api/v1/contacts/{contact}/statuses/New",
+    ),
+    with_body(
+        at(
+            row(
+                Api,
+                "POST",
+                "/api/v1/contacts/{id}/flags",
+                [401, 401, 404, 200],
+            ),
+            "/api/v1/contacts/{contact}/flags",
+        ),
+        r#"{"flag":"Do not call"}"#,
+    ),
+    at(
+        row(
+            Api,
+            "DELETE",
+            "/api/v1/contacts/{id}/flags/{flag}",
+            [401, 401, 404, 200],
+        ),
+        "/api/v1/contacts/{contact}/flags/VIP",
+    ),
+    with_body(
+        at(
+            row(
+                Api,
+                "POST",
+                "/api/v1/contacts/{id}/assignments",
+                [401, 401, 404, 200],
+            ),
+            "/api/v1/contacts/{contact}/assignments",
+        ),
+        r#"{"user_id":"{user}"}"#,
+    ),
+    at(
+        row(
+            Api,
+            "DELETE",
+            "/api/v1/contacts/{id}/assignments/{user_id}",
+            [401, 401, 404, 200],
+        ),
+        "/api/v1/contacts/{contact}/assignments/{assigned}",
+    ),
+    with_body(
+        at(
+            row(
+                Api,
+                "POST",
+                "/api/v1/contacts/{id}/leads",
+                [401, 401, 404, 201],
+            ),
+            "/api/v1/contacts/{contact}/leads",
+        ),
+        r#"{"type":"call"}"#,
+    ),
+    with_body(
+        at(
+            row(
+                Api,
+                "POST",
+                "/api/v1/contacts/{id}/todos",
+                [401, 401, 404, 201],
+            ),
+            "/api/v1/contacts/{contact}/todos",
+        ),
+        r#"{"title":"Call back"}"#,
+    ),
+    with_body(
+        at(
+            row(
+                Api,
+                "PATCH",
+                "/api/v1/contacts/{id}/todos/{todo_id}",
+                [401, 401, 404, 200],
+            ),
+            "/api/v1/contacts/{contact}/todos/{todo}",
+        ),
+        r#"{"done":true}"#,
+    ),
+    at(
+        row(
+            Api,
+            "DELETE",
+            "/api/v1/contacts/{id}/todos/{todo_id}",
+            [401, 401, 404, 200],
+        ),
+        "/api/v1/contacts/{contact}/todos/{todo}",
+    ),
+    at(
+        row(Api, "GET", "/api/v1/settings/{kind}", [401, 401, 200, 200]),
+        "/api/v1/settings/statuses",
+    ),
+    with_body(
+        at(
+            row(Api, "POST", "/api/v1/settings/{kind}", [401, 401, 201, 201]),
+            "/api/v1/settings/sources",
+        ),
+        r#"{"name":"TITLE"}"#,
+    ),
+    at(
+        row(
+            Api,
+            "GET",
+            "/api/v1/settings/{kind}/{id}",
+            [401, 401, 404, 200],
+        ),
+        "/api/v1/settings/sources/{source}",
+    ),
+    with_body(
+        at(
+            row(
+                Api,
+                "PATCH",
+                "/api/v1/settings/{kind}/{id}",
+                [401, 401, 404, 200],
+            ),
+            "/api/v1/settings/sources/{source}",
+        ),
+        r#"{"active":false}"#,
+    ),
+    at(
+        row(
+            Api,
+            "DELETE",
+            "/api/v1/settings/{kind}/{id}",
+            [401, 401, 404, 200],
+        ),
+        "/api/v1/settings/sources/{source}",
+    ),
+    row(Api, "GET", "/api/v1/account", [401, 401, 200, 200]),
+    with_body(
+        row(Api, "PATCH", "/api/v1/account", [401, 401, 200, 200]),
+        r#"{"external_ref":"REF-1"}"#,
+    ),
     // Last: it ends the caller's session.
     row(Form, "POST", "/api/logout", [200, 200, 200, 200]),
 ];
@@ -256,6 +431,13 @@ struct Targets {
     hook: String,
     delivery: String,
     run: String,
+    /// A contact with the status New, the flag VIP, an assigned user and
+    /// a to-do; a user to assign not yet on it; a source.
+    contact: String,
+    assigned: String,
+    user: String,
+    todo: String,
+    source: String,
 }
 
 struct World {
@@ -291,7 +473,14 @@ async fn every_route_answers_each_caller_as_the_table_says() {
                 ));
             }
             if matches!(caller, Caller::OtherAdmin) {
-                for id in [&targets.hook, &targets.delivery, &targets.run] {
+                for id in [
+                    &targets.hook,
+                    &targets.delivery,
+                    &targets.run,
+                    &targets.contact,
+                    &targets.todo,
+                    &targets.source,
+                ] {
                     assert!(
                         !body.contains(id.as_str()),
                         "{} {} shows another account's {id}",
@@ -446,10 +635,82 @@ async fn targets(world: &World) -> Targets {
         .unwrap();
     assert!(run.status().is_success(), "a retry run starts");
     let run: String = run.json().await.unwrap();
+    let by = engine::model::ChangedBy {
+        actor: None,
+        via: engine::model::Via::Api,
+    };
+    let item = |name: &str| engine::model::ItemInput {
+        name: name.to_string(),
+        company: Some("North".into()),
+        email: None,
+        active: true,
+    };
+    let (contact, _) = store
+        .create_contact(
+            &account.id,
+            engine::model::ContactInput {
+                first_name: "Ann".into(),
+                ..Default::default()
+            },
+            &by,
+        )
+        .await
+        .unwrap();
+    let mut users = Vec::new();
+    for _ in 0..2 {
+        let (user, _) = store
+            .create_item(
+                &account.id,
+                ItemKind::User,
+                item(&engine::ids::new_id("Sam")),
+                &by,
+            )
+            .await
+            .unwrap();
+        users.push(user.id);
+    }
+    store
+        .assign(&account.id, &contact.id, &users[0], &by)
+        .await
+        .unwrap();
+    for (kind, name) in [(ItemKind::Status, "New"), (ItemKind::Flag, "VIP")] {
+        store
+            .add_label(&account.id, &contact.id, kind, name, &by)
+            .await
+            .unwrap();
+    }
+    let (todo, _) = store
+        .add_todo(
+            &account.id,
+            &contact.id,
+            engine::model::TodoInput {
+                title: "Call".into(),
+                due_at: None,
+                done: false,
+                assigned_user_id: None,
+            },
+            &by,
+        )
+        .await
+        .unwrap();
+    let (source, _) = store
+        .create_item(
+            &account.id,
+            ItemKind::Source,
+            item(&engine::ids::new_id("Src")),
+            &by,
+        )
+        .await
+        .unwrap();
     Targets {
         hook: view.id,
         delivery,
         run,
+        contact: contact.id,
+        assigned: users[0].clone(),
+        user: users[1].clone(),
+        todo: todo.id,
+        source: source.id,
     }
 }
 
@@ -462,6 +723,11 @@ async fn call(world: &World, row: &Row, i: usize, targets: &Targets) -> (u16, St
             .replace("{hook}", &targets.hook)
             .replace("{delivery}", &targets.delivery)
             .replace("{run}", &targets.run)
+            .replace("{contact}", &targets.contact)
+            .replace("{assigned}", &targets.assigned)
+            .replace("{user}", &targets.user)
+            .replace("{todo}", &targets.todo)
+            .replace("{source}", &targets.source)
     };
     let path = fill(row.path.unwrap_or(row.route));
     let method = reqwest::Method::from_bytes(row.method.as_bytes()).unwrap();

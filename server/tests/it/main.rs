@@ -5,6 +5,7 @@
 
 mod api;
 mod authorization;
+mod contacts;
 mod crash;
 mod floods;
 mod forgery;

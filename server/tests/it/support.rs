@@ -127,3 +127,53 @@ impl Running {
         self.task.await.unwrap().unwrap();
     }
 }
+
+/// A CRM program's view of the REST API: a key of the default account.
+pub struct Api {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub key: String,
+}
+
+impl Api {
+    pub async fn new(server: &Running) -> Api {
+        let account = server.store.ensure_default_account().await.unwrap();
+        let key = server
+            .store
+            .create_api_key(&account.id, "crm")
+            .await
+            .unwrap();
+        Api {
+            http: client(),
+            base: format!("{}/api/v1", server.base),
+            key,
+        }
+    }
+
+    /// The status and JSON body (null when empty) of one call.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            if text.is_empty() {
+                serde_json::Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap()
+            },
+        )
+    }
+}
