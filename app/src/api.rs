@@ -10,6 +10,8 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
 
+pub mod records;
+
 /// What saving the webhook form gives the page back.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum SaveOutcome {

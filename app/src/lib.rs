@@ -7,7 +7,8 @@
 //!   and, under `ssr`, the shared [`api::ssr::AppState`].
 //! - [`pages`]: the layout and one module per page: setup, login, the
 //!   webhooks list, the webhook form with its live preview, and the reports
-//!   (webhooks report, delivery history, delivery detail, retry-all).
+//!   (webhooks report, delivery history, delivery detail, retry-all), the
+//!   contacts and their settings.
 //! - `throttle` (server only): sign-in attempts by address and by email.
 
 pub mod api;
@@ -85,6 +86,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/webhooks") view=pages::webhooks::WebhooksPage ssr=SsrMode::Async />
                 <Route path=path!("/webhooks/new") view=pages::form::NewWebhookPage ssr=SsrMode::Async />
                 <Route path=path!("/webhooks/:id") view=pages::form::EditWebhookPage ssr=SsrMode::Async />
+                <Route path=path!("/contacts") view=pages::contacts::ContactsPage ssr=SsrMode::Async />
+                <Route path=path!("/contacts/new") view=pages::contact::NewContactPage ssr=SsrMode::Async />
+                <Route path=path!("/contacts/:id") view=pages::contact::ContactPage ssr=SsrMode::Async />
+                <Route path=path!("/settings") view=pages::settings::SettingsPage ssr=SsrMode::Async />
                 <Route path=path!("/reports") view=pages::reports::ReportPage ssr=SsrMode::Async />
                 <Route path=path!("/reports/history") view=pages::history::HistoryPage ssr=SsrMode::Async />
                 <Route path=path!("/reports/deliveries/:id") view=pages::delivery::DeliveryPage ssr=SsrMode::Async />

@@ -10,14 +10,20 @@
 //! - [`chart`]: the report's chart, drawn as SVG on the server.
 //! - [`history`]: delivery history with filters, pages and CSV export.
 //! - [`delivery`]: one delivery's attempts, resend; retry-all progress.
+//! - [`contacts`]: the contacts list with search and filters; [`contact`]
+//!   one contact with its statuses, flags, users, leads, to-dos and
+//!   deliveries; [`settings`] the account and its settings items.
 
 pub mod chart;
+pub mod contact;
+pub mod contacts;
 pub mod delivery;
 pub mod form;
 pub mod history;
 pub mod inputs;
 pub mod login;
 pub mod reports;
+pub mod settings;
 pub mod setup;
 pub mod webhooks;
 
@@ -47,8 +53,10 @@ pub fn Layout(user: User, children: Children) -> impl IntoView {
             <a class="brand" href="/webhooks">"Postback"</a>
             <nav aria-label="Main">
                 <a href="/webhooks" data-testid="nav-webhooks">"Webhooks"</a>
+                <a href="/contacts" data-testid="nav-contacts">"Contacts"</a>
                 <a href="/reports" data-testid="nav-reports">"Reports"</a>
                 <a href="/reports/history" data-testid="nav-history">"History"</a>
+                <a href="/settings" data-testid="nav-settings">"Settings"</a>
             </nav>
             <div class="who">
                 <span data-testid="current-user">{user.email.clone()}</span>

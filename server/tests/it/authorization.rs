@@ -116,7 +116,23 @@ const TABLE: &[Row] = &[
         row(Page, "GET", "/reports/retries/{id}", [303, 200, 404, 200]),
         "/reports/retries/{run}",
     ),
+    row(Page, "GET", "/contacts", [303, 200, 200, 200]),
+    row(Page, "GET", "/contacts/new", [303, 403, 200, 200]),
+    at(
+        row(Page, "GET", "/contacts/{id}", [303, 200, 404, 200]),
+        "/contacts/{contact}",
+    ),
+    row(Page, "GET", "/settings", [303, 200, 200, 200]),
     // Server functions: reading.
+    with_body(
+        row(Json, "POST", "/api/contacts", [401, 200, 200, 200]),
+        r#"{"filter":{},"cursor":null}"#,
+    ),
+    with_body(
+        row(Json, "POST", "/api/contact", [401, 200, 404, 200]),
+        r#"{"id":"{contact}"}"#,
+    ),
+    row(Form, "POST", "/api/settings", [401, 200, 200, 200]),
     row(Form, "POST", "/api/me", [200, 200, 200, 200]),
     row(Form, "POST", "/api/setup_asks_token", [200, 200, 200, 200]),
     row(Form, "POST", "/api/webhooks", [401, 200, 200, 200]),
@@ -417,6 +433,39 @@ const TABLE: &[Row] = &[
     with_body(
         row(Api, "PATCH", "/api/v1/account", [401, 401, 200, 200]),
         r#"{"external_ref":"REF-1"}"#,
+    ),
+    // The console's contacts and settings.
+    with_body(
+        row(Form, "POST", "/api/save_contact", [401, 403, 404, 200]),
+        "id={contact}&first_name=Ann&last_name=Other",
+    ),
+    with_body(
+        row(Form, "POST", "/api/change_contact", [401, 403, 404, 200]),
+        "id={contact}&change=add_status&value=Sold",
+    ),
+    with_body(
+        row(Form, "POST", "/api/add_lead", [401, 403, 404, 200]),
+        "id={contact}&lead_type=call",
+    ),
+    with_body(
+        row(Form, "POST", "/api/add_todo", [401, 403, 404, 200]),
+        "id={contact}&title=Call",
+    ),
+    with_body(
+        row(Form, "POST", "/api/change_todo", [401, 403, 404, 200]),
+        "id={contact}&todo_id={todo}&change=done",
+    ),
+    with_body(
+        row(Form, "POST", "/api/delete_contact", [401, 403, 404, 200]),
+        "id={contact}",
+    ),
+    with_body(
+        row(Form, "POST", "/api/save_account", [401, 403, 200, 200]),
+        "name=default&external_ref=REF-2",
+    ),
+    with_body(
+        row(Form, "POST", "/api/save_item", [401, 403, 404, 200]),
+        "kind=sources&id={source}&name=TITLE&active=on",
     ),
     // Last: it ends the caller's session.
     row(Form, "POST", "/api/logout", [200, 200, 200, 200]),
