@@ -128,6 +128,29 @@ test.describe.serial('contacts', () => {
     await expect(page.getByTestId('no-contacts')).toBeVisible();
   });
 
+  test('execute a webhook on a contact and see the receiver\'s answer', async ({ page }) => {
+    await new LoginPage(page).loginAs(admin.email, admin.password);
+    await page.goto('/contacts?q=jane');
+    await hydrated(page);
+    await page.getByTestId('contact-link').first().click();
+    await expect(page).toHaveURL(/\/contacts\/con_/);
+    await hydrated(page);
+    const before = thanks.received.length;
+    await page.getByTestId('execute-webhook').selectOption({ label: 'Thank-you card printer' });
+    // The exact request, before anything is sent.
+    await expect(page.getByTestId('execute-request')).toContainText('"email":"jane.doe@example.com"');
+    expect(thanks.received.length).toBe(before);
+    await page.getByTestId('execute-send').click();
+    await expect(page.getByTestId('test-status')).toHaveText('200');
+    await expect(page.getByTestId('test-response-body')).toHaveText('thank you noted');
+    expect(thanks.received.length).toBe(before + 1);
+    expect(JSON.parse(thanks.received[before].body)).toMatchObject({ dealer: 'DEALER-42', email: 'jane.doe@example.com' });
+    // Recorded as a manual delivery about this contact.
+    await expect(page.getByTestId('contact-delivery').filter({ hasText: 'manual' })).toHaveCount(1);
+    await page.getByTestId('test-delivery-link').click();
+    await expect(page).toHaveURL(/\/reports\/deliveries\/dlv_/);
+  });
+
   test('settings: the receiver id and a user to assign', async ({ page }) => {
     await new LoginPage(page).loginAs(admin.email, admin.password);
     await page.getByTestId('nav-settings').click();

@@ -154,6 +154,12 @@ impl Engine {
             .store
             .create_test_delivery(account_id, webhook_id, event_type)
             .await?;
+        self.send_now(job).await
+    }
+
+    /// Attempts a direct delivery (a test or manual send) here, records
+    /// it, and says what happened.
+    pub(crate) async fn send_now(&self, job: Job) -> Result<TestSend> {
         let outcome = self.attempt(job).await?;
         Ok(TestSend {
             delivery_id: outcome.job.delivery_id.clone(),

@@ -12,7 +12,8 @@ use crate::model::{DeliveryStatus, Event, ReceivedResponse, SentRequest, Webhook
 #[derive(Clone, Debug)]
 pub struct Job {
     pub delivery_id: String,
-    /// A test send: recorded, but it says nothing about the webhook's health.
+    /// A test send or a manual one (execute webhook): recorded, but it says
+    /// nothing about the webhook's health.
     pub test: bool,
     pub account_id: String,
     pub webhook_id: String,

@@ -3,8 +3,16 @@
 //! attempted at once), then clears them. If the engine cannot take them
 //! now, the change stands and the upkeep sends them shortly.
 
+use serde_json::{Value, json};
+
+use crate::clock::{from_ms, now_ms};
 use crate::handle::Engine;
-use crate::model::{Account, EmittedEvent, Saved};
+use crate::ids::new_id;
+use crate::model::{
+    Account, AccountRef, Actor, ContactDetail, EmittedEvent, Event, Saved, TestSend, WebhookInput,
+    noun_of,
+};
+use crate::render::RenderedRequest;
 use crate::store::{Outbox, Result, Store};
 
 /// Outbox rows older than this are taken as left by a stopped process or
@@ -55,6 +63,120 @@ impl Engine {
             record,
             events: self.emit(account, outbox).await,
         }
+    }
+}
+
+/// The event a webhook sends when it is run on one contact ("execute
+/// webhook"): of the webhook's first trigger's type (`contact.updated`
+/// when it has none), with the data that type carries: the contact itself
+/// for contact events; the contact's latest lead or to-do with the contact
+/// inside for lead and to-do events; the contact inside for any other.
+pub fn contact_event_for(
+    webhook: &WebhookInput,
+    detail: &ContactDetail,
+    account: &Account,
+    actor: Option<Actor>,
+) -> Event {
+    let event_type = webhook
+        .triggers
+        .first()
+        .map(|t| t.event_type.clone())
+        .unwrap_or_else(|| "contact.updated".into());
+    let contact = serde_json::to_value(&detail.contact).unwrap_or(Value::Null);
+    let with_contact = |record: Option<Value>| {
+        let mut data = record.unwrap_or_else(|| json!({"contact_id": detail.contact.id}));
+        data["contact"] = contact.clone();
+        data
+    };
+    let data = match noun_of(&event_type) {
+        "contact" => contact.clone(),
+        "lead" => with_contact(
+            detail
+                .leads
+                .first()
+                .and_then(|l| serde_json::to_value(l).ok()),
+        ),
+        "todo" => with_contact(
+            detail
+                .todos
+                .first()
+                .and_then(|t| serde_json::to_value(t).ok()),
+        ),
+        _ => json!({ "contact": contact }),
+    };
+    Event {
+        id: new_id("evt"),
+        event_type,
+        account: AccountRef::from(account),
+        occurred_at: from_ms(now_ms()),
+        actor,
+        data,
+    }
+}
+
+impl Engine {
+    /// The request a webhook would send for this contact, secrets masked:
+    /// what "execute webhook" shows before it sends.
+    pub async fn execute_preview(
+        &self,
+        account_id: &str,
+        webhook_id: &str,
+        contact_id: &str,
+    ) -> Result<RenderedRequest> {
+        let store = self.store();
+        let detail = store.contact_detail(account_id, contact_id).await?;
+        let webhook = chosen_webhook(store, account_id, webhook_id).await?;
+        let account = store.account(account_id).await?;
+        let event = contact_event_for(&webhook.input, &detail, &account, None);
+        crate::render::render(&webhook.input, &event).map_err(|e| {
+            crate::Error::field(
+                "webhook_id",
+                "cannot_render",
+                format!("This webhook cannot render the contact: {e}"),
+            )
+        })
+    }
+
+    /// Runs a webhook on one contact now (active or not, whatever its
+    /// triggers): one attempt, recorded as a manual delivery about the
+    /// contact, and what the receiver answered.
+    pub async fn execute(
+        &self,
+        account_id: &str,
+        webhook_id: &str,
+        contact_id: &str,
+        actor: Option<Actor>,
+    ) -> Result<TestSend> {
+        let store = self.store();
+        let detail = store.contact_detail(account_id, contact_id).await?;
+        let webhook = chosen_webhook(store, account_id, webhook_id).await?;
+        let account = store.account(account_id).await?;
+        let event = contact_event_for(&webhook.input, &detail, &account, actor);
+        let about = crate::reports::RecordRef {
+            id: Some(detail.contact.id.clone()),
+            label: Some(detail.contact.display_name()),
+        };
+        let job = store
+            .create_direct_delivery(account_id, webhook_id, event, Some(about))
+            .await?;
+        self.send_now(job).await
+    }
+}
+
+/// The webhook a user chose to run; one that is not there is the field's
+/// fault (the contact was found).
+async fn chosen_webhook(
+    store: &Store,
+    account_id: &str,
+    webhook_id: &str,
+) -> Result<crate::model::WebhookView> {
+    match store.webhook(account_id, webhook_id).await {
+        Err(crate::Error::NotFound) => Err(crate::Error::field(
+            "webhook_id",
+            "unknown_webhook",
+            "There is no such webhook in this account; choose one from the list.",
+        )),
+        other => other,
     }
 }
 

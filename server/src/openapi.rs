@@ -43,6 +43,7 @@ use utoipa::{Modify, OpenApi};
         crate::api::contacts::unassign,
         crate::api::contacts::add_lead,
         crate::api::contacts::add_todo,
+        crate::api::contacts::execute,
         crate::api::contacts::patch_todo,
         crate::api::contacts::delete_todo,
         crate::api::settings::list_items,

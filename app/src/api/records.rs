@@ -597,3 +597,36 @@ pub async fn save_item(
         )),
     }
 }
+
+/// The request a webhook would send for this contact, secrets masked:
+/// shown before "execute webhook" sends it. Admins only.
+#[server(endpoint = "execute_preview")]
+pub async fn execute_preview(
+    id: String,
+    webhook_id: String,
+) -> Result<engine::render::RenderedRequest, ServerFnError> {
+    let (_, user) = crate::api::ssr::require_admin().await?;
+    crate::api::ssr::state()?
+        .engine
+        .execute_preview(&user.account_id, &webhook_id, &id)
+        .await
+        .map_err(ssr::missing)
+}
+
+/// Runs a webhook on this contact now and says what the receiver
+/// answered; recorded as a manual delivery. Admins only.
+#[server(endpoint = "execute_webhook")]
+pub async fn execute_webhook(
+    id: String,
+    webhook_id: String,
+) -> Result<engine::model::TestSend, ServerFnError> {
+    let (_, user) = crate::api::ssr::require_admin().await?;
+    let actor = ssr::by(&user).actor;
+    let sent = crate::api::ssr::state()?
+        .engine
+        .execute(&user.account_id, &webhook_id, &id, actor)
+        .await
+        .map_err(ssr::missing)?;
+    tracing::info!(user = %user.id, contact = %id, webhook = %webhook_id, delivery = %sent.delivery_id, "webhook executed on a contact");
+    Ok(sent)
+}

@@ -14,9 +14,10 @@ use leptos_router::hooks::use_params_map;
 use super::contacts::ItemSelect;
 use super::{ErrorPanel, Layout, StatusBadge, error_message, fmt_time};
 use crate::api::records::{
-    AddLead, AddTodo, ChangeContact, ChangeTodo, ContactChange, DeleteContact, Items, SaveContact,
-    custom_fields_text, load_contact,
+    AddLead, AddTodo, ChangeContact, ChangeTodo, ContactChange, DeleteContact, ExecutePreview,
+    ExecuteWebhook, Items, SaveContact, custom_fields_text, load_contact,
 };
+use crate::pages::form::panels::TestResult;
 
 /// The page's actions; a change that was done reloads the page's data.
 #[derive(Clone, Copy)]
@@ -34,6 +35,10 @@ struct Actions {
     /// The add-a-lead and add-a-to-do forms, emptied once their change is done.
     lead_form: NodeRef<leptos::html::Form>,
     todo_form: NodeRef<leptos::html::Form>,
+    /// "Execute webhook": the webhook chosen, its request, the send.
+    chosen: RwSignal<String>,
+    preview: ServerAction<ExecutePreview>,
+    execute: ServerAction<ExecuteWebhook>,
 }
 
 impl Actions {
@@ -48,7 +53,16 @@ impl Actions {
             latest: RwSignal::new(None),
             lead_form: NodeRef::new(),
             todo_form: NodeRef::new(),
+            chosen: RwSignal::new(String::new()),
+            preview: ServerAction::new(),
+            execute: ServerAction::new(),
         };
+        // A send adds a delivery to the page's list.
+        Effect::new(move |_| {
+            if let Some(Ok(_)) = actions.execute.value().get() {
+                actions.done.update(|n| *n += 1);
+            }
+        });
         let watch = move |value: Signal<Option<Result<ContactChange, ServerFnError>>>,
                           form: Option<NodeRef<leptos::html::Form>>| {
             Effect::new(move |_| {
@@ -155,6 +169,7 @@ pub fn ContactPage() -> impl IntoView {
                                         }}
                                     </section>
                                     <div>
+                                        {admin.then(|| view! { <ExecutePanel id=id.clone() webhooks=view.webhooks.clone() actions /> })}
                                         <Labels detail=detail.clone() items=view.items.clone() admin actions />
                                         <Leads detail=detail.clone() items=view.items.clone() admin actions />
                                         <Todos detail=detail.clone() items=view.items.clone() admin actions />
@@ -588,6 +603,85 @@ fn Todos(detail: ContactDetail, items: Items, admin: bool, actions: Actions) -> 
     }
 }
 
+/// "Execute webhook": pick a webhook, see the exact request it will send
+/// for this contact (secrets masked), send it, see the answer.
+#[component]
+fn ExecutePanel(id: String, webhooks: Vec<WebhookTitle>, actions: Actions) -> impl IntoView {
+    let live: Vec<WebhookTitle> = webhooks.into_iter().filter(|w| !w.deleted).collect();
+    let Actions {
+        chosen,
+        preview,
+        execute,
+        ..
+    } = actions;
+    if chosen.get_untracked().is_empty()
+        && let Some(first) = live.first()
+    {
+        chosen.set(first.id.clone());
+    }
+    let preview_id = id.clone();
+    let show = move || {
+        preview.dispatch(ExecutePreview {
+            id: preview_id.clone(),
+            webhook_id: chosen.get_untracked(),
+        });
+    };
+    let send = move |_| {
+        execute.dispatch(ExecuteWebhook {
+            id: id.clone(),
+            webhook_id: chosen.get_untracked(),
+        });
+    };
+    let empty = live.is_empty();
+    view! {
+        <section class="panel" aria-labelledby="execute-h" data-testid="execute-panel">
+            <h2 id="execute-h">"Execute webhook"</h2>
+            {if empty {
+                view! { <p class="muted">"No webhooks yet: create one under Webhooks."</p> }.into_any()
+            } else {
+                let show_now = show.clone();
+                view! {
+                    <p class="hint">"Sends this contact through a webhook now, whatever its triggers; recorded in the history as a manual delivery."</p>
+                    <div class="row add-row">
+                        <div>
+                            <label for="execute-webhook">"Webhook"</label>
+                            <select id="execute-webhook" data-testid="execute-webhook"
+                                on:change=move |ev| { chosen.set(event_target_value(&ev)); show_now(); }>
+                                {live.into_iter().map(|w| {
+                                    let selected = w.id == chosen.get_untracked();
+                                    view! { <option value=w.id selected=selected>{w.title}</option> }
+                                }).collect_view()}
+                            </select>
+                        </div>
+                        <button type="button" class="small" data-testid="execute-preview"
+                            on:click=move |_| show()>"Show request"</button>
+                        <button type="button" class="primary" data-testid="execute-send"
+                            disabled=move || execute.pending().get() on:click=send>
+                            {move || if execute.pending().get() { "Sending…" } else { "Send now" }}
+                        </button>
+                    </div>
+                    {move || preview.value().get().map(|r| match r {
+                        Ok(request) => view! {
+                            <h3>"The request"</h3>
+                            <pre class="code" data-testid="execute-request">
+                                {format!("{} {}\n", request.method, request.url)}
+                                {request.headers.iter().map(|(k, v)| format!("{k}: {v}\n")).collect::<String>()}
+                                "webhook-id: evt_…\nwebhook-timestamp: …\nwebhook-signature: v1,…\n\n"
+                                {request.body.unwrap_or_default()}
+                            </pre>
+                        }.into_any(),
+                        Err(e) => view! { <p class="form-error" role="alert">{error_message(&e)}</p> }.into_any(),
+                    })}
+                    {move || execute.value().get().map(|r| match r {
+                        Ok(sent) => view! { <TestResult sent /> }.into_any(),
+                        Err(e) => view! { <p class="form-error" role="alert" data-testid="execute-error">{error_message(&e)}</p> }.into_any(),
+                    })}
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
 /// The latest deliveries about this contact, and a link to all of them.
 #[component]
 fn Deliveries(
@@ -623,7 +717,10 @@ fn Deliveries(
                                         <tr data-testid="contact-delivery">
                                             <td class="nowrap"><a href=format!("/reports/deliveries/{}", d.id)>{fmt_time(d.created_at)}</a></td>
                                             <td>{title}</td>
-                                            <td>{d.event_type.clone()}</td>
+                                            <td>
+                                                {d.event_type.clone()}
+                                                {d.manual.then(|| view! { <span class="badge off" title="Sent by hand: execute webhook">"manual"</span> })}
+                                            </td>
                                             <td><StatusBadge status=d.status /></td>
                                             <td class="last-response">{last}</td>
                                         </tr>

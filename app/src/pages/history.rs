@@ -180,6 +180,7 @@ fn Rows(rows: Vec<DeliveryState>, webhooks: Vec<WebhookTitle>) -> impl IntoView 
                                 <td>
                                     {d.event_type.clone()}
                                     {d.test.then(|| view! { <span class="badge off">"test"</span> })}
+                                    {d.manual.then(|| view! { <span class="badge off" title="Sent by hand: execute webhook">"manual"</span> })}
                                 </td>
                                 <td>
                                     {match d.record_id.clone() {

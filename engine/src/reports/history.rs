@@ -39,6 +39,9 @@ pub struct DeliveryState {
     pub record_label: Option<String>,
     /// A test send from the console or the API.
     pub test: bool,
+    /// A manual send of a real record ("execute webhook" on a contact).
+    #[serde(default)]
+    pub manual: bool,
 }
 
 impl DeliveryState {

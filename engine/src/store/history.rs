@@ -26,6 +26,7 @@ struct StateRow {
     record_id: Option<String>,
     record_label: Option<String>,
     is_test: bool,
+    manual: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -44,7 +45,7 @@ struct AttemptRow {
 macro_rules! state_columns {
     () => {
         "d.id, d.webhook_id, e.id AS event_id, e.type AS event_type, d.created_at, d.status, d.attempts, \
-         d.next_attempt_at, d.last_response_status, d.last_error, d.record_id, d.record_label, e.is_test"
+         d.next_attempt_at, d.last_response_status, d.last_error, d.record_id, d.record_label, e.is_test, e.manual"
     };
 }
 
@@ -112,7 +113,8 @@ impl TryFrom<StateRow> for DeliveryState {
             last_error: row.last_error,
             record_id: row.record_id,
             record_label: row.record_label,
-            test: row.is_test,
+            test: row.is_test && !row.manual,
+            manual: row.manual,
         })
     }
 }

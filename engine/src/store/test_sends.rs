@@ -1,6 +1,6 @@
 //! A test send's delivery: the sample event of a type (stored as a test,
 //! so it stays out of the event log) and one delivery that only the caller
-//! attempts, once.
+//! attempts, once; and the same for a manual send of a real record.
 
 use std::sync::Arc;
 
@@ -28,6 +28,34 @@ impl Store {
                 "An event type looks like noun.verb, e.g. contact.created.",
             ));
         }
+        let account = self.account(account_id).await?;
+        let sample = self
+            .catalog()
+            .sample(event_type)
+            .unwrap_or_else(|| crate::catalog::event_of(event_type, serde_json::Map::new()));
+        let event = Event {
+            id: new_id("evt"),
+            account: AccountRef::from(&account),
+            occurred_at: from_ms(now_ms()),
+            ..sample
+        };
+        self.create_direct_delivery(account_id, webhook_id, event, None)
+            .await
+    }
+
+    /// A delivery of `event` to one webhook that only the caller attempts,
+    /// once, whatever the webhook's triggers and state: a test send, or a
+    /// manual send of a real record ("execute webhook"), which names the
+    /// record it is `about` (the contact, also when the event is a lead's).
+    /// The event stays out of the event log.
+    pub async fn create_direct_delivery(
+        &self,
+        account_id: &str,
+        webhook_id: &str,
+        event: Event,
+        about: Option<crate::reports::RecordRef>,
+    ) -> Result<Job> {
+        let manual = about.is_some();
         let WebhookSecrets {
             mut webhook,
             signing_secrets,
@@ -36,32 +64,22 @@ impl Store {
             max_attempts: 1,
             schedule_s: vec![0],
         };
-        let account = self.account(account_id).await?;
         let now = now_ms();
-        let sample = self
-            .catalog()
-            .sample(event_type)
-            .unwrap_or_else(|| crate::catalog::event_of(event_type, serde_json::Map::new()));
-        let event = Event {
-            id: new_id("evt"),
-            account: AccountRef::from(&account),
-            occurred_at: from_ms(now),
-            ..sample
-        };
         let delivery_id = new_id("dlv");
-        let record = crate::reports::record_of(&event.data);
+        let record = about.unwrap_or_else(|| crate::reports::record_of(&event.data));
         on_writer!(&self.db, pool => {
             let mut tx = pool.begin_with(begin_write(pool)).await?;
             let seq: i64 = sqlx::query_scalar(
-                "INSERT INTO events (id, account_id, type, occurred_at, actor, data, is_test, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7) RETURNING seq",
+                "INSERT INTO events (id, account_id, type, occurred_at, actor, data, is_test, manual, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7, $8) RETURNING seq",
             )
             .bind(&event.id)
             .bind(account_id)
             .bind(&event.event_type)
-            .bind(now)
+            .bind(event.occurred_at.timestamp_millis())
             .bind(event.actor.as_ref().map(|a| serde_json::to_string(a).unwrap_or_default()))
             .bind(event.data.to_string())
+            .bind(manual)
             .bind(now)
             .fetch_one(&mut *tx)
             .await?;

@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use engine::Engine;
 use engine::model::{
     ChangedBy, Contact, ContactDetail, ContactFilter, ContactInput, ContactPage, EmittedEvent,
-    ItemKind, Lead, LeadInput, Saved, Todo, TodoInput, Via,
+    ItemKind, Lead, LeadInput, Saved, TestSend, Todo, TodoInput, Via,
 };
 use engine::store::Store;
 use serde::{Deserialize, Serialize};
@@ -36,6 +36,7 @@ pub(super) fn router() -> Router<ApiState> {
         .route("/contacts/{id}/assignments/{user_id}", delete(unassign))
         .route("/contacts/{id}/leads", post(add_lead))
         .route("/contacts/{id}/todos", post(add_todo))
+        .route("/contacts/{id}/execute", post(execute))
         .route(
             "/contacts/{id}/todos/{todo_id}",
             patch(patch_todo).delete(delete_todo),
@@ -529,4 +530,36 @@ pub(crate) async fn delete_todo(
     Ok(Json(Deleted {
         events: engine.emit(&account, outbox).await,
     }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteBody {
+    /// The webhook to run on the contact (`wh_…`), active or not.
+    webhook_id: String,
+}
+
+/// Runs a webhook on this contact now ("execute webhook"), whatever its
+/// triggers: the event of its first trigger's type about the contact, one
+/// attempt, recorded as a manual delivery; answers like a test send.
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/execute", tag = "contacts",
+    params(("id" = String, Path, description = "The contact's id")),
+    request_body(content = ExecuteBody),
+    responses(
+        (status = 200, description = "The request sent and the response, or the transport error", body = engine::model::TestSend),
+        Refused,
+        NotFound,
+        (status = 422, description = "No such webhook", body = ErrorBody),
+    ))]
+pub(crate) async fn execute(
+    State(engine): State<Engine>,
+    ApiAccount(account): ApiAccount,
+    Path(id): Path<String>,
+    body: Result<Json<ExecuteBody>, JsonRejection>,
+) -> Result<Json<TestSend>, ApiError> {
+    let Json(body) = body?;
+    let sent = engine
+        .execute(&account.id, &body.webhook_id, &id, None)
+        .await?;
+    Ok(Json(sent))
 }

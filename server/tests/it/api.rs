@@ -735,6 +735,7 @@ async fn the_openapi_document_describes_every_route() {
             "PATCH /api/v1/webhooks/{id}",
             "POST /api/v1/contacts",
             "POST /api/v1/contacts/{id}/assignments",
+            "POST /api/v1/contacts/{id}/execute",
             "POST /api/v1/contacts/{id}/flags",
             "POST /api/v1/contacts/{id}/leads",
             "POST /api/v1/contacts/{id}/statuses",

@@ -388,6 +388,18 @@ const TABLE: &[Row] = &[
         ),
         "/api/v1/contacts/{contact}/todos/{todo}",
     ),
+    with_body(
+        at(
+            row(
+                Api,
+                "POST",
+                "/api/v1/contacts/{id}/execute",
+                [401, 401, 404, 200],
+            ),
+            "/api/v1/contacts/{contact}/execute",
+        ),
+        r#"{"webhook_id":"{hook}"}"#,
+    ),
     at(
         row(Api, "GET", "/api/v1/settings/{kind}", [401, 401, 200, 200]),
         "/api/v1/settings/statuses",
@@ -454,6 +466,14 @@ const TABLE: &[Row] = &[
     with_body(
         row(Form, "POST", "/api/change_todo", [401, 403, 404, 200]),
         "id={contact}&todo_id={todo}&change=done",
+    ),
+    with_body(
+        row(Form, "POST", "/api/execute_preview", [401, 403, 404, 200]),
+        "id={contact}&webhook_id={hook}",
+    ),
+    with_body(
+        row(Form, "POST", "/api/execute_webhook", [401, 403, 404, 200]),
+        "id={contact}&webhook_id={hook}",
     ),
     with_body(
         row(Form, "POST", "/api/delete_contact", [401, 403, 404, 200]),

@@ -332,3 +332,104 @@ async fn bad_input_is_answered_on_its_field_and_nothing_changes() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executing_a_webhook_sends_the_contact_once_and_records_a_manual_delivery() {
+    let server = start_with(|args| args.delivery.allow_private_destinations = true).await;
+    let api = Api::new(&server).await;
+    let receiver = TestReceiver::start().await;
+    // Triggered by lead.created only, and off: executing runs it anyway.
+    let (_, hook) = api
+        .call(
+            Method::POST,
+            "/webhooks",
+            Some(json!({
+                "title": "Dialer", "url": receiver.url, "active": false,
+                "triggers": [{"event_type": "lead.created", "filters": []}],
+                "format": "json_mapped",
+                "mapping": [
+                    {"key": "phone", "value": {"field": "contact.phone"}},
+                    {"key": "lead", "value": {"field": "lead.type"}}
+                ]
+            })),
+        )
+        .await;
+    let (_, contact) = api
+        .call(
+            Method::POST,
+            "/contacts",
+            Some(json!({"first_name": "Jane", "phone": "+1 555 0100"})),
+        )
+        .await;
+    let id = contact["id"].as_str().unwrap().to_string();
+    api.call(
+        Method::POST,
+        &format!("/contacts/{id}/leads"),
+        Some(json!({"type": "chat"})),
+    )
+    .await;
+
+    let (status, sent) = api
+        .call(
+            Method::POST,
+            &format!("/contacts/{id}/execute"),
+            Some(json!({"webhook_id": hook["id"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{sent}");
+    assert_eq!(sent["response"]["status"], 200);
+    assert_eq!(receiver.received().len(), 1, "sent once, at once");
+    let body: Value = serde_json::from_slice(&receiver.received()[0].body).unwrap();
+    assert_eq!(body, json!({"phone": "+1 555 0100", "lead": "chat"}));
+
+    // In the history as a manual delivery about the contact; not an event
+    // of the account's log.
+    let delivery = sent["delivery_id"].as_str().unwrap();
+    let (_, page) = api
+        .call(Method::GET, &format!("/deliveries?record={id}"), None)
+        .await;
+    let ids: Vec<&str> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&delivery), "{page}");
+    let state = server
+        .store
+        .delivery(
+            &server.store.ensure_default_account().await.unwrap().id,
+            delivery,
+        )
+        .await
+        .unwrap();
+    assert!(state.manual && !state.test, "{state:?}");
+    let (_, log) = api
+        .call(Method::GET, "/events?type=lead.created", None)
+        .await;
+    assert_eq!(
+        log["data"].as_array().unwrap().len(),
+        1,
+        "only the real lead: {log}"
+    );
+
+    let (status, answer) = api
+        .call(
+            Method::POST,
+            &format!("/contacts/{id}/execute"),
+            Some(json!({"webhook_id": "wh_nope"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["error"]["field"], "webhook_id");
+    let (status, _) = api
+        .call(
+            Method::POST,
+            "/contacts/con_0000000000000000000a/execute",
+            Some(json!({"webhook_id": hook["id"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(receiver.received().len(), 1);
+    server.stop().await;
+}

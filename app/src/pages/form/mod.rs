@@ -15,7 +15,7 @@ mod authentication;
 mod delivery;
 mod destination;
 mod mapping;
-mod panels;
+pub(crate) mod panels;
 mod preview;
 mod state;
 mod triggers;

@@ -71,7 +71,7 @@ pub(super) fn TestPanel(id: String, types: Vec<String>) -> impl IntoView {
 }
 
 #[component]
-pub(super) fn TestResult(sent: TestSend) -> impl IntoView {
+pub(crate) fn TestResult(sent: TestSend) -> impl IntoView {
     let request = &sent.request;
     let request_text = format!(
         "{} {}\n{}\n\n{}",
@@ -95,8 +95,10 @@ pub(super) fn TestResult(sent: TestSend) -> impl IntoView {
         (None, Some(e)) => view! { <p class="form-error" role="alert" data-testid="test-error">{e}</p> }.into_any(),
         (None, None) => ().into_any(),
     };
+    let delivery = format!("/reports/deliveries/{}", sent.delivery_id);
     view! {
         <div class="test-result" data-testid="test-result">
+            <p><a href=delivery data-testid="test-delivery-link">"Open this delivery in the history"</a></p>
             <h3>"Request"</h3>
             <pre data-testid="test-request">{request_text}</pre>
             {answer}
