@@ -151,6 +151,20 @@ test.describe.serial('contacts', () => {
     await expect(page).toHaveURL(/\/reports\/deliveries\/dlv_/);
   });
 
+  test('a trigger offers ready-made filters with the account\'s own values', async ({ page }) => {
+    await new LoginPage(page).loginAs(admin.email, admin.password);
+    await page.goto('/webhooks/new');
+    await hydrated(page);
+    await page.getByTestId('trigger-type').first().fill('contact.status_added');
+    const ready = page.getByTestId('ready-filter').first();
+    await expect(ready.locator('option', { hasText: 'Status added is Thank You Note' })).toHaveCount(1);
+    await ready.selectOption({ label: 'Status added is Thank You Note' });
+    await expect(page.getByTestId('filter-field').first()).toHaveValue('contact.status');
+    await expect(page.getByTestId('filter-value').first()).toHaveValue('Thank You Note');
+    await page.getByTestId('trigger-type').first().fill('lead.created');
+    await expect(page.getByTestId('ready-filter').first().locator('option', { hasText: 'The contact is new' })).toHaveCount(1);
+  });
+
   test('settings: the receiver id and a user to assign', async ({ page }) => {
     await new LoginPage(page).loginAs(admin.email, admin.password);
     await page.getByTestId('nav-settings').click();

@@ -162,6 +162,111 @@ impl Catalog {
     }
 }
 
+/// The account's own values a trigger's ready-made filters offer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FilterChoices {
+    pub statuses: Vec<String>,
+    pub flags: Vec<String>,
+    pub sources: Vec<String>,
+    /// Users to assign: id and name.
+    pub users: Vec<(String, String)>,
+}
+
+/// A filter for a common case, with the words the picker shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReadyFilter {
+    pub label: String,
+    pub filter: crate::model::Filter,
+}
+
+/// The common filters of an event type, with the account's own values
+/// (PRODUCT.md section 2): lead type is call / chat / form / email, the
+/// contact is new or existing, status added is one of the account's
+/// statuses, assigned user is one of its users or the first from the
+/// company, and the like. Each names a field the type carries.
+pub fn ready_filters(event_type: &str, choices: &FilterChoices) -> Vec<ReadyFilter> {
+    use crate::model::{Filter, FilterOp};
+    let eq = |label: String, field: &str, value: Value| ReadyFilter {
+        label,
+        filter: Filter {
+            field: field.into(),
+            op: FilterOp::Eq,
+            value,
+        },
+    };
+    let mut out = Vec::new();
+    match event_type {
+        "lead.created" => {
+            for t in ["call", "chat", "form", "email"] {
+                out.push(eq(format!("Lead type is {t}"), "lead.type", json!(t)));
+            }
+            out.push(eq(
+                "The contact is new".into(),
+                "lead.contact_is_new",
+                json!("true"),
+            ));
+            out.push(eq(
+                "The contact is existing".into(),
+                "lead.contact_is_new",
+                json!("false"),
+            ));
+            for s in &choices.sources {
+                out.push(eq(format!("Lead source is {s}"), "lead.source", json!(s)));
+            }
+        }
+        "contact.status_added"
+        | "contact.status_removed"
+        | "contact.flag_added"
+        | "contact.flag_removed" => {
+            let (noun, field, values) = if event_type.contains("status") {
+                ("Status", "contact.status", &choices.statuses)
+            } else {
+                ("Flag", "contact.flag", &choices.flags)
+            };
+            let verb = if event_type.ends_with("added") {
+                "added"
+            } else {
+                "removed"
+            };
+            for v in values {
+                out.push(eq(format!("{noun} {verb} is {v}"), field, json!(v)));
+            }
+        }
+        "contact.assigned" => {
+            out.push(eq(
+                "Assigned user is the first from the company".into(),
+                "assigned_user.first_from_company",
+                json!("true"),
+            ));
+            for (id, name) in &choices.users {
+                out.push(eq(
+                    format!("Assigned user is {name}"),
+                    "assigned_user.id",
+                    json!(id),
+                ));
+            }
+        }
+        _ => {}
+    }
+    if event_type.starts_with("contact.") {
+        for s in &choices.statuses {
+            out.push(eq(
+                format!("The contact has the status {s}"),
+                "contact.statuses",
+                json!(s),
+            ));
+        }
+        for s in &choices.sources {
+            out.push(eq(
+                format!("The contact's source is {s}"),
+                "contact.source",
+                json!(s),
+            ));
+        }
+    }
+    out
+}
+
 /// `contact.address` names an object whose leaves are in the list.
 fn is_inside(leaf: &str, path: &str) -> bool {
     leaf.strip_prefix(path)
@@ -398,6 +503,61 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn ready_filters_offer_the_accounts_values_on_fields_the_type_carries() {
+        let catalog = Catalog::builtin();
+        let choices = FilterChoices {
+            statuses: vec!["Thank You Note".into(), "Sold".into()],
+            flags: vec!["VIP".into()],
+            sources: vec!["Website".into()],
+            users: vec![("itm_1".into(), "Jane".into())],
+        };
+        let labels = |t: &str| -> Vec<String> {
+            ready_filters(t, &choices)
+                .into_iter()
+                .map(|r| r.label)
+                .collect()
+        };
+        assert!(labels("lead.created").contains(&"Lead type is chat".to_string()));
+        assert!(labels("lead.created").contains(&"The contact is new".to_string()));
+        assert!(
+            labels("contact.status_added").contains(&"Status added is Thank You Note".to_string())
+        );
+        assert!(labels("contact.assigned").contains(&"Assigned user is Jane".to_string()));
+        assert!(
+            labels("contact.assigned")
+                .contains(&"Assigned user is the first from the company".to_string())
+        );
+        assert!(labels("deal.created").is_empty());
+        for t in catalog.types() {
+            for ready in ready_filters(t.name, &choices) {
+                assert!(
+                    catalog.has_field(t.name, &ready.filter.field),
+                    "{}: {} has no {}",
+                    ready.label,
+                    t.name,
+                    ready.filter.field
+                );
+                // Each picks the sample's own value when it is the sample's.
+                let sample = catalog.sample(t.name).unwrap();
+                assert!(crate::fields::resolve(&sample, &ready.filter.field).is_some());
+            }
+        }
+        // The new-contact pick matches a lead of a new contact.
+        let new = ready_filters("lead.created", &choices)
+            .into_iter()
+            .find(|r| r.label == "The contact is new")
+            .unwrap();
+        let trigger = crate::model::Trigger {
+            event_type: "lead.created".into(),
+            filters: vec![new.filter],
+        };
+        assert!(crate::matching::trigger_matches(
+            &trigger,
+            &catalog.sample("lead.created").unwrap()
+        ));
     }
 
     #[test]

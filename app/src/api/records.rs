@@ -630,3 +630,28 @@ pub async fn execute_webhook(
     tracing::info!(user = %user.id, contact = %id, webhook = %webhook_id, delivery = %sent.delivery_id, "webhook executed on a contact");
     Ok(sent)
 }
+
+/// The account's values the webhook form's ready-made filters offer.
+#[server(endpoint = "filter_choices")]
+pub async fn filter_choices() -> Result<engine::catalog::FilterChoices, ServerFnError> {
+    let (store, user) = crate::api::ssr::require_user().await?;
+    let items = ssr::items(&store, &user.account_id).await?;
+    let names = |items: &[RecordItem]| -> Vec<String> {
+        items
+            .iter()
+            .filter(|i| i.active)
+            .map(|i| i.name.clone())
+            .collect()
+    };
+    Ok(engine::catalog::FilterChoices {
+        statuses: names(&items.statuses),
+        flags: names(&items.flags),
+        sources: names(&items.sources),
+        users: items
+            .users
+            .iter()
+            .filter(|i| i.active)
+            .map(|i| (i.id.clone(), i.name.clone()))
+            .collect(),
+    })
+}

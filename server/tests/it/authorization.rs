@@ -133,6 +133,7 @@ const TABLE: &[Row] = &[
         r#"{"id":"{contact}"}"#,
     ),
     row(Form, "POST", "/api/settings", [401, 200, 200, 200]),
+    row(Form, "POST", "/api/filter_choices", [401, 200, 200, 200]),
     row(Form, "POST", "/api/me", [200, 200, 200, 200]),
     row(Form, "POST", "/api/setup_asks_token", [200, 200, 200, 200]),
     row(Form, "POST", "/api/webhooks", [401, 200, 200, 200]),

@@ -20,7 +20,7 @@ mod preview;
 mod state;
 mod triggers;
 
-use engine::catalog::Catalog;
+use engine::catalog::{Catalog, FilterChoices};
 use engine::model::{Role, Trigger, User, WebhookInput, WebhookView};
 use engine::validate::FieldError;
 use leptos::prelude::*;
@@ -40,12 +40,12 @@ use triggers::TriggerFields;
 
 #[component]
 pub fn NewWebhookPage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| get_webhook(None));
+    let data = Resource::new(|| (), |_| with_choices(None));
     view! {
         <Suspense fallback=|| view! { <p class="page">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok((user, _)) => view! { <Layout user=user.clone()><WebhookForm user hook=None /></Layout> }.into_any(),
+                    Ok((user, _, choices)) => view! { <Layout user=user.clone()><WebhookForm user hook=None choices /></Layout> }.into_any(),
                     Err(error) => view! { <ErrorPanel error /> }.into_any(),
                 }
             })}
@@ -56,17 +56,27 @@ pub fn NewWebhookPage() -> impl IntoView {
 #[component]
 pub fn EditWebhookPage() -> impl IntoView {
     let params = use_params_map();
-    let data = Resource::new(move || params.read().get("id"), get_webhook);
+    let data = Resource::new(move || params.read().get("id"), with_choices);
     view! {
         <Suspense fallback=|| view! { <p class="page">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok((user, hook)) => view! { <Layout user=user.clone()><WebhookForm user hook /></Layout> }.into_any(),
+                    Ok((user, hook, choices)) => view! { <Layout user=user.clone()><WebhookForm user hook choices /></Layout> }.into_any(),
                     Err(error) => view! { <ErrorPanel error /> }.into_any(),
                 }
             })}
         </Suspense>
     }
+}
+
+/// The webhook (none: a new one) and the account's values for the
+/// triggers' ready-made filters.
+async fn with_choices(
+    id: Option<String>,
+) -> Result<(User, Option<WebhookView>, FilterChoices), ServerFnError> {
+    let (user, hook) = get_webhook(id).await?;
+    let choices = crate::api::records::filter_choices().await?;
+    Ok((user, hook, choices))
 }
 
 pub(super) fn options<T: Copy>(
@@ -134,8 +144,10 @@ pub(super) fn LabeledText(
 }
 
 #[component]
-pub fn WebhookForm(user: User, hook: Option<WebhookView>) -> impl IntoView {
+pub fn WebhookForm(user: User, hook: Option<WebhookView>, choices: FilterChoices) -> impl IntoView {
     let readonly = user.role != Role::Admin;
+    // The triggers' ready-made filters offer the account's own values.
+    provide_context(StoredValue::new(choices));
     let id = hook.as_ref().map(|h| h.id.clone());
     let initial = hook
         .as_ref()

@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use engine::catalog::{FilterChoices, ready_filters};
 use engine::model::{Filter, FilterOp, Trigger};
 
 use super::state::{filter_row, trigger_row};
@@ -15,6 +16,8 @@ pub(super) fn TriggerFields(of: Fieldset) -> impl IntoView {
         errors,
         readonly,
     } = of;
+    let choices = use_context::<StoredValue<FilterChoices>>()
+        .unwrap_or_else(|| StoredValue::new(FilterChoices::default()));
     view! {
         <fieldset disabled=readonly>
             <legend>"Triggers"</legend>
@@ -33,6 +36,30 @@ pub(super) fn TriggerFields(of: Fieldset) -> impl IntoView {
                                     on:click=move |_| form.triggers.update(|ts| ts.retain(|x| x.id != t.id))>"Remove"</button>
                             </div>
                             {move || view! { <FieldErr errors field=format!("triggers[{}].event_type", index()) /> }}
+                            {move || {
+                                let ready = choices.with_value(|c| ready_filters(t.event_type.get().trim(), c));
+                                (!ready.is_empty()).then(|| {
+                                    let picks = ready.clone();
+                                    view! {
+                                        <div class="row">
+                                            <div>
+                                                <label class="visually-hidden" for=format!("ready-{}", t.id)>"Add a ready-made filter"</label>
+                                                <select id=format!("ready-{}", t.id) data-testid="ready-filter"
+                                                    on:change=move |ev| {
+                                                        let chosen = event_target_value(&ev);
+                                                        if let Some(pick) = chosen.parse::<usize>().ok().and_then(|n| picks.get(n)) {
+                                                            t.filters.update(|fs| fs.push(filter_row(&pick.filter)));
+                                                        }
+                                                        event_target::<leptos::web_sys::HtmlSelectElement>(&ev).set_value("");
+                                                    }>
+                                                    <option value="" selected>"Add a ready-made filter…"</option>
+                                                    {ready.iter().enumerate().map(|(n, r)| view! { <option value=n.to_string()>{r.label.clone()}</option> }).collect_view()}
+                                                </select>
+                                            </div>
+                                        </div>
+                                    }
+                                })
+                            }}
                             <For each=move || t.filters.get() key=|f| f.id let:f>
                                 {
                                     let findex = move || t.filters.with(|fs| fs.iter().position(|x| x.id == f.id).unwrap_or(0));
