@@ -165,6 +165,19 @@ test.describe.serial('contacts', () => {
     await expect(page.getByTestId('ready-filter').first().locator('option', { hasText: 'The contact is new' })).toHaveCount(1);
   });
 
+  test('an event type a program sent joins the trigger and field pickers', async ({ page, request }) => {
+    await api(request, 'post', '/events', { type: 'invoice.paid', data: { id: 'inv_7', total: 120.5 } });
+    await new LoginPage(page).loginAs(admin.email, admin.password);
+    await page.goto('/webhooks/new');
+    await hydrated(page);
+    await expect(page.locator('#event-types option[value="invoice.paid"]')).toHaveCount(1);
+    await page.getByTestId('url').fill('https://crm.example.com/hook');
+    await page.getByTestId('trigger-type').first().fill('invoice.paid');
+    await expect(page.locator('#field-options option[value="invoice.total"]')).toHaveCount(1);
+    await page.getByTestId('preview-type').selectOption('invoice.paid');
+    await expect(page.getByTestId('preview-body')).toContainText('inv_7');
+  });
+
   test('settings: the receiver id and a user to assign', async ({ page }) => {
     await new LoginPage(page).loginAs(admin.email, admin.password);
     await page.getByTestId('nav-settings').click();

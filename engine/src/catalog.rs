@@ -24,8 +24,19 @@ const NESTED_NOUNS: [&str; 6] = [
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct EventType {
-    pub name: &'static str,
-    pub description: &'static str,
+    pub name: String,
+    pub description: String,
+    /// Sent by the account's own programs rather than built in.
+    pub own: bool,
+}
+
+/// An event type an account's programs sent that is not built in, with
+/// the data of the first such event as its sample.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OwnEventType {
+    pub name: String,
+    pub sample: Value,
+    pub first_seen_at: DateTime<Utc>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -35,11 +46,14 @@ pub struct FieldInfo {
     pub example: String,
 }
 
-/// The built-in event types. Types the API receives beyond these are
-/// accepted too; they carry whatever fields their records have.
+/// The built-in event types and, for one account, the types its programs
+/// sent beyond these (PRODUCT.md section 3). Any well-formed type is
+/// accepted; the catalog is what the pickers offer.
 #[derive(Debug)]
 pub struct Catalog {
     types: Vec<EventType>,
+    /// The sample data of each own type, by name.
+    own_samples: std::collections::HashMap<String, Value>,
 }
 
 const TYPES: &[(&str, &str)] = &[
@@ -102,9 +116,34 @@ impl Catalog {
         Catalog {
             types: TYPES
                 .iter()
-                .map(|&(name, description)| EventType { name, description })
+                .map(|&(name, description)| EventType {
+                    name: name.into(),
+                    description: description.into(),
+                    own: false,
+                })
                 .collect(),
+            own_samples: Default::default(),
         }
+    }
+
+    /// The built-in types followed by an account's own, oldest first.
+    pub fn with_own(own: Vec<OwnEventType>) -> Self {
+        let mut catalog = Catalog::builtin();
+        for t in own {
+            if catalog.contains(&t.name) {
+                continue;
+            }
+            catalog.types.push(EventType {
+                description: format!(
+                    "Sent by your programs, first on {}",
+                    t.first_seen_at.format("%-d %b %Y")
+                ),
+                name: t.name.clone(),
+                own: true,
+            });
+            catalog.own_samples.insert(t.name, t.sample);
+        }
+        catalog
     }
 
     pub fn types(&self) -> &[EventType] {
@@ -115,9 +154,20 @@ impl Catalog {
         self.types.iter().any(|t| t.name == event_type)
     }
 
-    /// A realistic sample event of a built-in type.
+    /// Whether a type is one of the built-in ones.
+    pub fn is_builtin(event_type: &str) -> bool {
+        TYPES.iter().any(|&(name, _)| name == event_type)
+    }
+
+    /// A sample event of a type: a realistic record for a built-in type,
+    /// the first event's data for an account's own.
     pub fn sample(&self, event_type: &str) -> Option<Event> {
-        self.contains(event_type).then(|| sample_event(event_type))
+        if Catalog::is_builtin(event_type) {
+            return Some(sample_event(event_type));
+        }
+        let data = self.own_samples.get(event_type)?;
+        let data = data.as_object().cloned().unwrap_or_default();
+        Some(event_of(event_type, data))
     }
 
     /// The fields an event type carries, envelope first.
@@ -150,15 +200,18 @@ impl Catalog {
         Some(fields)
     }
 
-    /// Whether a field path is one an event of this type carries. Types not
-    /// in the catalog (sent by the API) may carry anything.
+    /// Whether a field path is one an event of this type carries. Types
+    /// not built in (sent by the API) may carry anything: one event's
+    /// data does not bound the next one's.
     pub fn has_field(&self, event_type: &str, path: &str) -> bool {
-        match self.fields(event_type) {
-            Some(fields) => fields
-                .iter()
-                .any(|f| f.path == path || is_inside(&f.path, path)),
-            None => is_plausible_path(path),
+        if !Catalog::is_builtin(event_type) {
+            return is_plausible_path(path);
         }
+        self.fields(event_type).is_some_and(|fields| {
+            fields
+                .iter()
+                .any(|f| f.path == path || is_inside(&f.path, path))
+        })
     }
 }
 
@@ -490,9 +543,9 @@ mod tests {
     fn every_built_in_type_has_a_sample_and_every_field_resolves_in_it() {
         let catalog = Catalog::builtin();
         for t in catalog.types() {
-            let event = catalog.sample(t.name).unwrap();
+            let event = catalog.sample(&t.name).unwrap();
             assert_eq!(event.event_type, t.name);
-            let fields = catalog.fields(t.name).unwrap();
+            let fields = catalog.fields(&t.name).unwrap();
             assert!(fields.len() > 8, "{} has only envelope fields", t.name);
             for f in fields {
                 assert!(
@@ -532,16 +585,16 @@ mod tests {
         );
         assert!(labels("deal.created").is_empty());
         for t in catalog.types() {
-            for ready in ready_filters(t.name, &choices) {
+            for ready in ready_filters(&t.name, &choices) {
                 assert!(
-                    catalog.has_field(t.name, &ready.filter.field),
+                    catalog.has_field(&t.name, &ready.filter.field),
                     "{}: {} has no {}",
                     ready.label,
                     t.name,
                     ready.filter.field
                 );
                 // Each picks the sample's own value when it is the sample's.
-                let sample = catalog.sample(t.name).unwrap();
+                let sample = catalog.sample(&t.name).unwrap();
                 assert!(crate::fields::resolve(&sample, &ready.filter.field).is_some());
             }
         }
@@ -575,5 +628,42 @@ mod tests {
         // Types from the API are open.
         assert!(c.has_field("invoice.paid", "invoice.total"));
         assert!(!c.has_field("invoice.paid", "invoice total"));
+    }
+
+    #[test]
+    fn an_accounts_own_type_joins_with_its_first_events_fields() {
+        let own = OwnEventType {
+            name: "invoice.paid".into(),
+            sample: json!({"id": "inv_9", "total": 120.5, "customer": {"name": "Ann"}}),
+            first_seen_at: sample_time(),
+        };
+        // A built-in name among the own types is not listed twice.
+        let shadow = OwnEventType {
+            name: "contact.created".into(),
+            ..own.clone()
+        };
+        let c = Catalog::with_own(vec![own, shadow]);
+        let names: Vec<&str> = c.types().iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names.iter().filter(|n| **n == "contact.created").count(), 1);
+        assert_eq!(names.last(), Some(&"invoice.paid"));
+        let invoice = c.types().last().unwrap();
+        assert!(invoice.own);
+        assert_eq!(
+            invoice.description,
+            "Sent by your programs, first on 22 Nov 2026"
+        );
+        let paths: Vec<String> = c
+            .fields("invoice.paid")
+            .unwrap()
+            .into_iter()
+            .map(|f| f.path)
+            .collect();
+        assert!(paths.contains(&"invoice.total".to_string()), "{paths:?}");
+        assert!(paths.contains(&"customer.name".to_string()), "{paths:?}");
+        assert_eq!(c.sample("invoice.paid").unwrap().data["id"], "inv_9");
+        // The built-in sample still wins for a built-in name.
+        assert_eq!(c.sample("contact.created").unwrap().data["id"], "c_1001");
+        // One event's fields do not bound the next one's.
+        assert!(c.has_field("invoice.paid", "invoice.due_date"));
     }
 }

@@ -20,6 +20,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         crate::api::events::post_event,
         crate::api::events::list_events,
+        crate::api::events::list_event_types,
         crate::api::webhooks::list_webhooks,
         crate::api::webhooks::create_webhook,
         crate::api::webhooks::get_webhook,

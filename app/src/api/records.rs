@@ -655,3 +655,14 @@ pub async fn filter_choices() -> Result<engine::catalog::FilterChoices, ServerFn
             .collect(),
     })
 }
+
+/// The event types the account's programs sent beyond the built-in ones,
+/// for the trigger picker, the field picker and the preview.
+#[server(endpoint = "own_event_types")]
+pub async fn own_event_types() -> Result<Vec<engine::catalog::OwnEventType>, ServerFnError> {
+    let (store, user) = crate::api::ssr::require_user().await?;
+    store
+        .own_event_types(&user.account_id)
+        .await
+        .map_err(crate::api::ssr::engine_error)
+}

@@ -21,7 +21,8 @@
 //!   by the caller's policy.
 //! - `test_sends`: the delivery of a console or API test send.
 //! - `history`: deliveries and attempts as support reads them.
-//! - `event_log`: the ordered event log.
+//! - `event_log`: the ordered event log; `event_types` the types an
+//!   account's programs sent beyond the built-in ones.
 //! - `retries`: one delivery made due again, and retry-all runs.
 //! - `reports`: the webhooks report and its hourly counts.
 //! - `retention`: the purge of deliveries past retention.
@@ -35,6 +36,7 @@ mod activity;
 mod api_keys;
 mod contacts;
 mod event_log;
+mod event_types;
 mod health;
 mod history;
 mod import;
@@ -51,7 +53,6 @@ mod webhooks;
 
 use std::sync::Arc;
 
-use crate::catalog::Catalog;
 use crate::validate::ValidateOptions;
 use db::{Db, WriteTx};
 
@@ -59,6 +60,7 @@ pub use crate::error::{Error, Result};
 pub use accounts::DEFAULT_ACCOUNT;
 pub use contacts::MAX_CONTACT_PAGE;
 pub use db::Backend;
+pub use event_types::MAX_OWN_TYPES;
 pub use health::{DisablePolicy, TurnedOff};
 pub use history::DeliveryFilter;
 pub use import::{PastAttempt, PastDelivery};
@@ -72,12 +74,13 @@ pub use webhooks::{ROTATION_OVERLAP_MS, WebhookSecrets};
 #[derive(Clone, Debug)]
 pub struct Store {
     db: Db,
-    catalog: Arc<Catalog>,
     validate: ValidateOptions,
     /// Who this process's claims belong to (see [`Store::with_worker`]).
     worker: Arc<str>,
     /// Seals and opens the secrets stored with webhooks.
     sealer: Arc<crate::seal::Sealer>,
+    /// The accounts' own event types this process knows are stored.
+    seen_types: Arc<event_types::SeenTypes>,
 }
 
 impl Store {
@@ -97,9 +100,9 @@ impl Store {
         Ok(Store {
             sealer: Arc::new(sealer),
             db: Db::open(url).await?,
-            catalog: Arc::new(Catalog::builtin()),
             validate: ValidateOptions::default(),
             worker: crate::ids::new_id("worker").into(),
+            seen_types: Default::default(),
         })
     }
 
@@ -125,10 +128,6 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.db.backend()
-    }
-
-    pub fn catalog(&self) -> &Catalog {
-        &self.catalog
     }
 
     /// Applies pending migrations. An error here must stop start-up.

@@ -30,7 +30,8 @@ impl Store {
         }
         let account = self.account(account_id).await?;
         let sample = self
-            .catalog()
+            .account_catalog(account_id)
+            .await?
             .sample(event_type)
             .unwrap_or_else(|| crate::catalog::event_of(event_type, serde_json::Map::new()));
         let event = Event {

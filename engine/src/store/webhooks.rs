@@ -332,7 +332,8 @@ impl Store {
         input: WebhookInput,
     ) -> Result<WebhookInput> {
         let input = input.trimmed();
-        let mut errors = validate_webhook(&input, &self.catalog, self.validate);
+        let mut errors =
+            validate_webhook(&input, &crate::catalog::Catalog::builtin(), self.validate);
         if !input.title.is_empty() {
             let taken = on_reader!(&self.db, pool => sqlx::query_scalar::<_, String>(
                 "SELECT id FROM webhooks WHERE account_id = $1 AND title = $2 AND deleted_at IS NULL",

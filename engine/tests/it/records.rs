@@ -22,6 +22,7 @@ both_databases!(
     bad_values_are_refused_on_their_field_and_nothing_is_written,
     the_list_filters_and_pages,
     settings_items_emit_their_events_and_renames_carry_over,
+    types_sent_through_the_api_join_the_accounts_catalog,
 );
 
 fn console() -> ChangedBy {
@@ -797,5 +798,71 @@ async fn settings_items_emit_their_events_and_renames_carry_over(store: Store) {
         json!({"name": {"from": "VIP", "to": "Very important"}})
     );
     assert_eq!(log[1].1["name"], "Billboard");
+    engine.shutdown().await;
+}
+
+async fn types_sent_through_the_api_join_the_accounts_catalog(store: Store) {
+    let (engine, account) = start(&store).await;
+    let event = |t: &str, data: Value| engine::model::NewEvent::new(t, data);
+    // Through the engine's writer turn, then the store's own path.
+    engine
+        .accept_events(
+            &account,
+            vec![
+                event("invoice.paid", json!({"id": "inv_1", "total": 120})),
+                event("contact.created", json!({"id": "c1"})),
+                event("invoice.paid", json!({"id": "inv_2", "due": "soon"})),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .accept_events(
+            &account,
+            vec![
+                event("invoice.paid", json!({"id": "inv_3"})),
+                event("quote.sent", json!({"id": "q1", "amount": 9})),
+            ],
+        )
+        .await
+        .unwrap();
+    let own = store.own_event_types(&account.id).await.unwrap();
+    let names: Vec<&str> = own.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["invoice.paid", "quote.sent"],
+        "built-in types are not listed"
+    );
+    assert_eq!(
+        own[0].sample,
+        json!({"id": "inv_1", "total": 120}),
+        "the first event is the sample"
+    );
+    let catalog = store.account_catalog(&account.id).await.unwrap();
+    assert!(
+        catalog
+            .types()
+            .iter()
+            .any(|t| t.name == "quote.sent" && t.own)
+    );
+    assert!(
+        catalog
+            .fields("invoice.paid")
+            .unwrap()
+            .iter()
+            .any(|f| f.path == "invoice.total")
+    );
+    // Another account sees none of them.
+    let other = store.create_account("Other", None).await.unwrap();
+    assert!(store.own_event_types(&other.id).await.unwrap().is_empty());
+
+    // The list is bounded; events beyond it are still accepted.
+    let many: Vec<_> = (0..engine::store::MAX_OWN_TYPES + 4)
+        .map(|i| event(&format!("bulk.type_{i}"), json!({"n": i})))
+        .collect();
+    let answers = engine.accept_events(&account, many).await.unwrap();
+    assert_eq!(answers.len(), engine::store::MAX_OWN_TYPES + 4);
+    let own = store.own_event_types(&account.id).await.unwrap();
+    assert_eq!(own.len(), engine::store::MAX_OWN_TYPES);
     engine.shutdown().await;
 }

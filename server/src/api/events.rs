@@ -1,6 +1,7 @@
 //! Events: `POST /events` accepts one (its deliveries committed before
 //! the 202, inline ones with their first outcome), `GET /events` reads the
-//! account's log in order.
+//! account's log in order, `GET /event-types` lists the types the account
+//! can receive: the built-in ones and those its programs sent.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
@@ -10,13 +11,15 @@ use axum::{Json, Router};
 use engine::Engine;
 use engine::model::{Accepted, EventPage, NewEvent};
 use engine::store::Store;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::{ErrorBody, Refused};
 use super::{ApiAccount, ApiError, ApiState};
 
 pub(super) fn router() -> Router<ApiState> {
-    Router::new().route("/events", get(list_events).post(post_event))
+    Router::new()
+        .route("/events", get(list_events).post(post_event))
+        .route("/event-types", get(list_event_types))
 }
 
 /// Accepts one event: it and its deliveries are committed before the 202.
@@ -78,4 +81,56 @@ pub(crate) async fn list_events(
         )
         .await?;
     Ok(Json(page))
+}
+
+/// One event type the account can receive.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct EventTypeInfo {
+    #[serde(rename = "type")]
+    event_type: String,
+    description: String,
+    /// Sent by the account's own programs rather than built in.
+    own: bool,
+    /// Every field path its events carry (an own type: its first event's).
+    fields: Vec<String>,
+    /// A sample of `data`: a realistic record, or an own type's first event's.
+    #[schema(value_type = Object)]
+    sample: serde_json::Value,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct EventTypeList {
+    data: Vec<EventTypeInfo>,
+}
+
+/// The event types the account can receive: the built-in ones, then those
+/// its programs sent through `POST /events`, oldest first. Any well-formed
+/// type is accepted; these are the ones the console's pickers offer.
+#[utoipa::path(get, path = "/api/v1/event-types", tag = "events",
+    responses(
+        (status = 200, description = "Every type with its fields and a sample of `data`", body = EventTypeList),
+        Refused,
+    ))]
+pub(crate) async fn list_event_types(
+    State(store): State<Store>,
+    ApiAccount(account): ApiAccount,
+) -> Result<Json<EventTypeList>, ApiError> {
+    let catalog = store.account_catalog(&account.id).await?;
+    let data = catalog
+        .types()
+        .iter()
+        .map(|t| EventTypeInfo {
+            fields: catalog
+                .fields(&t.name)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|f| f.path)
+                .collect(),
+            sample: catalog.sample(&t.name).map(|e| e.data).unwrap_or_default(),
+            event_type: t.name.clone(),
+            description: t.description.clone(),
+            own: t.own,
+        })
+        .collect();
+    Ok(Json(EventTypeList { data }))
 }

@@ -723,6 +723,7 @@ async fn the_openapi_document_describes_every_route() {
             "GET /api/v1/contacts/{id}",
             "GET /api/v1/deliveries",
             "GET /api/v1/deliveries/{id}",
+            "GET /api/v1/event-types",
             "GET /api/v1/events",
             "GET /api/v1/settings/{kind}",
             "GET /api/v1/settings/{kind}/{id}",
@@ -834,4 +835,58 @@ async fn the_openapi_document_describes_every_route() {
         assert_eq!(answer.status(), status, "{}", answer.text().await.unwrap());
     }
     server.stop().await;
+}
+
+#[tokio::test]
+async fn types_a_program_sends_join_the_event_types() {
+    let server = start().await;
+    let api = Api::new(&server).await;
+    let (status, before) = api.call(reqwest::Method::GET, "/event-types", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let find = |list: &Value, name: &str| {
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["type"] == name)
+            .cloned()
+    };
+    let created = find(&before, "contact.created").expect("built-in types are listed");
+    assert_eq!(created["own"], false);
+    assert!(
+        created["fields"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("contact.first_name"))
+    );
+    assert_eq!(created["sample"]["first_name"], "Jane");
+    assert!(find(&before, "invoice.paid").is_none());
+
+    for total in [120, 80] {
+        let (status, _) = api
+            .call(
+                reqwest::Method::POST,
+                "/events",
+                Some(json!({"type": "invoice.paid", "data": {"id": "inv_1", "total": total}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    let (_, after) = api.call(reqwest::Method::GET, "/event-types", None).await;
+    let paid = find(&after, "invoice.paid").expect("a type sent joins the list");
+    assert_eq!(paid["own"], true);
+    assert_eq!(paid["sample"], json!({"id": "inv_1", "total": 120}));
+    assert!(
+        paid["fields"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("invoice.total"))
+    );
+    let listed = after["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["type"] == "invoice.paid")
+        .count();
+    assert_eq!(listed, 1, "listed once however often it is sent");
 }

@@ -134,6 +134,7 @@ const TABLE: &[Row] = &[
     ),
     row(Form, "POST", "/api/settings", [401, 200, 200, 200]),
     row(Form, "POST", "/api/filter_choices", [401, 200, 200, 200]),
+    row(Form, "POST", "/api/own_event_types", [401, 200, 200, 200]),
     row(Form, "POST", "/api/me", [200, 200, 200, 200]),
     row(Form, "POST", "/api/setup_asks_token", [200, 200, 200, 200]),
     row(Form, "POST", "/api/webhooks", [401, 200, 200, 200]),
@@ -201,6 +202,7 @@ const TABLE: &[Row] = &[
     ),
     // The REST API.
     row(Api, "GET", "/api/v1/events", [401, 401, 200, 200]),
+    row(Api, "GET", "/api/v1/event-types", [401, 401, 200, 200]),
     with_body(
         row(Api, "POST", "/api/v1/events", [401, 401, 202, 202]),
         r#"{"type":"lead.created","data":{"type":"call"}}"#,

@@ -20,7 +20,7 @@ mod preview;
 mod state;
 mod triggers;
 
-use engine::catalog::{Catalog, FilterChoices};
+use engine::catalog::{Catalog, FilterChoices, OwnEventType};
 use engine::model::{Role, Trigger, User, WebhookInput, WebhookView};
 use engine::validate::FieldError;
 use leptos::prelude::*;
@@ -45,7 +45,7 @@ pub fn NewWebhookPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="page">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok((user, _, choices)) => view! { <Layout user=user.clone()><WebhookForm user hook=None choices /></Layout> }.into_any(),
+                    Ok((user, _, choices, own_types)) => view! { <Layout user=user.clone()><WebhookForm user hook=None choices own_types /></Layout> }.into_any(),
                     Err(error) => view! { <ErrorPanel error /> }.into_any(),
                 }
             })}
@@ -61,7 +61,7 @@ pub fn EditWebhookPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="page">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok((user, hook, choices)) => view! { <Layout user=user.clone()><WebhookForm user hook choices /></Layout> }.into_any(),
+                    Ok((user, hook, choices, own_types)) => view! { <Layout user=user.clone()><WebhookForm user hook choices own_types /></Layout> }.into_any(),
                     Err(error) => view! { <ErrorPanel error /> }.into_any(),
                 }
             })}
@@ -71,13 +71,16 @@ pub fn EditWebhookPage() -> impl IntoView {
 
 /// The webhook (none: a new one) and the account's values for the
 /// triggers' ready-made filters.
-async fn with_choices(
-    id: Option<String>,
-) -> Result<(User, Option<WebhookView>, FilterChoices), ServerFnError> {
+/// A webhook (none for a new one) and what the form's pickers offer: the
+/// account's own values and its own event types.
+async fn with_choices(id: Option<String>) -> Result<FormData, ServerFnError> {
     let (user, hook) = get_webhook(id).await?;
     let choices = crate::api::records::filter_choices().await?;
-    Ok((user, hook, choices))
+    let own_types = crate::api::records::own_event_types().await?;
+    Ok((user, hook, choices, own_types))
 }
+
+type FormData = (User, Option<WebhookView>, FilterChoices, Vec<OwnEventType>);
 
 pub(super) fn options<T: Copy>(
     all: &[T],
@@ -144,7 +147,12 @@ pub(super) fn LabeledText(
 }
 
 #[component]
-pub fn WebhookForm(user: User, hook: Option<WebhookView>, choices: FilterChoices) -> impl IntoView {
+pub fn WebhookForm(
+    user: User,
+    hook: Option<WebhookView>,
+    choices: FilterChoices,
+    own_types: Vec<OwnEventType>,
+) -> impl IntoView {
     let readonly = user.role != Role::Admin;
     // The triggers' ready-made filters offer the account's own values.
     provide_context(StoredValue::new(choices));
@@ -167,7 +175,7 @@ pub fn WebhookForm(user: User, hook: Option<WebhookView>, choices: FilterChoices
         errors,
         readonly,
     };
-    let catalog = StoredValue::new(Catalog::builtin());
+    let catalog = StoredValue::new(Catalog::with_own(own_types));
     let save = ServerAction::<SaveWebhook>::new();
     let created_secret: RwSignal<Option<String>> = RwSignal::new(None);
     let general_error: RwSignal<Option<String>> = RwSignal::new(None);
@@ -315,7 +323,7 @@ fn Pickers(form: FormState, catalog: StoredValue<Catalog>) -> impl IntoView {
     let type_options = catalog.with_value(|c| {
         c.types()
             .iter()
-            .map(|t| view! { <option value=t.name>{t.description}</option> })
+            .map(|t| view! { <option value=t.name.clone()>{t.description.clone()}</option> })
             .collect_view()
     });
     view! {

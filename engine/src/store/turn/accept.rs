@@ -40,6 +40,8 @@ pub(crate) struct AcceptedIn {
     pub(crate) answers: Vec<Accepted>,
     pub(crate) taken: Vec<TakenDelivery>,
     pub(crate) left: bool,
+    /// Own event types it stored, (account, type).
+    pub(crate) new_types: Vec<(String, String)>,
 }
 
 /// An active webhook of the account, as the fan-out needs it.
@@ -90,6 +92,14 @@ pub(crate) struct Incoming {
 }
 
 impl Incoming {
+    pub(crate) fn event(&self) -> &Event {
+        &self.event
+    }
+
+    pub(crate) fn event_type(&self) -> &str {
+        &self.event.event_type
+    }
+
     /// One account's events, each with an id and, when it has none, the
     /// time `now` as when it occurred.
     pub(crate) fn all(account: &Account, events: Vec<NewEvent>, now: i64) -> Vec<Incoming> {
@@ -289,6 +299,7 @@ impl<'a> FanOut<'a> {
             answers: answers.into_iter().flatten().collect(),
             taken,
             left,
+            new_types: Vec::new(),
         }
     }
 }
@@ -310,6 +321,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let done = self.accept_in(&mut tx, &account.id, &events, 0, 0).await?;
         tx.commit().await?;
+        self.seen_types.mark(done.new_types);
         Ok(done.answers)
     }
 
@@ -346,7 +358,11 @@ impl Store {
             plan.settle(&seqs, &earlier);
         }
         insert_deliveries_in(tx, account_id, &plan.fresh, &seqs, now, &self.worker).await?;
-        Ok(plan.finish())
+        let new_types = self.note_types_in(tx, account_id, events, now).await?;
+        Ok(AcceptedIn {
+            new_types,
+            ..plan.finish()
+        })
     }
 
     /// Keeps the final answer (with inline outcomes) for idempotent repeats.

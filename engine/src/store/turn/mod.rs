@@ -21,7 +21,7 @@ mod claim;
 mod load;
 mod record;
 
-pub(crate) use accept::INLINE_HOLD_MS;
+pub(crate) use accept::{INLINE_HOLD_MS, Incoming};
 pub(crate) use load::StoredEvent;
 
 use super::health::{DisablePolicy, TurnedOff, record_health_in};
@@ -30,7 +30,7 @@ use crate::clock::now_ms;
 use crate::job::{Finished, Job};
 use crate::model::{Accepted, Account, DeliveryMode, NewEvent};
 use crate::store::db::WriteTx;
-use accept::{Incoming, TakenDelivery};
+use accept::TakenDelivery;
 use claim::Claimed;
 
 /// One account's calls waiting for a turn: their events, in order, and
@@ -120,6 +120,8 @@ struct Accepting {
     accepted: Vec<Result<Vec<Accepted>>>,
     taken: Vec<TakenDelivery>,
     more_due: bool,
+    /// Own event types stored, (account, type), to remember after commit.
+    new_types: Vec<(String, String)>,
 }
 
 impl Accepting {
@@ -128,6 +130,7 @@ impl Accepting {
     fn add(&mut self, done: accept::AcceptedIn, sizes: &[usize]) {
         self.more_due |= done.left;
         self.taken.extend(done.taken);
+        self.new_types.extend(done.new_types);
         let mut answers = done.answers.into_iter();
         for &size in sizes {
             self.accepted
@@ -259,6 +262,7 @@ impl Store {
             accepted,
             taken,
             mut more_due,
+            new_types,
         } = self.accept_calls(&mut tx, work, together).await?;
         let now = now_ms();
         match together {
@@ -275,6 +279,7 @@ impl Store {
             .await?;
         more_due |= work.claim > 0 && claimed.len() as i64 >= work.claim;
         tx.commit().await?;
+        self.seen_types.mark(new_types);
         let deliveries: usize = accepted
             .iter()
             .flatten()
