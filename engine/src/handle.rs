@@ -37,6 +37,8 @@ pub struct Engine {
     /// This process's delivery loop, when it delivers.
     handoff: Option<Handoff>,
     running: Arc<Mutex<Option<Running>>>,
+    /// Wakes the job runner: a job was started.
+    jobs_wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -53,6 +55,7 @@ struct Running {
     delivery: Option<Delivery>,
     upkeep_stop: watch::Sender<bool>,
     upkeep: JoinHandle<()>,
+    jobs: Option<JoinHandle<()>>,
 }
 
 impl Engine {
@@ -66,18 +69,37 @@ impl Engine {
             Some(Delivery::start(store.clone(), config.delivery.clone())?)
         };
         let (upkeep_stop, stopped) = watch::channel(false);
+        let jobs_stopped = stopped.clone();
         let upkeep = tokio::spawn(upkeep::run(store.clone(), config.upkeep, stopped));
-        Ok(Engine {
+        let engine = Engine {
             handoff: delivery.as_ref().map(Delivery::handoff),
             running: Arc::new(Mutex::new(Some(Running {
                 delivery,
                 upkeep_stop,
                 upkeep,
+                jobs: None,
             }))),
             store,
             sender,
             config: config.delivery,
-        })
+            jobs_wake: Arc::default(),
+        };
+        let jobs = tokio::spawn(crate::mass_post::run_jobs(
+            engine.clone(),
+            engine.jobs_wake.clone(),
+            jobs_stopped,
+        ));
+        if let Ok(mut running) = engine.running.lock()
+            && let Some(running) = running.as_mut()
+        {
+            running.jobs = Some(jobs);
+        }
+        Ok(engine)
+    }
+
+    /// Wakes the job runner: a job was started.
+    pub(crate) fn wake_jobs(&self) {
+        self.jobs_wake.notify_one();
     }
 
     pub fn store(&self) -> &Store {
@@ -229,6 +251,9 @@ impl Engine {
         if let Some(running) = running {
             let _ = running.upkeep_stop.send(true);
             let _ = running.upkeep.await;
+            if let Some(jobs) = running.jobs {
+                let _ = jobs.await;
+            }
             if let Some(delivery) = running.delivery {
                 delivery.shutdown().await;
             }

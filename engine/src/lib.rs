@@ -28,6 +28,8 @@
 //!   records every attempt.
 //! - `handle` (feature `store`): [`Engine`], the one handle the server and
 //!   the console hold: accept events, test send, resend, retry, wake.
+//! - `mass_post` (feature `store`): mass posts and the runner of
+//!   background jobs.
 //! - `records` (feature `store`): the events of record changes (contacts,
 //!   settings items) accepted through the engine's fan-out.
 //! - `upkeep` (feature `store`): folds report counts, purges deliveries
@@ -56,6 +58,8 @@ mod handle;
 pub mod ids;
 #[cfg(feature = "store")]
 pub mod job;
+#[cfg(feature = "store")]
+pub mod mass_post;
 #[cfg(feature = "store")]
 pub mod records;
 #[cfg(feature = "store")]

@@ -54,6 +54,9 @@ use utoipa::{Modify, OpenApi};
         crate::api::settings::delete_item,
         crate::api::account::get_account,
         crate::api::account::patch_account,
+        crate::api::jobs::create_mass_post,
+        crate::api::jobs::get_job,
+        crate::api::jobs::cancel_job,
     ),
     components(schemas(crate::api::error::ErrorBody, crate::api::error::ErrorObject)),
     modifiers(&BearerKey, &Links),
@@ -64,6 +67,7 @@ use utoipa::{Modify, OpenApi};
         (name = "deliveries", description = "Read deliveries and their attempts; retry"),
         (name = "contacts", description = "CRM contacts with their statuses, flags, assigned users, leads and to-dos; every change emits its event"),
         (name = "settings", description = "The account's sources, categories, custom categories, flags, statuses and users to assign"),
+        (name = "jobs", description = "Background jobs: mass posts, their progress and cancel"),
         (name = "account", description = "The account's name and external_ref, carried in every payload"),
     )
 )]

@@ -17,6 +17,7 @@ fn history_query(q: &leptos_router::params::ParamsMap) -> HistoryQuery {
         status: q.get("status"),
         event_type: q.get("event_type"),
         record: q.get("record"),
+        job: q.get("job"),
         range: q.get("range"),
         from: q.get("from"),
         to: q.get("to"),
@@ -81,6 +82,12 @@ fn Filters(
     let custom = range.is_empty() && asked.from.as_deref().is_some_and(|f| !f.is_empty());
     view! {
         <form method="get" action="/reports/history" class="filters" data-testid="history-filters">
+            {asked.job().map(|job| view! {
+                <div class="filter-job" data-testid="filter-job">
+                    <input type="hidden" name="job" value=job.to_string() />
+                    <span>"Deliveries of the mass post "<a href=format!("/jobs/{job}")>{job.to_string()}</a></span>
+                </div>
+            })}
             <div>
                 <label for="f-webhook">"Webhook"</label>
                 <select id="f-webhook" name="webhook" data-testid="filter-webhook">

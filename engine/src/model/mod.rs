@@ -6,8 +6,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub mod events;
+pub mod jobs;
 pub mod records;
 pub use events::{Accepted, DeliveryRef, EventPage, LoggedEvent, NewEvent};
+pub use jobs::{JobError, JobKind, JobState, JobView, MassPostInput};
 pub use records::{
     Address, AssignedUser, ChangedBy, Contact, ContactDetail, ContactFilter, ContactInput,
     ContactPage, EmittedEvent, ItemInput, ItemKind, Lead, LeadInput, LeadType, RecordItem, Saved,

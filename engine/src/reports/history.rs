@@ -86,6 +86,9 @@ pub struct HistoryQuery {
     pub event_type: Option<String>,
     #[serde(default)]
     pub record: Option<String>,
+    /// The deliveries of one job (a mass post's run).
+    #[serde(default)]
+    pub job: Option<String>,
     /// A date range as in [`RangeQuery`]; no range and no dates mean all time.
     #[serde(default)]
     pub range: Option<String>,
@@ -118,6 +121,10 @@ impl HistoryQuery {
 
     pub fn record(&self) -> Option<&str> {
         Self::value(&self.record)
+    }
+
+    pub fn job(&self) -> Option<&str> {
+        Self::value(&self.job)
     }
 
     /// The date range, if one was asked for; bad dates and unknown
@@ -154,6 +161,7 @@ impl HistoryQuery {
             ("status", self.status()),
             ("event_type", self.event_type()),
             ("record", self.record()),
+            ("job", self.job()),
             ("range", Self::value(&self.range)),
             ("from", Self::value(&self.from)),
             ("to", Self::value(&self.to)),

@@ -275,6 +275,42 @@ impl Store {
         })
     }
 
+    /// The id of the `n`th contact (from 0) `filter` matches, in the
+    /// list's order.
+    pub async fn nth_contact(
+        &self,
+        account_id: &str,
+        filter: &ContactFilter,
+        n: i64,
+    ) -> Result<String> {
+        let (conditions, binds) = filter_conditions(account_id, filter, None);
+        let sql = format!(
+            "SELECT c.id FROM contacts c WHERE {conditions} ORDER BY c.id DESC LIMIT 1 OFFSET {}",
+            n.max(0)
+        );
+        on_reader!(&self.db, pool => {
+            let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql.as_str()));
+            for bind in &binds {
+                query = query.bind(bind);
+            }
+            query.fetch_optional(pool).await
+        })?
+        .ok_or(Error::NotFound)
+    }
+
+    /// How many of the account's contacts `filter` matches.
+    pub async fn count_contacts(&self, account_id: &str, filter: &ContactFilter) -> Result<i64> {
+        let (conditions, binds) = filter_conditions(account_id, filter, None);
+        let sql = format!("SELECT COUNT(*) FROM contacts c WHERE {conditions}");
+        Ok(on_reader!(&self.db, pool => {
+            let mut query = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.as_str()));
+            for bind in &binds {
+                query = query.bind(bind);
+            }
+            query.fetch_one(pool).await
+        })?)
+    }
+
     /// Fills statuses, flags and assigned users in, two queries in all.
     async fn fill_contacts(&self, account_id: &str, read: &mut [Read]) -> Result<()> {
         if read.is_empty() {
@@ -837,6 +873,27 @@ fn list_query(
     cursor: Option<&str>,
     limit: i64,
 ) -> (String, Vec<String>) {
+    let (conditions, binds) = filter_conditions(account_id, filter, cursor);
+    let columns = CONTACT_COLUMNS
+        .split(", ")
+        .map(|c| format!("c.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (
+        format!(
+            "SELECT {columns} FROM contacts c WHERE {conditions} ORDER BY c.id DESC LIMIT {limit}"
+        ),
+        binds,
+    )
+}
+
+/// The `WHERE` of the contacts `filter` matches (as `c`), below `cursor`
+/// when given, with its binds.
+fn filter_conditions(
+    account_id: &str,
+    filter: &ContactFilter,
+    cursor: Option<&str>,
+) -> (String, Vec<String>) {
     let mut binds = vec![account_id.to_string()];
     let mark = |value: String, binds: &mut Vec<String>| {
         binds.push(value);
@@ -873,18 +930,7 @@ fn list_query(
         let m = mark(cursor.to_string(), &mut binds);
         conditions.push(format!("c.id < {m}"));
     }
-    let columns = CONTACT_COLUMNS
-        .split(", ")
-        .map(|c| format!("c.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    (
-        format!(
-            "SELECT {columns} FROM contacts c WHERE {} ORDER BY c.id DESC LIMIT {limit}",
-            conditions.join(" AND ")
-        ),
-        binds,
-    )
+    (conditions.join(" AND "), binds)
 }
 
 /// A filter's value, unless it is empty.

@@ -59,6 +59,8 @@ pub struct DeliveryFilter {
     pub to: Option<chrono::DateTime<chrono::Utc>>,
     /// The record's id (exact).
     pub record: Option<String>,
+    /// The deliveries a job made (exact).
+    pub job: Option<String>,
     /// The next (older) page: a `next_cursor` this server gave out.
     pub cursor: Option<String>,
     /// The previous (newer) page: a `prev_cursor` this server gave out.
@@ -80,6 +82,7 @@ impl DeliveryFilter {
             status: query.status().map(str::to_string),
             event_type: query.event_type().map(str::to_string),
             record: query.record().map(str::to_string),
+            job: query.job().map(str::to_string),
             from: range.map(|r| r.from),
             to: range.map(|r| r.to),
             cursor: query.cursor.clone(),
@@ -232,6 +235,7 @@ impl Store {
             ("d.status", filter.status.as_deref()),
             ("d.event_type", filter.event_type.as_deref()),
             ("d.record_id", filter.record.as_deref()),
+            ("d.job_id", filter.job.as_deref()),
         ];
         // Deliveries created in the same millisecond go in a fixed order:
         // by SQLite's rowid, which ends every index entry already (so the

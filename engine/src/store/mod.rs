@@ -23,6 +23,8 @@
 //! - `history`: deliveries and attempts as support reads them.
 //! - `event_log`: the ordered event log; `event_types` the types an
 //!   account's programs sent beyond the built-in ones.
+//! - `jobs`: background jobs (mass posts), where each stopped and who
+//!   holds it.
 //! - `retries`: one delivery made due again, and retry-all runs.
 //! - `reports`: the webhooks report and its hourly counts.
 //! - `retention`: the purge of deliveries past retention.
@@ -41,6 +43,7 @@ mod health;
 mod history;
 mod import;
 mod items;
+pub mod jobs;
 mod outbox;
 mod reports;
 mod retention;

@@ -45,6 +45,7 @@ mod delivery;
 mod event_log;
 mod faults;
 mod isolation;
+mod jobs;
 mod properties;
 mod records;
 mod reports;

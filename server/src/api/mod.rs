@@ -12,12 +12,14 @@
 //! - [`contacts`]: `/contacts` with statuses, flags, assignments, leads and
 //!   to-dos; [`settings`] the account's settings items; [`account`] its
 //!   name and `external_ref`.
+//! - [`jobs`]: `/mass-posts` and `/jobs/{id}`: background jobs.
 
 pub mod account;
 pub mod contacts;
 pub mod deliveries;
 pub mod error;
 pub mod events;
+pub mod jobs;
 pub mod settings;
 pub mod webhooks;
 
@@ -59,6 +61,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: ApiState) -> Router<S> {
         .merge(contacts::router())
         .merge(settings::router())
         .merge(account::router())
+        .merge(jobs::router())
         .route(
             "/openapi.json",
             axum::routing::get(crate::openapi::document),

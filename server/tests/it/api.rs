@@ -725,6 +725,7 @@ async fn the_openapi_document_describes_every_route() {
             "GET /api/v1/deliveries/{id}",
             "GET /api/v1/event-types",
             "GET /api/v1/events",
+            "GET /api/v1/jobs/{id}",
             "GET /api/v1/settings/{kind}",
             "GET /api/v1/settings/{kind}/{id}",
             "GET /api/v1/webhooks",
@@ -743,6 +744,8 @@ async fn the_openapi_document_describes_every_route() {
             "POST /api/v1/contacts/{id}/todos",
             "POST /api/v1/deliveries/{id}/retry",
             "POST /api/v1/events",
+            "POST /api/v1/jobs/{id}/cancel",
+            "POST /api/v1/mass-posts",
             "POST /api/v1/settings/{kind}",
             "POST /api/v1/webhooks",
             "POST /api/v1/webhooks/{id}/rotate-secret",
@@ -889,4 +892,83 @@ async fn types_a_program_sends_join_the_event_types() {
         .filter(|t| t["type"] == "invoice.paid")
         .count();
     assert_eq!(listed, 1, "listed once however often it is sent");
+}
+
+#[tokio::test]
+async fn a_mass_post_through_the_api_reports_its_progress() {
+    let server = start_with(|args| args.delivery.allow_private_destinations = true).await;
+    let api = Api::new(&server).await;
+    let receiver = TestReceiver::start().await;
+    let mut body = hook("CRM sync");
+    body["url"] = json!(format!("{}/crm", receiver.url));
+    body["triggers"] = json!([{"event_type": "contact.updated"}]);
+    let (_, created) = api
+        .call(reqwest::Method::POST, "/webhooks", Some(body))
+        .await;
+    let webhook_id = created["id"].as_str().unwrap().to_string();
+    let mut ids = Vec::new();
+    for name in ["Ann", "Bob", "Cy"] {
+        let (status, contact) = api
+            .call(
+                reqwest::Method::POST,
+                "/contacts",
+                Some(json!({"first_name": name, "last_name": "Lee"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        ids.push(contact["id"].as_str().unwrap().to_string());
+    }
+    let (status, refused) = api
+        .call(
+            reqwest::Method::POST,
+            "/mass-posts",
+            Some(json!({"webhook_id": webhook_id, "filter": {"q": "nobody"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused["error"]["field"], "filter");
+    let (status, started) = api
+        .call(
+            reqwest::Method::POST,
+            "/mass-posts",
+            Some(json!({"webhook_id": webhook_id, "contact_ids": [ids[0], ids[2]]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(started["total"], 2);
+    let job = format!("/jobs/{}", started["job_id"].as_str().unwrap());
+    eventually("the job finishes with both delivered", || async {
+        let (_, now) = api.call(reqwest::Method::GET, &job, None).await;
+        now["state"] == "done" && now["succeeded"] == 2
+    })
+    .await;
+    let (_, done) = api.call(reqwest::Method::GET, &job, None).await;
+    assert_eq!(done["kind"], "mass_post");
+    assert_eq!(
+        (done["total"].clone(), done["done"].clone()),
+        (json!(2), json!(2))
+    );
+    assert_eq!(done["errors"], json!([]));
+    let mut names: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| {
+            serde_json::from_slice::<Value>(&r.body).unwrap()["data"]["First Name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, ["Ann", "Cy"]);
+    // Cancelling a finished job leaves it as it was.
+    let (status, after) = api
+        .call(reqwest::Method::POST, &format!("{job}/cancel"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(after["state"], "done");
+    let (status, _) = api
+        .call(reqwest::Method::GET, "/jobs/job_unknown", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

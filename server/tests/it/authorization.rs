@@ -203,6 +203,24 @@ const TABLE: &[Row] = &[
     // The REST API.
     row(Api, "GET", "/api/v1/events", [401, 401, 200, 200]),
     row(Api, "GET", "/api/v1/event-types", [401, 401, 200, 200]),
+    // A filter that matches no contact: refused on it, and nothing is sent.
+    with_body(
+        row(Api, "POST", "/api/v1/mass-posts", [401, 401, 422, 422]),
+        r#"{"webhook_id":"{hook}","filter":{"q":"zz-nobody"}}"#,
+    ),
+    at(
+        row(Api, "GET", "/api/v1/jobs/{id}", [401, 401, 404, 404]),
+        "/api/v1/jobs/job_unknown",
+    ),
+    at(
+        row(
+            Api,
+            "POST",
+            "/api/v1/jobs/{id}/cancel",
+            [401, 401, 404, 404],
+        ),
+        "/api/v1/jobs/job_unknown/cancel",
+    ),
     with_body(
         row(Api, "POST", "/api/v1/events", [401, 401, 202, 202]),
         r#"{"type":"lead.created","data":{"type":"call"}}"#,
