@@ -125,7 +125,7 @@ impl Engine {
     ) -> Result<RenderedRequest> {
         let store = self.store();
         let detail = store.contact_detail(account_id, contact_id).await?;
-        let webhook = chosen_webhook(store, account_id, webhook_id).await?;
+        let webhook = store.chosen_webhook(account_id, webhook_id).await?;
         let account = store.account(account_id).await?;
         let event = contact_event_for(&webhook.input, &detail, &account, None);
         crate::render::render(&webhook.input, &event).map_err(|e| {
@@ -149,7 +149,7 @@ impl Engine {
     ) -> Result<TestSend> {
         let store = self.store();
         let detail = store.contact_detail(account_id, contact_id).await?;
-        let webhook = chosen_webhook(store, account_id, webhook_id).await?;
+        let webhook = store.chosen_webhook(account_id, webhook_id).await?;
         let account = store.account(account_id).await?;
         let event = contact_event_for(&webhook.input, &detail, &account, actor);
         let about = crate::reports::RecordRef {
@@ -160,23 +160,6 @@ impl Engine {
             .create_direct_delivery(account_id, webhook_id, event, Some(about))
             .await?;
         self.send_now(job).await
-    }
-}
-
-/// The webhook a user chose to run; one that is not there is the field's
-/// fault (the contact was found).
-async fn chosen_webhook(
-    store: &Store,
-    account_id: &str,
-    webhook_id: &str,
-) -> Result<crate::model::WebhookView> {
-    match store.webhook(account_id, webhook_id).await {
-        Err(crate::Error::NotFound) => Err(crate::Error::field(
-            "webhook_id",
-            "unknown_webhook",
-            "There is no such webhook in this account; choose one from the list.",
-        )),
-        other => other,
     }
 }
 

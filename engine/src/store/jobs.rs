@@ -99,16 +99,7 @@ impl Store {
         input: &MassPostInput,
         actor: Option<Actor>,
     ) -> Result<JobView> {
-        let webhook = match self.webhook(account_id, &input.webhook_id).await {
-            Err(Error::NotFound) => {
-                return Err(Error::field(
-                    "webhook_id",
-                    "unknown_webhook",
-                    "There is no such webhook in this account; choose one from the list.",
-                ));
-            }
-            other => other?,
-        };
+        let webhook = self.chosen_webhook(account_id, &input.webhook_id).await?;
         if !webhook.input.active {
             return Err(Error::field(
                 "webhook_id",

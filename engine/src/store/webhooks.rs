@@ -198,6 +198,19 @@ impl Store {
         found(done)
     }
 
+    /// The webhook a user chose to run on records (execute, mass post);
+    /// one that is not there is the field's fault.
+    pub(crate) async fn chosen_webhook(&self, account_id: &str, id: &str) -> Result<WebhookView> {
+        match self.webhook(account_id, id).await {
+            Err(Error::NotFound) => Err(Error::field(
+                "webhook_id",
+                "unknown_webhook",
+                "There is no such webhook in this account; choose one from the list.",
+            )),
+            other => other,
+        }
+    }
+
     /// One live webhook of the account, secrets masked.
     pub async fn webhook(&self, account_id: &str, id: &str) -> Result<WebhookView> {
         self.webhook_row(account_id, id).await?.into_view()
