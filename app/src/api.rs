@@ -10,6 +10,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
 
+pub mod jobs;
 pub mod records;
 
 /// What saving the webhook form gives the page back.

@@ -84,7 +84,7 @@ pub struct SettingsView {
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     use engine::model::{Actor, ChangedBy, ItemKind, User, Via};
     use engine::store::{Error, Outbox, Store};
     use leptos::prelude::*;

@@ -17,6 +17,7 @@ use crate::api::records::{
     AddLead, AddTodo, ChangeContact, ChangeTodo, ContactChange, DeleteContact, ExecutePreview,
     ExecuteWebhook, Items, SaveContact, custom_fields_text, load_contact,
 };
+use crate::pages::RequestText;
 use crate::pages::form::panels::TestResult;
 
 /// The page's actions; a change that was done reloads the page's data.
@@ -663,12 +664,7 @@ fn ExecutePanel(id: String, webhooks: Vec<WebhookTitle>, actions: Actions) -> im
                     {move || preview.value().get().map(|r| match r {
                         Ok(request) => view! {
                             <h3>"The request"</h3>
-                            <pre class="code" data-testid="execute-request">
-                                {format!("{} {}\n", request.method, request.url)}
-                                {request.headers.iter().map(|(k, v)| format!("{k}: {v}\n")).collect::<String>()}
-                                "webhook-id: evt_…\nwebhook-timestamp: …\nwebhook-signature: v1,…\n\n"
-                                {request.body.unwrap_or_default()}
-                            </pre>
+                            <RequestText request testid="execute-request" />
                         }.into_any(),
                         Err(e) => view! { <p class="form-error" role="alert">{error_message(&e)}</p> }.into_any(),
                     })}

@@ -23,26 +23,6 @@ fn asked(q: &leptos_router::params::ParamsMap) -> (ContactFilter, Option<String>
     )
 }
 
-/// The filters as a query string, for the pager's links.
-fn to_query(filter: &ContactFilter) -> String {
-    [
-        ("q", &filter.q),
-        ("status", &filter.status),
-        ("flag", &filter.flag),
-        ("assigned_user", &filter.assigned_user),
-        ("state", &filter.state),
-        ("source", &filter.source),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| {
-        v.as_deref()
-            .filter(|v| !v.is_empty())
-            .map(|v| engine::reports::query_pair(k, v))
-    })
-    .collect::<Vec<_>>()
-    .join("&")
-}
-
 #[component]
 pub fn ContactsPage() -> impl IntoView {
     let query = use_query_map();
@@ -65,12 +45,13 @@ pub fn ContactsPage() -> impl IntoView {
                                 <Filters filter=filter.clone() items=view.items />
                                 {match view.page {
                                     Ok(page) => view! {
-                                        <Rows rows=page.data />
+                                        {admin.then(|| view! { <MassPostBar filter=filter.clone() /> })}
+                                        <Rows rows=page.data admin />
                                         <nav class="pager" aria-label="Pages">
                                             <a href="/contacts">"First page"</a>
                                             {match page.next_cursor {
                                                 Some(next) => {
-                                                    let base = to_query(&filter);
+                                                    let base = filter.to_query();
                                                     let sep = if base.is_empty() { "" } else { "&" };
                                                     let href = format!(
                                                         "/contacts?{base}{sep}{}",
@@ -161,20 +142,53 @@ fn Filters(filter: ContactFilter, items: Items) -> impl IntoView {
     }
 }
 
+/// "Mass post selected" (the rows checked on this page) and "Mass post
+/// list" (every contact the filters match): a GET form the rows'
+/// checkboxes belong to, opening the mass post page.
 #[component]
-fn Rows(rows: Vec<Contact>) -> impl IntoView {
+fn MassPostBar(filter: ContactFilter) -> impl IntoView {
+    view! {
+        <form method="get" action="/contacts/mass-post" id="mass-post-form" class="bulk-bar"
+            data-testid="mass-post-bar">
+            {filter
+                .pairs()
+                .into_iter()
+                .map(|(name, value)| view! { <input type="hidden" name=name value=value.to_string() /> })
+                .collect_view()}
+            <span class="hint">"Mass post:"</span>
+            <button type="submit" name="with" value="selected" class="small" data-testid="mass-post-selected">
+                "Mass post selected"
+            </button>
+            <button type="submit" name="with" value="list" class="small" data-testid="mass-post-list">
+                "Mass post list"
+            </button>
+        </form>
+    }
+}
+
+#[component]
+fn Rows(rows: Vec<Contact>, admin: bool) -> impl IntoView {
     if rows.is_empty() {
         return view! {
             <div class="empty" data-testid="no-contacts"><p>"No contacts match."</p></div>
         }
         .into_any();
     }
+    // The header's box checks or clears every row (with JavaScript).
+    let all = RwSignal::new(false);
     view! {
         <div class="table-scroll">
             <table class="list" data-testid="contacts-table">
                 <caption class="visually-hidden">"Contacts, newest first"</caption>
                 <thead>
                     <tr>
+                        {admin.then(|| view! {
+                            <th scope="col" class="check">
+                                <input type="checkbox" aria-label="Select every contact on this page"
+                                    data-testid="select-all"
+                                    on:change=move |ev| all.set(event_target_checked(&ev)) />
+                            </th>
+                        })}
                         <th scope="col">"Name"</th>
                         <th scope="col">"Email"</th>
                         <th scope="col">"Phone"</th>
@@ -198,6 +212,13 @@ fn Rows(rows: Vec<Contact>) -> impl IntoView {
                                 .join(", ");
                             view! {
                                 <tr data-testid="contact-row" data-id=c.id.clone()>
+                                    {admin.then(|| view! {
+                                        <td class="check">
+                                            <input type="checkbox" name="id" value=c.id.clone() form="mass-post-form"
+                                                aria-label=format!("Select {name}") data-testid="select-contact"
+                                                prop:checked=move || all.get() />
+                                        </td>
+                                    })}
                                     <td><a href=format!("/contacts/{}", c.id) data-testid="contact-link">{name}</a></td>
                                     <td>{c.email.clone().unwrap_or_default()}</td>
                                     <td class="nowrap">{c.phone.clone().unwrap_or_default()}</td>

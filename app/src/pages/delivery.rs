@@ -6,7 +6,7 @@ use engine::reports::{AttemptRecord, DeliveryState, RetryRun};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use super::{ErrorPanel, Layout, StatusBadge, error_message, fmt_time};
+use super::{ErrorPanel, Layout, StatusBadge, error_message, fmt_time, poll_while};
 use crate::api::{ResendDelivery, delivery_detail, retry_run_progress};
 
 #[component]
@@ -181,22 +181,10 @@ pub fn RetryRunPage() -> impl IntoView {
         move || (params.get().get("id").unwrap_or_default(), tick.get()),
         |(id, _)| retry_run_progress(id),
     );
-    // With JavaScript the page polls; without, a refresh tag reloads it.
-    Effect::new(move |_| {
-        if let Ok(handle) = set_interval_with_handle(
-            move || {
-                let running = data
-                    .get_untracked()
-                    .and_then(Result::ok)
-                    .is_none_or(|(_, run)| !run.finished());
-                if running {
-                    tick.update(|t| *t += 1);
-                }
-            },
-            std::time::Duration::from_millis(700),
-        ) {
-            on_cleanup(move || handle.clear());
-        }
+    poll_while(tick, move || {
+        data.get_untracked()
+            .and_then(Result::ok)
+            .is_none_or(|(_, run)| !run.finished())
     });
     view! {
         <Suspense fallback=|| view! { <p class="page">"Loading…"</p> }>

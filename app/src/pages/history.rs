@@ -94,7 +94,7 @@ fn Filters(
                     <option value="">"All webhooks"</option>
                     {webhooks
                         .into_iter()
-                        .map(|WebhookTitle { id, title, deleted }| {
+                        .map(|WebhookTitle { id, title, deleted, .. }| {
                             let selected = id == webhook;
                             let label = if deleted { format!("{title} (deleted)") } else { title };
                             view! { <option value=id selected=selected>{label}</option> }

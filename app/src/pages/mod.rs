@@ -12,7 +12,8 @@
 //! - [`delivery`]: one delivery's attempts, resend; retry-all progress.
 //! - [`contacts`]: the contacts list with search and filters; [`contact`]
 //!   one contact with its statuses, flags, users, leads, to-dos and
-//!   deliveries; [`settings`] the account and its settings items.
+//!   deliveries; [`settings`] the account and its settings items;
+//!   [`mass_post`] a mass post's previews and its job's progress.
 
 pub mod chart;
 pub mod contact;
@@ -22,6 +23,7 @@ pub mod form;
 pub mod history;
 pub mod inputs;
 pub mod login;
+pub mod mass_post;
 pub mod reports;
 pub mod settings;
 pub mod setup;
@@ -70,6 +72,25 @@ pub fn Layout(user: User, children: Children) -> impl IntoView {
     }
 }
 
+/// Bumps `tick` every 0.7 s while `moving()` says the page's data can
+/// still change: progress pages poll with it (without JavaScript, a
+/// refresh tag reloads them instead).
+pub fn poll_while(tick: RwSignal<u32>, moving: impl Fn() -> bool + Clone + Send + Sync + 'static) {
+    Effect::new(move |_| {
+        let moving = moving.clone();
+        if let Ok(handle) = set_interval_with_handle(
+            move || {
+                if moving() {
+                    tick.update(|t| *t += 1);
+                }
+            },
+            std::time::Duration::from_millis(700),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+}
+
 /// A time as the reports show it: minutes, UTC.
 pub fn fmt_time(at: chrono::DateTime<chrono::Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S").to_string()
@@ -105,6 +126,23 @@ pub fn DateField(
                 aria-describedby=error.is_some().then_some(error_id.clone()) />
             {error.map(|m| view! { <p class="field-error" id=error_id>{m}</p> })}
         </div>
+    }
+}
+
+/// A request as it will go, secrets masked, with the signature headers
+/// every delivery gets (their values are made at sending).
+#[component]
+pub fn RequestText(
+    request: engine::render::RenderedRequest,
+    testid: &'static str,
+) -> impl IntoView {
+    view! {
+        <pre class="code" data-testid=testid>
+            {format!("{} {}\n", request.method, request.url)}
+            {request.headers.iter().map(|(k, v)| format!("{k}: {v}\n")).collect::<String>()}
+            "webhook-id: evt_…\nwebhook-timestamp: …\nwebhook-signature: v1,…\n\n"
+            {request.body.unwrap_or_default()}
+        </pre>
     }
 }
 

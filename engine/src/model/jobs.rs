@@ -98,17 +98,36 @@ impl JobView {
     /// Most errors a job's answer lists.
     pub const MAX_ERRORS: i64 = 1000;
 
-    /// Whole percent of the records handled.
+    /// Records with an outcome: delivered, failed, or not posted (an
+    /// error).
+    pub fn outcomes(&self) -> i64 {
+        self.succeeded + self.failed + self.error_count
+    }
+
+    /// Whole percent of the records with an outcome: what a progress bar
+    /// shows, so it fills as receivers answer, not only as deliveries are
+    /// made.
     pub fn percent(&self) -> i64 {
         if self.total <= 0 {
             100
         } else {
-            (self.done * 100 / self.total).clamp(0, 100)
+            (self.outcomes() * 100 / self.total).clamp(0, 100)
         }
     }
 
     pub fn finished(&self) -> bool {
         self.state != JobState::Running
+    }
+
+    /// Deliveries made: succeeded, failed or still on their way.
+    pub fn sent(&self) -> i64 {
+        self.succeeded + self.failed + self.pending
+    }
+
+    /// Whether anything can still change: records to post or deliveries
+    /// on their way.
+    pub fn settled(&self) -> bool {
+        self.finished() && self.pending == 0
     }
 }
 
@@ -127,4 +146,103 @@ pub struct MassPostInput {
     /// These contacts (`con_…`), in this order; at most 1,000.
     #[serde(default)]
     pub contact_ids: Option<Vec<String>>,
+}
+
+/// The contacts of a mass post as the console's links carry them:
+/// `with=list` and the list's filters, or `with=selected` and an `id`
+/// per checked row.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Selection {
+    List(ContactFilter),
+    Selected(Vec<String>),
+}
+
+impl Selection {
+    /// The selection in a query string; `None` without a known `with`.
+    pub fn from_query(query: &str) -> Option<Self> {
+        let pairs = crate::reports::query_pairs(query);
+        let with = pairs.iter().find(|(k, _)| k == "with").map(|(_, v)| v);
+        match with.map(String::as_str) {
+            Some("list") => Some(Selection::List(ContactFilter::from_query(query))),
+            Some("selected") => {
+                let mut ids: Vec<String> = Vec::new();
+                for (_, id) in pairs.into_iter().filter(|(k, _)| k == "id") {
+                    let id = id.trim().to_string();
+                    if !id.is_empty() && !ids.contains(&id) {
+                        ids.push(id);
+                    }
+                }
+                Some(Selection::Selected(ids))
+            }
+            _ => None,
+        }
+    }
+
+    /// The selection as a query string, for links and forms.
+    pub fn to_query(&self) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        match self {
+            Selection::List(filter) => {
+                query.append_pair("with", "list");
+                for (k, v) in filter.pairs() {
+                    query.append_pair(k, v);
+                }
+            }
+            Selection::Selected(ids) => {
+                query.append_pair("with", "selected");
+                for id in ids {
+                    query.append_pair("id", id);
+                }
+            }
+        }
+        query.finish()
+    }
+
+    /// The mass post of these contacts through `webhook_id`.
+    pub fn into_input(self, webhook_id: String) -> MassPostInput {
+        match self {
+            Selection::List(filter) => MassPostInput {
+                webhook_id,
+                filter: Some(filter),
+                contact_ids: None,
+            },
+            Selection::Selected(ids) => MassPostInput {
+                webhook_id,
+                filter: None,
+                contact_ids: Some(ids),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selections_round_trip_through_their_query_strings() {
+        let list = Selection::List(ContactFilter {
+            q: Some("ann & co".into()),
+            status: Some("Thank You Note".into()),
+            ..ContactFilter::default()
+        });
+        assert_eq!(Selection::from_query(&list.to_query()), Some(list.clone()));
+        let chosen = Selection::Selected(vec!["con_1".into(), "con_2".into()]);
+        assert_eq!(Selection::from_query(&chosen.to_query()), Some(chosen));
+        assert_eq!(
+            Selection::from_query("?with=selected&id=con_1&id=&id=con_1&id=con_3&q=x"),
+            Some(Selection::Selected(vec!["con_1".into(), "con_3".into()])),
+            "empty and repeated ids are dropped; filters ignored"
+        );
+        assert_eq!(
+            Selection::from_query("with=list&status=&flag=VIP&webhook=wh_1&n=3"),
+            Some(Selection::List(ContactFilter {
+                flag: Some("VIP".into()),
+                ..ContactFilter::default()
+            })),
+            "empty filters count as not given, other names are not filters"
+        );
+        assert_eq!(Selection::from_query("q=ann"), None);
+        assert_eq!(Selection::from_query("with=everything"), None);
+    }
 }

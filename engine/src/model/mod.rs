@@ -9,7 +9,7 @@ pub mod events;
 pub mod jobs;
 pub mod records;
 pub use events::{Accepted, DeliveryRef, EventPage, LoggedEvent, NewEvent};
-pub use jobs::{JobError, JobKind, JobState, JobView, MassPostInput};
+pub use jobs::{JobError, JobKind, JobState, JobView, MassPostInput, Selection};
 pub use records::{
     Address, AssignedUser, ChangedBy, Contact, ContactDetail, ContactFilter, ContactInput,
     ContactPage, EmittedEvent, ItemInput, ItemKind, Lead, LeadInput, LeadType, RecordItem, Saved,
@@ -497,6 +497,8 @@ pub struct WebhookTitle {
     pub id: String,
     pub title: String,
     pub deleted: bool,
+    /// On (and not deleted).
+    pub active: bool,
 }
 
 impl WebhookTitle {

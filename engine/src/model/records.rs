@@ -153,6 +153,68 @@ pub struct ContactFilter {
     pub source: Option<String>,
 }
 
+impl ContactFilter {
+    /// The filters' names in a query string, in the list's order.
+    const KEYS: [&'static str; 6] = ["q", "status", "flag", "assigned_user", "state", "source"];
+
+    fn slot(&mut self, key: &str) -> Option<&mut Option<String>> {
+        Some(match key {
+            "q" => &mut self.q,
+            "status" => &mut self.status,
+            "flag" => &mut self.flag,
+            "assigned_user" => &mut self.assigned_user,
+            "state" => &mut self.state,
+            "source" => &mut self.source,
+            _ => return None,
+        })
+    }
+
+    /// The filters given (not empty), as `(name, value)`.
+    pub fn pairs(&self) -> Vec<(&'static str, &str)> {
+        let values = [
+            &self.q,
+            &self.status,
+            &self.flag,
+            &self.assigned_user,
+            &self.state,
+            &self.source,
+        ];
+        Self::KEYS
+            .into_iter()
+            .zip(values)
+            .filter_map(|(k, v)| v.as_deref().filter(|v| !v.is_empty()).map(|v| (k, v)))
+            .collect()
+    }
+
+    /// Whether it matches every contact.
+    pub fn is_empty(&self) -> bool {
+        self.pairs().is_empty()
+    }
+
+    /// The filters as a link's query string (`status=Sold&q=ann`).
+    pub fn to_query(&self) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in self.pairs() {
+            query.append_pair(k, v);
+        }
+        query.finish()
+    }
+
+    /// The filters in a query string; other names are left out, empty
+    /// values count as not given.
+    pub fn from_query(query: &str) -> Self {
+        let mut filter = ContactFilter::default();
+        for (k, v) in crate::reports::query_pairs(query) {
+            if let Some(slot) = filter.slot(&k)
+                && !v.is_empty()
+            {
+                *slot = Some(v);
+            }
+        }
+        filter
+    }
+}
+
 /// How a lead came in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -176,6 +176,13 @@ impl HistoryQuery {
     }
 }
 
+/// The `(name, value)` pairs of a query string (with or without its `?`).
+pub fn query_pairs(query: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
 /// `key=value`, form-encoded, for a link's query string.
 pub fn query_pair(key: &str, value: &str) -> String {
     form_urlencoded::Serializer::new(String::new())

@@ -6,7 +6,9 @@
 mod history;
 mod range;
 
-pub use history::{AttemptRecord, DeliveryPage, DeliveryState, HistoryQuery, query_pair};
+pub use history::{
+    AttemptRecord, DeliveryPage, DeliveryState, HistoryQuery, query_pair, query_pairs,
+};
 pub use range::{Bucket, MAX_RANGE_DAYS, Preset, Range, RangeQuery};
 
 use chrono::{DateTime, Duration, Utc};

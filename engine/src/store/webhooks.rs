@@ -371,7 +371,8 @@ impl Store {
     pub async fn webhook_titles(&self, account_id: &str) -> Result<Vec<WebhookTitle>> {
         Ok(
             on_reader!(&self.db, pool => sqlx::query_as::<_, WebhookTitle>(
-            "SELECT id, title, deleted_at IS NOT NULL AS deleted FROM webhooks WHERE account_id = $1 \
+            "SELECT id, title, deleted_at IS NOT NULL AS deleted, \
+             (active AND deleted_at IS NULL) AS active FROM webhooks WHERE account_id = $1 \
              ORDER BY deleted_at IS NOT NULL, title, id",
         )
         .bind(account_id)

@@ -83,7 +83,8 @@ use Kind::{Api, Form, Json, Page, Plain};
 /// account's admin finds nothing of this account (404); support reads but
 /// changes nothing (403); the API knows keys, not cookies (401); setup
 /// once there is an admin is refused as a mistake (422).
-/// Placeholders: `{hook}`, `{delivery}`, `{run}` are this row's own.
+/// Placeholders: `{hook}`, `{delivery}`, `{run}`, `{contact}`, `{job}` and the
+/// rest are this row's own ([`Targets`]).
 const TABLE: &[Row] = &[
     row(Plain, "GET", "/healthz", [200, 200, 200, 200]),
     row(Plain, "GET", "/api/v1/openapi.json", [200, 200, 200, 200]),
@@ -123,6 +124,15 @@ const TABLE: &[Row] = &[
         "/contacts/{contact}",
     ),
     row(Page, "GET", "/settings", [303, 200, 200, 200]),
+    // Another account's admin gets the page of their own (empty) list.
+    at(
+        row(Page, "GET", "/contacts/mass-post", [303, 403, 200, 200]),
+        "/contacts/mass-post?with=list&webhook={hook}",
+    ),
+    at(
+        row(Page, "GET", "/jobs/{id}", [303, 200, 404, 200]),
+        "/jobs/{job}",
+    ),
     // Server functions: reading.
     with_body(
         row(Json, "POST", "/api/contacts", [401, 200, 200, 200]),
@@ -157,6 +167,14 @@ const TABLE: &[Row] = &[
     with_body(
         row(Json, "POST", "/api/retry_run", [401, 200, 404, 200]),
         r#"{"id":"{run}"}"#,
+    ),
+    with_body(
+        row(Json, "POST", "/api/mass_post", [401, 403, 200, 200]),
+        r#"{"query":"with=list&webhook={hook}"}"#,
+    ),
+    with_body(
+        row(Json, "POST", "/api/job", [401, 200, 404, 200]),
+        r#"{"id":"{job}"}"#,
     ),
     // Server functions: changing.
     with_body(
@@ -200,6 +218,15 @@ const TABLE: &[Row] = &[
         row(Form, "POST", "/api/retry_all", [401, 403, 404, 200]),
         "webhook_id={hook}&range=7d",
     ),
+    // The webhook is a field of the form: not one of the other admin's.
+    with_body(
+        row(Form, "POST", "/api/start_mass_post", [401, 403, 422, 200]),
+        "selection=with%3Dselected%26id%3D{contact}&webhook_id={hook}",
+    ),
+    with_body(
+        row(Form, "POST", "/api/cancel_job", [401, 403, 404, 200]),
+        "id={job}",
+    ),
     // The REST API.
     row(Api, "GET", "/api/v1/events", [401, 401, 200, 200]),
     row(Api, "GET", "/api/v1/event-types", [401, 401, 200, 200]),
@@ -209,17 +236,17 @@ const TABLE: &[Row] = &[
         r#"{"webhook_id":"{hook}","filter":{"q":"zz-nobody"}}"#,
     ),
     at(
-        row(Api, "GET", "/api/v1/jobs/{id}", [401, 401, 404, 404]),
-        "/api/v1/jobs/job_unknown",
+        row(Api, "GET", "/api/v1/jobs/{id}", [401, 401, 404, 200]),
+        "/api/v1/jobs/{job}",
     ),
     at(
         row(
             Api,
             "POST",
             "/api/v1/jobs/{id}/cancel",
-            [401, 401, 404, 404],
+            [401, 401, 404, 200],
         ),
-        "/api/v1/jobs/job_unknown/cancel",
+        "/api/v1/jobs/{job}/cancel",
     ),
     with_body(
         row(Api, "POST", "/api/v1/events", [401, 401, 202, 202]),
@@ -528,6 +555,8 @@ struct Targets {
     user: String,
     todo: String,
     source: String,
+    /// A mass post of the contact through the webhook.
+    job: String,
 }
 
 struct World {
@@ -570,6 +599,7 @@ async fn every_route_answers_each_caller_as_the_table_says() {
                     &targets.contact,
                     &targets.todo,
                     &targets.source,
+                    &targets.job,
                 ] {
                     assert!(
                         !body.contains(id.as_str()),
@@ -792,7 +822,20 @@ async fn targets(world: &World) -> Targets {
         )
         .await
         .unwrap();
+    let job = store
+        .create_mass_post(
+            &account.id,
+            &engine::model::MassPostInput {
+                webhook_id: view.id.clone(),
+                filter: None,
+                contact_ids: Some(vec![contact.id.clone()]),
+            },
+            None,
+        )
+        .await
+        .unwrap();
     Targets {
+        job: job.id,
         hook: view.id,
         delivery,
         run,
@@ -818,6 +861,7 @@ async fn call(world: &World, row: &Row, i: usize, targets: &Targets) -> (u16, St
             .replace("{user}", &targets.user)
             .replace("{todo}", &targets.todo)
             .replace("{source}", &targets.source)
+            .replace("{job}", &targets.job)
     };
     let path = fill(row.path.unwrap_or(row.route));
     let method = reqwest::Method::from_bytes(row.method.as_bytes()).unwrap();
