@@ -57,6 +57,8 @@ mod handle;
 #[cfg(feature = "store")]
 pub mod ids;
 #[cfg(feature = "store")]
+pub mod import;
+#[cfg(feature = "store")]
 pub mod job;
 #[cfg(feature = "store")]
 pub mod mass_post;

@@ -18,7 +18,7 @@ use crate::model::{
 use crate::records::contact_event_for;
 use crate::render::RenderedRequest;
 use crate::reports::RecordRef;
-use crate::store::jobs::{Batch, HeldJob, Posted};
+use crate::store::jobs::{Batch, HeldJob, JobParams, MassPostParams, Posted};
 use crate::store::{Error, Result, Store};
 
 /// Contacts one batch posts.
@@ -101,34 +101,45 @@ pub(crate) async fn run_jobs(engine: Engine, wake: Arc<Notify>, mut stop: watch:
     }
 }
 
-/// Posts a held job's batches until it is done, cancelled, taken over,
-/// or the engine stops.
-async fn run_job(engine: &Engine, mut job: HeldJob, stop: &watch::Receiver<bool>) -> Result<()> {
+/// Runs a held job's batches until it is done, cancelled, taken over, or
+/// the engine stops.
+async fn run_job(engine: &Engine, job: HeldJob, stop: &watch::Receiver<bool>) -> Result<()> {
+    match job.params.clone() {
+        JobParams::MassPost(params) => run_mass_post(engine, job, &params, stop).await,
+        JobParams::Import(params) => crate::import::run_import(engine, job, &params, stop).await,
+    }
+}
+
+/// The job's webhook if it is still there and on; otherwise the job
+/// fails, saying why, and `None`.
+pub(crate) async fn live_webhook(store: &Store, job: &HeldJob) -> Result<Option<WebhookView>> {
+    let webhook_id = job.webhook_id.as_deref().unwrap_or_default();
+    let reason = match store.webhook(&job.account_id, webhook_id).await {
+        Ok(w) if w.input.active => return Ok(Some(w)),
+        Ok(_) => "The webhook was turned off; the rest was not posted.",
+        Err(Error::NotFound) => "The webhook was deleted; the rest was not posted.",
+        Err(e) => return Err(e),
+    };
+    store.fail_job(&job.id, reason).await?;
+    Ok(None)
+}
+
+async fn run_mass_post(
+    engine: &Engine,
+    mut job: HeldJob,
+    params: &MassPostParams,
+    stop: &watch::Receiver<bool>,
+) -> Result<()> {
     let store = engine.store();
-    let webhook_id = job.webhook_id.clone().unwrap_or_default();
     let account = store.account(&job.account_id).await?;
     loop {
         if *stop.borrow() {
             return Ok(());
         }
-        let webhook = match store.webhook(&job.account_id, &webhook_id).await {
-            Ok(w) if w.input.active => w,
-            Ok(_) => {
-                return store
-                    .fail_job(
-                        &job.id,
-                        "The webhook was turned off; the rest was not posted.",
-                    )
-                    .await;
-            }
-            Err(Error::NotFound) => {
-                return store
-                    .fail_job(&job.id, "The webhook was deleted; the rest was not posted.")
-                    .await;
-            }
-            Err(e) => return Err(e),
+        let Some(webhook) = live_webhook(store, &job).await? else {
+            return Ok(());
         };
-        let batch = next_batch(store, &job, &webhook, &account).await?;
+        let batch = next_batch(store, &job, params, &webhook, &account).await?;
         let written = store
             .write_mass_post_batch(&job, webhook.input.delivery_mode, &batch)
             .await?;
@@ -148,6 +159,7 @@ async fn run_job(engine: &Engine, mut job: HeldJob, stop: &watch::Receiver<bool>
 async fn next_batch(
     store: &Store,
     job: &HeldJob,
+    params: &MassPostParams,
     webhook: &WebhookView,
     account: &Account,
 ) -> Result<Batch> {
@@ -171,7 +183,7 @@ async fn next_batch(
     };
     let mut posted = Vec::new();
     let mut errors = Vec::new();
-    let (position, last) = match (&job.params.filter, &job.params.contact_ids) {
+    let (position, last) = match (&params.filter, &params.contact_ids) {
         (Some(filter), _) => {
             let page = store
                 .list_contacts(
@@ -184,7 +196,12 @@ async fn next_batch(
             let position = page.data.last().map(|c| c.id.clone());
             let last = page.next_cursor.is_none();
             for contact in page.data {
-                posted.push(post(webhook, detail(contact).await?, account, job));
+                posted.push(post(
+                    webhook,
+                    detail(contact).await?,
+                    account,
+                    &params.actor,
+                ));
             }
             (position.or_else(|| job.position.clone()), last)
         }
@@ -198,7 +215,12 @@ async fn next_batch(
             let end = (start + MASS_POST_BATCH).min(ids.len());
             for (n, id) in ids[start..end].iter().enumerate() {
                 match store.contact(&job.account_id, id).await {
-                    Ok(contact) => posted.push(post(webhook, detail(contact).await?, account, job)),
+                    Ok(contact) => posted.push(post(
+                        webhook,
+                        detail(contact).await?,
+                        account,
+                        &params.actor,
+                    )),
                     Err(Error::NotFound) => errors.push(JobError {
                         line: (start + n + 1) as i64,
                         reason: format!("There is no contact {id} in this account (deleted?)."),
@@ -218,13 +240,19 @@ async fn next_batch(
     })
 }
 
-fn post(webhook: &WebhookView, detail: ContactDetail, account: &Account, job: &HeldJob) -> Posted {
+/// One contact's event for the webhook, and the record it is about.
+pub(crate) fn post(
+    webhook: &WebhookView,
+    detail: ContactDetail,
+    account: &Account,
+    actor: &Option<Actor>,
+) -> Posted {
     let about = RecordRef {
         id: Some(detail.contact.id.clone()),
         label: Some(detail.contact.display_name()),
     };
     Posted {
-        event: contact_event_for(&webhook.input, &detail, account, job.params.actor.clone()),
+        event: contact_event_for(&webhook.input, &detail, account, actor.clone()),
         about,
     }
 }

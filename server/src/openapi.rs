@@ -55,6 +55,7 @@ use utoipa::{Modify, OpenApi};
         crate::api::account::get_account,
         crate::api::account::patch_account,
         crate::api::jobs::create_mass_post,
+        crate::api::jobs::create_import,
         crate::api::jobs::get_job,
         crate::api::jobs::cancel_job,
     ),

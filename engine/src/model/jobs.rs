@@ -14,17 +14,21 @@ pub const MAX_SELECTED: usize = 1000;
 #[serde(rename_all = "snake_case")]
 pub enum JobKind {
     MassPost,
+    Import,
 }
 
 impl JobKind {
     pub const fn as_str(self) -> &'static str {
         match self {
             JobKind::MassPost => "mass_post",
+            JobKind::Import => "import",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        (s == "mass_post").then_some(JobKind::MassPost)
+        [JobKind::MassPost, JobKind::Import]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 }
 
@@ -106,12 +110,17 @@ impl JobView {
 
     /// Whole percent of the records with an outcome: what a progress bar
     /// shows, so it fills as receivers answer, not only as deliveries are
-    /// made.
+    /// made. Without a webhook (an import that posts nothing), the records
+    /// handled.
     pub fn percent(&self) -> i64 {
+        let outcomes = match self.webhook_id {
+            Some(_) => self.outcomes(),
+            None => self.done,
+        };
         if self.total <= 0 {
             100
         } else {
-            (self.outcomes() * 100 / self.total).clamp(0, 100)
+            (outcomes * 100 / self.total).clamp(0, 100)
         }
     }
 

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub mod events;
+pub mod imports;
 pub mod jobs;
 pub mod records;
 pub use events::{Accepted, DeliveryRef, EventPage, LoggedEvent, NewEvent};

@@ -50,6 +50,7 @@ const CONTACT_COLUMNS: &str = "id, first_name, last_name, email, phone, address,
      category, external_id, custom_fields, version, created_at, updated_at";
 
 /// A contact as read, with the version a change must find unchanged.
+#[derive(Clone)]
 pub(super) struct Read {
     pub(super) contact: Contact,
     pub(super) version: i64,
@@ -153,7 +154,12 @@ fn duplicate(e: sqlx::Error, input: &ContactInput) -> Error {
 }
 
 /// A contact event: the record, and what else the type carries.
-fn contact_event(event_type: &str, contact: &Contact, extra: Value, by: &ChangedBy) -> NewEvent {
+pub(super) fn contact_event(
+    event_type: &str,
+    contact: &Contact,
+    extra: Value,
+    by: &ChangedBy,
+) -> NewEvent {
     let mut data = to_json(contact);
     if let (Value::Object(data), Value::Object(extra)) = (&mut data, extra) {
         data.extend(extra);
@@ -219,6 +225,49 @@ impl Store {
             Some(id) => Ok(Some(self.contact(account_id, &id).await?)),
             None => Ok(None),
         }
+    }
+
+    /// The contacts with one of these emails (lower-cased) or external
+    /// ids, with their versions: the ones an import's batch updates.
+    pub(super) async fn contacts_by_keys(
+        &self,
+        account_id: &str,
+        emails: &[String],
+        external_ids: &[String],
+    ) -> Result<Vec<Read>> {
+        if emails.is_empty() && external_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = |from: usize, n: usize| {
+            let list = (from..from + n)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            if list.is_empty() {
+                "NULL".to_string()
+            } else {
+                list
+            }
+        };
+        let sql = format!(
+            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE account_id = $1 \
+             AND (email IN ({}) OR external_id IN ({}))",
+            marks(2, emails.len()),
+            marks(2 + emails.len(), external_ids.len())
+        );
+        let rows: Vec<ContactRow> = on_reader!(&self.db, pool => {
+            let mut query = sqlx::query_as::<_, ContactRow>(sqlx::AssertSqlSafe(sql.as_str())).bind(account_id);
+            for key in emails.iter().chain(external_ids) {
+                query = query.bind(key);
+            }
+            query.fetch_all(pool).await
+        })?;
+        let mut read = rows
+            .into_iter()
+            .map(ContactRow::into_read)
+            .collect::<Result<Vec<_>>>()?;
+        self.fill_contacts(account_id, &mut read).await?;
+        Ok(read)
     }
 
     /// A contact with its leads and to-dos, newest first.
@@ -386,31 +435,8 @@ impl Store {
             let diff = changes(&to_json(&before.contact.input()), &to_json(&input));
             let mut tx = self.begin_write().await?;
             let now = now_ms();
-            let written = in_tx!(&mut tx, t => sqlx::query(
-                "UPDATE contacts SET first_name = $4, last_name = $5, email = $6, phone = $7, \
-                 address = $8, state = $9, source = $10, category = $11, external_id = $12, \
-                 custom_fields = $13, search = $14, updated_at = $15, version = version + 1 \
-                 WHERE account_id = $1 AND id = $2 AND version = $3",
-            )
-            .bind(account_id)
-            .bind(id)
-            .bind(before.version)
-            .bind(&input.first_name)
-            .bind(&input.last_name)
-            .bind(&input.email)
-            .bind(&input.phone)
-            .bind(to_json(&input.address).to_string())
-            .bind(&input.state)
-            .bind(&input.source)
-            .bind(&input.category)
-            .bind(&input.external_id)
-            .bind(Value::Object(input.custom_fields.clone()).to_string())
-            .bind(search_text(&input))
-            .bind(now)
-            .execute(&mut **t)
-            .await
-            .map(|r| r.rows_affected()))
-            .map_err(|e| duplicate(e, &input))?;
+            let written =
+                write_contact(&mut tx, account_id, id, before.version, &input, now).await?;
             if written == 0 {
                 continue;
             }
@@ -748,7 +774,7 @@ impl Store {
 }
 
 /// A contact after a change of its own fields.
-fn with_input(
+pub(super) fn with_input(
     (id, statuses, flags, assigned_users, created_at): (
         String,
         Vec<String>,
@@ -779,6 +805,60 @@ fn with_input(
     }
 }
 
+/// Binds a contact's own fields, in the columns' order: first name, last
+/// name, email, phone, address, state, source, category, external id,
+/// custom fields, search text.
+trait BindContact: Sized {
+    fn bind_contact(self, input: &ContactInput) -> Self;
+}
+
+impl<'q, DB: sqlx::Database> BindContact for sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+where
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    fn bind_contact(self, input: &ContactInput) -> Self {
+        self.bind(input.first_name.clone())
+            .bind(input.last_name.clone())
+            .bind(input.email.clone())
+            .bind(input.phone.clone())
+            .bind(to_json(&input.address).to_string())
+            .bind(input.state.clone())
+            .bind(input.source.clone())
+            .bind(input.category.clone())
+            .bind(input.external_id.clone())
+            .bind(Value::Object(input.custom_fields.clone()).to_string())
+            .bind(search_text(input))
+    }
+}
+
+/// Writes a contact's own fields over version `version`: 0 when another
+/// change came first.
+pub(super) async fn write_contact(
+    tx: &mut WriteTx,
+    account_id: &str,
+    id: &str,
+    version: i64,
+    input: &ContactInput,
+    now: i64,
+) -> Result<u64> {
+    in_tx!(tx, t => sqlx::query(
+        "UPDATE contacts SET first_name = $4, last_name = $5, email = $6, phone = $7, \
+         address = $8, state = $9, source = $10, category = $11, external_id = $12, \
+         custom_fields = $13, search = $14, updated_at = $15, version = version + 1 \
+         WHERE account_id = $1 AND id = $2 AND version = $3",
+    )
+    .bind(account_id)
+    .bind(id)
+    .bind(version)
+    .bind_contact(input)
+    .bind(now)
+    .execute(&mut **t)
+    .await
+    .map(|r| r.rows_affected()))
+    .map_err(|e| duplicate(e, input))
+}
+
 pub(crate) async fn insert_contact(
     tx: &mut WriteTx,
     account_id: &str,
@@ -793,17 +873,7 @@ pub(crate) async fn insert_contact(
     )
     .bind(&id)
     .bind(account_id)
-    .bind(&input.first_name)
-    .bind(&input.last_name)
-    .bind(&input.email)
-    .bind(&input.phone)
-    .bind(to_json(&input.address).to_string())
-    .bind(&input.state)
-    .bind(&input.source)
-    .bind(&input.category)
-    .bind(&input.external_id)
-    .bind(Value::Object(input.custom_fields.clone()).to_string())
-    .bind(search_text(input))
+    .bind_contact(input)
     .bind(now)
     .execute(&mut **t)
     .await

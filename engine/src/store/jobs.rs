@@ -34,6 +34,22 @@ pub struct MassPostParams {
     pub actor: Option<Actor>,
 }
 
+/// What a job was asked to do, by its kind.
+#[derive(Clone, Debug)]
+pub enum JobParams {
+    MassPost(MassPostParams),
+    Import(super::imports::ImportParams),
+}
+
+impl JobParams {
+    fn parse(kind: JobKind, json: &str) -> serde_json::Result<Self> {
+        Ok(match kind {
+            JobKind::MassPost => JobParams::MassPost(serde_json::from_str(json)?),
+            JobKind::Import => JobParams::Import(serde_json::from_str(json)?),
+        })
+    }
+}
+
 /// A job this process holds, to run its next batch.
 #[derive(Clone, Debug)]
 pub struct HeldJob {
@@ -41,7 +57,7 @@ pub struct HeldJob {
     pub account_id: String,
     pub kind: JobKind,
     pub webhook_id: Option<String>,
-    pub params: MassPostParams,
+    pub params: JobParams,
     /// Where the last batch stopped: the last contact id posted (a
     /// filter), or how many ids were handled (a list); `None` at the start.
     pub position: Option<String>,
@@ -99,14 +115,7 @@ impl Store {
         input: &MassPostInput,
         actor: Option<Actor>,
     ) -> Result<JobView> {
-        let webhook = self.chosen_webhook(account_id, &input.webhook_id).await?;
-        if !webhook.input.active {
-            return Err(Error::field(
-                "webhook_id",
-                "webhook_off",
-                "This webhook is turned off; turn it on before posting through it.",
-            ));
-        }
+        self.webhook_to_post(account_id, &input.webhook_id).await?;
         let total = match (&input.filter, &input.contact_ids) {
             (Some(_), Some(_)) | (None, None) => {
                 return Err(Error::field(
@@ -162,6 +171,19 @@ impl Store {
         .await
         .map(|r| r.rows_affected()))?;
         self.job(account_id, &id).await
+    }
+
+    /// The webhook a job will post through: one of the account's, on.
+    pub(super) async fn webhook_to_post(&self, account_id: &str, id: &str) -> Result<()> {
+        let webhook = self.chosen_webhook(account_id, id).await?;
+        if !webhook.input.active {
+            return Err(Error::field(
+                "webhook_id",
+                "webhook_off",
+                "This webhook is turned off; turn it on before posting through it.",
+            ));
+        }
+        Ok(())
     }
 
     /// A job with its delivery counts and first errors.
@@ -276,7 +298,7 @@ impl Store {
                 continue;
             };
             return Ok(Some(HeldJob {
-                params: serde_json::from_str(&params)
+                params: JobParams::parse(kind, &params)
                     .map_err(|e| Error::Corrupt(format!("job {id} params: {e}")))?,
                 id,
                 account_id,
@@ -328,24 +350,17 @@ impl Store {
         let now = now_ms();
         let handled = (batch.posted.len() + batch.errors.len()) as i64;
         let mut tx = self.begin_write().await?;
-        let moved = in_tx!(&mut tx, t => sqlx::query(
-            "UPDATE jobs SET position = $3, done = done + $4, updated_at = $5, claimed_until = $6, \
-             state = CASE WHEN $7 THEN 'done' ELSE state END, \
-             total = CASE WHEN $7 THEN done + $4 ELSE total END, \
-             finished_at = CASE WHEN $7 THEN $5 ELSE finished_at END \
-             WHERE id = $1 AND claimed_by = $2 AND state = 'running'",
-        )
-        .bind(&job.id)
-        .bind(self.worker.as_ref())
-        .bind(&batch.position)
-        .bind(handled)
-        .bind(now)
-        .bind(now + JOB_LEASE_MS)
-        .bind(batch.last)
-        .execute(&mut **t)
-        .await
-        .map(|r| r.rows_affected()))?;
-        if found(moved).is_err() {
+        if !self
+            .advance_job(
+                &mut tx,
+                job,
+                batch.position.as_deref(),
+                handled,
+                batch.last,
+                now,
+            )
+            .await?
+        {
             return Ok(false);
         }
         let webhook_id = job.webhook_id.as_deref().unwrap_or_default();
@@ -358,8 +373,43 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Moves a held job on by a batch in `tx`: its new position, `handled`
+    /// records more, done after its `last` batch, and the lease renewed.
+    /// False when the job was cancelled or another process holds it now:
+    /// the batch must then write nothing.
+    pub(super) async fn advance_job(
+        &self,
+        tx: &mut WriteTx,
+        job: &HeldJob,
+        position: Option<&str>,
+        handled: i64,
+        last: bool,
+        now: i64,
+    ) -> Result<bool> {
+        let moved = in_tx!(tx, t => sqlx::query(
+            "UPDATE jobs SET position = $3, done = done + $4, updated_at = $5, claimed_until = $6, \
+             state = CASE WHEN $7 THEN 'done' ELSE state END, \
+             total = CASE WHEN $7 THEN done + $4 ELSE total END, \
+             finished_at = CASE WHEN $7 THEN $5 ELSE finished_at END \
+             WHERE id = $1 AND claimed_by = $2 AND state = 'running'",
+        )
+        .bind(&job.id)
+        .bind(self.worker.as_ref())
+        .bind(position)
+        .bind(handled)
+        .bind(now)
+        .bind(now + JOB_LEASE_MS)
+        .bind(last)
+        .execute(&mut **t)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(found(moved).is_ok())
+    }
+}
+
 /// A batch's events and their deliveries, due now.
-async fn insert_posted(
+pub(super) async fn insert_posted(
     tx: &mut WriteTx,
     job: &HeldJob,
     webhook_id: &str,
@@ -413,7 +463,11 @@ async fn insert_posted(
     Ok(())
 }
 
-async fn insert_errors(tx: &mut WriteTx, job_id: &str, errors: &[JobError]) -> Result<()> {
+pub(super) async fn insert_errors(
+    tx: &mut WriteTx,
+    job_id: &str,
+    errors: &[JobError],
+) -> Result<()> {
     for chunk in errors.chunks(500) {
         in_tx!(tx, t => {
             let mut q = sqlx::QueryBuilder::new("INSERT INTO job_errors (job_id, line, reason) ");

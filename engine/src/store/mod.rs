@@ -42,6 +42,7 @@ mod event_types;
 mod health;
 mod history;
 mod import;
+pub mod imports;
 mod items;
 pub mod jobs;
 mod outbox;

@@ -44,6 +44,7 @@ mod conformance;
 mod delivery;
 mod event_log;
 mod faults;
+mod imports;
 mod isolation;
 mod jobs;
 mod properties;

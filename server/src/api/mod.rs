@@ -12,7 +12,7 @@
 //! - [`contacts`]: `/contacts` with statuses, flags, assignments, leads and
 //!   to-dos; [`settings`] the account's settings items; [`account`] its
 //!   name and `external_ref`.
-//! - [`jobs`]: `/mass-posts` and `/jobs/{id}`: background jobs.
+//! - [`jobs`]: `/mass-posts`, `/imports` and `/jobs/{id}`: background jobs.
 
 pub mod account;
 pub mod contacts;

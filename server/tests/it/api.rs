@@ -744,6 +744,7 @@ async fn the_openapi_document_describes_every_route() {
             "POST /api/v1/contacts/{id}/todos",
             "POST /api/v1/deliveries/{id}/retry",
             "POST /api/v1/events",
+            "POST /api/v1/imports",
             "POST /api/v1/jobs/{id}/cancel",
             "POST /api/v1/mass-posts",
             "POST /api/v1/settings/{kind}",
@@ -971,4 +972,110 @@ async fn a_mass_post_through_the_api_reports_its_progress() {
         .call(reqwest::Method::GET, "/jobs/job_unknown", None)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_through_the_api_reports_bad_rows_by_line_and_posts_the_good_ones() {
+    use reqwest::multipart::{Form, Part};
+    let server = start_with(|args| args.delivery.allow_private_destinations = true).await;
+    let api = Api::new(&server).await;
+    let receiver = TestReceiver::start().await;
+    let mut body = hook("Import sync");
+    body["url"] = json!(format!("{}/crm", receiver.url));
+    body["triggers"] = json!([{"event_type": "contact.status_added"}]);
+    let (_, created) = api
+        .call(reqwest::Method::POST, "/webhooks", Some(body))
+        .await;
+    let webhook_id = created["id"].as_str().unwrap().to_string();
+    let csv = "Given,Family,E-mail,Dealer note\n\
+               Ann,Lee,ann@example.com,\"Wants a call, after 5\"\n\
+               Bob,Ray,not-an-email,\n\
+               Cy,Moss,cy@example.com\n\
+               Di,Park,di@example.com,\n";
+    let form = |csv: &'static str, mapping: &str| {
+        Form::new()
+            .part(
+                "file",
+                Part::bytes(csv.as_bytes().to_vec())
+                    .file_name("leads.csv")
+                    .mime_str("text/csv")
+                    .unwrap(),
+            )
+            .text("mapping", mapping.to_string())
+            .text("webhook_id", webhook_id.clone())
+    };
+    let mapping = r#"{"Given": "first_name", "Family": "last_name", "Dealer note": "custom:Note"}"#;
+    let (status, started) = api.post_form("/imports", form(csv, mapping)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    assert_eq!(started["total"], 4);
+    let job = format!("/jobs/{}", started["job_id"].as_str().unwrap());
+    eventually("the import finishes with its posts delivered", || async {
+        let (_, now) = api.call(reqwest::Method::GET, &job, None).await;
+        now["state"] == "done" && now["succeeded"] == 2
+    })
+    .await;
+    let (_, done) = api.call(reqwest::Method::GET, &job, None).await;
+    assert_eq!(done["kind"], "import");
+    let lines: Vec<i64> = done["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["line"].as_i64().unwrap())
+        .collect();
+    assert_eq!(lines, [3, 4], "{}", done["errors"]);
+    let (_, listed) = api
+        .call(reqwest::Method::GET, "/contacts?q=ann", None)
+        .await;
+    assert_eq!(
+        listed["data"][0]["custom_fields"]["Note"],
+        "Wants a call, after 5"
+    );
+    let mut names: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| {
+            serde_json::from_slice::<Value>(&r.body).unwrap()["data"]["First Name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, ["Ann", "Di"]);
+
+    // What cannot be imported answers on its field, and imports nothing.
+    let (status, refused) = api.post_form("/imports", form(csv, "[1]")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused["error"]["field"], "mapping");
+    let (status, refused) = api
+        .post_form("/imports", form(csv, r#"{"Given": "birthday"}"#))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("birthday")
+    );
+    let (status, refused) = api
+        .post_form("/imports", Form::new().text("mapping", "{}"))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused["error"]["field"], "file");
+    let (status, refused) = api
+        .post_form("/imports", form(csv, "{}").text("colour", "red"))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused["error"]["code"], "unknown_part");
+    let (status, refused) = api
+        .call(
+            reqwest::Method::POST,
+            "/imports",
+            Some(json!({"file": "a,b"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(refused["error"]["code"], "invalid_multipart");
+    let (_, all) = api.call(reqwest::Method::GET, "/contacts", None).await;
+    assert_eq!(all["data"].as_array().unwrap().len(), 2, "Ann and Di only");
 }

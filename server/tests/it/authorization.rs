@@ -235,6 +235,11 @@ const TABLE: &[Row] = &[
         row(Api, "POST", "/api/v1/mass-posts", [401, 401, 422, 422]),
         r#"{"webhook_id":"{hook}","filter":{"q":"zz-nobody"}}"#,
     ),
+    // JSON, not a multipart form: refused before anything is read.
+    with_body(
+        row(Api, "POST", "/api/v1/imports", [401, 401, 400, 400]),
+        r#"{"file":"email\na@example.com"}"#,
+    ),
     at(
         row(Api, "GET", "/api/v1/jobs/{id}", [401, 401, 404, 200]),
         "/api/v1/jobs/{job}",

@@ -150,6 +150,24 @@ impl Api {
         }
     }
 
+    /// The status and JSON body of a multipart `POST`.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        form: reqwest::multipart::Form,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or_default())
+    }
+
     /// The status and JSON body (null when empty) of one call.
     pub async fn call(
         &self,
