@@ -88,7 +88,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/webhooks/:id") view=pages::form::EditWebhookPage ssr=SsrMode::Async />
                 <Route path=path!("/contacts") view=pages::contacts::ContactsPage ssr=SsrMode::Async />
                 <Route path=path!("/contacts/mass-post") view=pages::mass_post::MassPostPage ssr=SsrMode::Async />
-                <Route path=path!("/jobs/:id") view=pages::mass_post::JobPage ssr=SsrMode::Async />
+                <Route path=path!("/contacts/import") view=pages::import::ImportPage ssr=SsrMode::Async />
+                <Route path=path!("/contacts/import/:id") view=pages::import::MappingPage ssr=SsrMode::Async />
+                <Route path=path!("/jobs/:id") view=pages::jobs::JobPage ssr=SsrMode::Async />
                 <Route path=path!("/contacts/new") view=pages::contact::NewContactPage ssr=SsrMode::Async />
                 <Route path=path!("/contacts/:id") view=pages::contact::ContactPage ssr=SsrMode::Async />
                 <Route path=path!("/settings") view=pages::settings::SettingsPage ssr=SsrMode::Async />

@@ -59,7 +59,23 @@ impl Engine {
     ) -> Result<JobView> {
         let job = self
             .store()
-            .create_import(account_id, input, csv, actor)
+            .create_import(account_id, input, csv, actor, false)
+            .await?;
+        self.wake_jobs();
+        Ok(job)
+    }
+
+    /// Starts an import uploaded as a draft, with its mapping and webhook.
+    pub async fn start_draft_import(
+        &self,
+        account_id: &str,
+        id: &str,
+        targets: Vec<ColumnTarget>,
+        webhook_id: Option<String>,
+    ) -> Result<JobView> {
+        let job = self
+            .store()
+            .start_draft_import(account_id, id, targets, webhook_id)
             .await?;
         self.wake_jobs();
         Ok(job)

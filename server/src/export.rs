@@ -1,11 +1,13 @@
 //! `GET /reports/history.csv`: the filtered delivery history as CSV,
 //! streamed page by page (keyset), so a large export never sits in memory.
+//! `GET /jobs/{id}/errors.csv`: what a job could not do, by line, the same
+//! way.
 
 use app::api::ssr::{AppState, signed_in_user_id};
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use engine::model::WebhookTitle;
+use engine::model::{User, WebhookTitle};
 use engine::reports::{DeliveryState, HistoryQuery};
 use engine::store::{DeliveryFilter, Store};
 use http::{StatusCode, header};
@@ -33,11 +35,7 @@ pub async fn history_csv(
     session: Session,
     Query(query): Query<HistoryQuery>,
 ) -> Response {
-    let user = match signed_in_user_id(&session, state.session_lifetime).await {
-        Ok(Some(id)) => state.store.user(&id).await.ok().flatten(),
-        _ => None,
-    };
-    let Some(user) = user else {
+    let Some(user) = signed_in(&state, &session).await else {
         return (StatusCode::UNAUTHORIZED, "Sign in first.").into_response();
     };
     let mut filter = match DeliveryFilter::from_query(&query, chrono::Utc::now(), PAGE) {
@@ -79,6 +77,85 @@ pub async fn history_csv(
             (
                 header::CONTENT_DISPOSITION,
                 "attachment; filename=\"deliveries.csv\"",
+            ),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response()
+}
+
+/// The user this session is signed in as, if any.
+pub async fn signed_in(state: &AppState, session: &Session) -> Option<User> {
+    match signed_in_user_id(session, state.session_lifetime).await {
+        Ok(Some(id)) => state.store.user(&id).await.ok().flatten(),
+        _ => None,
+    }
+}
+
+/// A job's errors as CSV (`line,reason`), a page at a time.
+pub async fn job_errors_csv(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(user) = signed_in(&state, &session).await else {
+        return (StatusCode::UNAUTHORIZED, "Sign in first.").into_response();
+    };
+    match state.store.job(&user.account_id, &id).await {
+        Ok(_) => {}
+        Err(engine::Error::NotFound) => {
+            return (StatusCode::NOT_FOUND, "That job does not exist.").into_response();
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "export: reading a job failed");
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The export failed; it is logged.",
+            )
+                .into_response();
+        }
+    }
+    let header_row = csv_bytes(|w| w.write_record(["line", "reason"]));
+    let start = (
+        state.store.clone(),
+        user.account_id,
+        id.clone(),
+        Some(0_i64),
+    );
+    let rows = futures_util::stream::unfold(start, |(store, account, job, after)| async move {
+        let after = after?;
+        match store.job_errors(&account, &job, after, PAGE).await {
+            Ok(errors) => {
+                let next = (errors.len() as i64 == PAGE)
+                    .then(|| errors.last().map(|e| e.line))
+                    .flatten();
+                let chunk = csv_bytes(|w| {
+                    for e in &errors {
+                        w.write_record([e.line.to_string(), e.reason.clone()])?;
+                    }
+                    Ok(())
+                });
+                Some((Ok(chunk), (store, account, job, next)))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "export: reading a job's errors failed");
+                Some((
+                    Err(std::io::Error::other("the export failed")),
+                    (store, account, job, None),
+                ))
+            }
+        }
+    });
+    let body = futures_util::stream::StreamExt::chain(
+        futures_util::stream::iter([Ok::<Bytes, std::io::Error>(header_row)]),
+        rows,
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{id}-errors.csv\""),
             ),
         ],
         Body::from_stream(body),

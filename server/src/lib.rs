@@ -24,6 +24,7 @@ pub mod guard;
 mod listen;
 pub mod openapi;
 pub mod sessions;
+pub mod upload;
 
 use std::future::Future;
 use std::io::BufRead;
@@ -338,6 +339,16 @@ fn router(state: AppState, args: &ServeArgs, api_state: api::ApiState) -> Router
         .route(
             "/reports/history.csv",
             axum::routing::get(export::history_csv),
+        )
+        .route(
+            "/jobs/{id}/errors.csv",
+            axum::routing::get(export::job_errors_csv),
+        )
+        .route(
+            "/contacts/import",
+            axum::routing::post(upload::upload_import).layer(axum::extract::DefaultBodyLimit::max(
+                upload::MAX_UPLOAD_BYTES,
+            )),
         )
         .nest(
             "/api/v1",

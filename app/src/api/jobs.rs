@@ -201,3 +201,93 @@ pub async fn cancel_job(id: String) -> Result<(), ServerFnError> {
     leptos_axum::redirect(&format!("/jobs/{id}"));
     Ok(())
 }
+
+/// The import mapping page's data: the uploaded file's columns with where
+/// each goes now, its first rows, and the webhooks to post through.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImportDraft {
+    pub user: User,
+    pub job: JobView,
+    pub headers: Vec<String>,
+    /// Where each column goes, as its key (`first_name`, `custom:VIN`,
+    /// `ignore`).
+    pub targets: Vec<String>,
+    /// The first rows: their line and fields.
+    pub rows: Vec<(i64, Vec<String>)>,
+    pub webhooks: Vec<WebhookTitle>,
+}
+
+/// Rows the mapping page shows.
+pub const PREVIEW_ROWS: usize = 5;
+
+/// The upload page: for admins.
+#[server(endpoint = "import_page")]
+pub async fn load_import_page() -> Result<User, ServerFnError> {
+    let (_, user) = crate::api::ssr::require_admin().await?;
+    Ok(user)
+}
+
+/// An uploaded import's mapping page. Admins only.
+#[server(endpoint = "import_draft", input = Json)]
+pub async fn load_import_draft(id: String) -> Result<ImportDraft, ServerFnError> {
+    use crate::api::ssr::{engine_error, not_found, require_admin};
+    let (store, user) = require_admin().await?;
+    let (job, params, rows) = store
+        .import_draft(&user.account_id, &id, PREVIEW_ROWS)
+        .await
+        .map_err(|e| not_found(e, "That import does not exist."))?;
+    let webhooks = store
+        .webhook_titles(&user.account_id)
+        .await
+        .map_err(engine_error)?
+        .into_iter()
+        .filter(|w| w.active)
+        .collect();
+    Ok(ImportDraft {
+        user,
+        job,
+        headers: params.headers,
+        targets: params.targets.iter().map(|t| t.key()).collect(),
+        rows,
+        webhooks,
+    })
+}
+
+/// Starts an uploaded import with the places chosen for its columns (in
+/// order) and the webhook to post through (empty for none), then shows
+/// its progress. Admins only.
+#[server(endpoint = "start_import")]
+pub async fn start_import(
+    id: String,
+    targets: Vec<String>,
+    webhook_id: String,
+) -> Result<String, ServerFnError> {
+    use crate::api::ssr::{engine_error, require_admin, state, status};
+    use engine::model::imports::ColumnTarget;
+    let (_, user) = require_admin().await?;
+    let targets = targets
+        .iter()
+        .map(|t| {
+            ColumnTarget::parse(t).ok_or_else(|| {
+                status(
+                    http::StatusCode::UNPROCESSABLE_ENTITY,
+                    &format!("\"{t}\" is not a place for a column."),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let webhook_id = Some(webhook_id.trim().to_string()).filter(|w| !w.is_empty());
+    let job = state()?
+        .engine
+        .start_draft_import(&user.account_id, &id, targets, webhook_id)
+        .await
+        .map_err(|e| match e {
+            engine::Error::NotFound => {
+                status(http::StatusCode::NOT_FOUND, "That import does not exist.")
+            }
+            other => engine_error(other),
+        })?;
+    tracing::info!(user = %user.id, job = %job.id, "import started");
+    leptos_axum::redirect(&format!("/jobs/{}", job.id));
+    Ok(job.id)
+}

@@ -39,7 +39,10 @@ pub fn ContactsPage() -> impl IntoView {
                                 <div class="page-head">
                                     <h1>"Contacts"</h1>
                                     {admin.then(|| view! {
-                                        <a class="button primary" href="/contacts/new" data-testid="new-contact">"New contact"</a>
+                                        <div class="actions">
+                                            <a class="button" href="/contacts/import" data-testid="import-contacts">"Import CSV"</a>
+                                            <a class="button primary" href="/contacts/new" data-testid="new-contact">"New contact"</a>
+                                        </div>
                                     })}
                                 </div>
                                 <Filters filter=filter.clone() items=view.items />

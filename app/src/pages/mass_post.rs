@@ -1,17 +1,15 @@
 //! Mass post: the contacts chosen on the list (its filters, or the rows
 //! checked), a webhook, each record's request one at a time (previous /
-//! next record), then the post as a background job, and the job's page
-//! with its progress, cancel and summary. Everything is a link or a form,
-//! so it works without JavaScript; with it, the job page polls.
+//! next record), then the post as a background job (its page is in
+//! [`super::jobs`]). Everything is a link or a form, so it works without
+//! JavaScript.
 
-use engine::model::{JobError, JobState, JobView, Role, Selection, WebhookTitle};
+use engine::model::{Selection, WebhookTitle};
 use leptos::prelude::*;
-use leptos_router::hooks::{use_location, use_params_map};
+use leptos_router::hooks::use_location;
 
-use super::{ErrorPanel, Layout, RequestText, error_message, fmt_time, poll_while};
-use crate::api::jobs::{
-    CancelJob, JobDetail, MassPostView, PreviewRecord, StartMassPost, load_job, load_mass_post,
-};
+use super::{ErrorPanel, Layout, RequestText, error_message};
+use crate::api::jobs::{MassPostView, PreviewRecord, StartMassPost, load_mass_post};
 
 /// The contacts list the selection came from.
 fn list_href(selection: &Selection) -> String {
@@ -230,153 +228,5 @@ fn Start(query: String, webhook: String, total: i64, enabled: bool) -> impl Into
         {move || start.value().get().and_then(Result::err).map(|e| view! {
             <p class="form-error" role="alert" data-testid="mass-post-start-error">{error_message(&e)}</p>
         })}
-    }
-}
-
-/// A job's page: a progress bar that refreshes itself (without
-/// JavaScript too) until every delivery it made has an outcome, cancel
-/// while it runs, and the summary.
-#[component]
-pub fn JobPage() -> impl IntoView {
-    let params = use_params_map();
-    let tick = RwSignal::new(0u32);
-    let data = Resource::new(
-        move || (params.get().get("id").unwrap_or_default(), tick.get()),
-        |(id, _)| load_job(id),
-    );
-    poll_while(tick, move || {
-        data.get_untracked()
-            .and_then(Result::ok)
-            .is_none_or(|detail| !detail.job.settled())
-    });
-    view! {
-        <Suspense fallback=|| view! { <p class="page">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(detail) => view! { <Job detail /> }.into_any(),
-                    Err(error) => view! { <ErrorPanel error /> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
-}
-
-#[component]
-fn Job(detail: JobDetail) -> impl IntoView {
-    let JobDetail {
-        user,
-        job,
-        webhook_title,
-    } = detail;
-    let admin = user.role == Role::Admin;
-    let title = webhook_title.unwrap_or_else(|| "a deleted webhook".into());
-    let settled = job.settled();
-    let running = job.state == JobState::Running;
-    let (stopped, lines): (Vec<JobError>, Vec<JobError>) =
-        job.errors.iter().cloned().partition(|e| e.line == 0);
-    view! {
-        {(!settled).then(|| view! { <noscript><meta http-equiv="refresh" content="2" /></noscript> })}
-        <Layout user>
-            <p class="crumbs"><a href="/contacts">"Contacts"</a></p>
-            <h1>{format!("Mass post through {title}")}</h1>
-            <p>{format!("Started {} (UTC).", fmt_time(job.created_at))}</p>
-            <div class="progress-box" data-testid="job-progress" data-state=job.state.as_str()
-                data-settled=settled.to_string()>
-                <label for="job-bar" data-testid="job-state">{progress_label(&job)}</label>
-                <progress id="job-bar" max="100" value=job.percent().to_string()>{format!("{}%", job.percent())}</progress>
-                {stopped.into_iter().map(|e| view! {
-                    <p class="form-error" role="alert" data-testid="job-stopped">{e.reason}</p>
-                }).collect_view()}
-                {(admin && running).then(|| view! { <Cancel id=job.id.clone() /> })}
-            </div>
-            <Summary job=job.clone() />
-            {(!lines.is_empty()).then(|| view! { <Errors lines count=job.error_count /> })}
-        </Layout>
-    }
-}
-
-fn progress_label(job: &JobView) -> String {
-    let (done, total, pending) = (job.done, job.total, job.pending);
-    match job.state {
-        JobState::Running => format!(
-            "Posting: {done} of {total} contacts handed to the webhook, {} finished",
-            job.outcomes()
-        ),
-        JobState::Done if pending > 0 => {
-            format!("All {total} contacts handed over; {pending} deliveries on their way")
-        }
-        JobState::Done => format!("Done: {total} of {total} contacts"),
-        JobState::Cancelled => format!("Cancelled after {done} of {total} contacts"),
-        JobState::Failed => format!("Stopped after {done} of {total} contacts"),
-    }
-}
-
-#[component]
-fn Cancel(id: String) -> impl IntoView {
-    let cancel = ServerAction::<CancelJob>::new();
-    view! {
-        <ActionForm action=cancel attr:class="actions">
-            <input type="hidden" name="id" value=id />
-            <button type="submit" class="danger" data-testid="job-cancel">"Cancel the post"</button>
-            <span class="hint">"Contacts not posted yet are left out; deliveries already made still go."</span>
-        </ActionForm>
-    }
-}
-
-/// Deliveries made so far, by outcome, with links to the history.
-#[component]
-fn Summary(job: JobView) -> impl IntoView {
-    // The history from the day the job started until today.
-    let since = job.created_at.format("%Y-%m-%d");
-    let history = |status: Option<&str>| {
-        let status = status.map(|s| format!("&status={s}")).unwrap_or_default();
-        format!(
-            "/reports/history?job={}&range=custom&from={since}{status}",
-            job.id
-        )
-    };
-    let deliveries = if job.sent() == 1 {
-        "delivery"
-    } else {
-        "deliveries"
-    };
-    view! {
-        <div class="notice" role="status" data-testid="job-summary">
-            <p>
-                <strong data-testid="job-sent">{format!("{} {deliveries} sent", job.sent())}</strong>
-                {format!(": {} succeeded, {} failed", job.succeeded, job.failed)}
-                {(job.pending > 0).then(|| format!(", {} on their way", job.pending))}
-                "."
-            </p>
-            <p>
-                <a href=history(None) data-testid="job-history">"See them in the history"</a>
-                {(job.failed > 0).then(|| view! {
-                    " · "
-                    <a href=history(Some("failed")) data-testid="job-history-failed">"See the failed ones"</a>
-                })}
-            </p>
-        </div>
-    }
-}
-
-/// Records the job could not post, by line.
-#[component]
-fn Errors(lines: Vec<JobError>, count: i64) -> impl IntoView {
-    let shown = lines.len() as i64;
-    view! {
-        <section class="panel" aria-labelledby="job-errors-h" data-testid="job-errors">
-            <h2 id="job-errors-h">{format!("Not posted: {count}")}</h2>
-            {(count > shown).then(|| view! { <p class="hint">{format!("The first {shown} are listed.")}</p> })}
-            <div class="table-scroll">
-                <table class="list">
-                    <thead><tr><th scope="col">"Line"</th><th scope="col">"Why"</th></tr></thead>
-                    <tbody>
-                        {lines.into_iter().map(|e| view! {
-                            <tr data-testid="job-error"><td class="num">{e.line}</td><td>{e.reason}</td></tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            </div>
-        </section>
     }
 }

@@ -13,7 +13,8 @@
 //! - [`contacts`]: the contacts list with search and filters; [`contact`]
 //!   one contact with its statuses, flags, users, leads, to-dos and
 //!   deliveries; [`settings`] the account and its settings items;
-//!   [`mass_post`] a mass post's previews and its job's progress.
+//!   [`mass_post`] a mass post's previews, [`import`] a CSV's upload and
+//!   mapping, [`jobs`] a background job's progress.
 
 pub mod chart;
 pub mod contact;
@@ -21,7 +22,9 @@ pub mod contacts;
 pub mod delivery;
 pub mod form;
 pub mod history;
+pub mod import;
 pub mod inputs;
+pub mod jobs;
 pub mod login;
 pub mod mass_post;
 pub mod reports;

@@ -36,6 +36,8 @@ impl JobKind {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
+    /// An import uploaded in the console, waiting for its mapping.
+    Draft,
     Running,
     Done,
     Cancelled,
@@ -43,7 +45,8 @@ pub enum JobState {
 }
 
 impl JobState {
-    const ALL: [JobState; 4] = [
+    const ALL: [JobState; 5] = [
+        JobState::Draft,
         JobState::Running,
         JobState::Done,
         JobState::Cancelled,
@@ -52,6 +55,7 @@ impl JobState {
 
     pub const fn as_str(self) -> &'static str {
         match self {
+            JobState::Draft => "draft",
             JobState::Running => "running",
             JobState::Done => "done",
             JobState::Cancelled => "cancelled",
@@ -96,6 +100,9 @@ pub struct JobView {
     pub error_count: i64,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The uploaded file's name (imports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
 }
 
 impl JobView {
@@ -125,7 +132,10 @@ impl JobView {
     }
 
     pub fn finished(&self) -> bool {
-        self.state != JobState::Running
+        matches!(
+            self.state,
+            JobState::Done | JobState::Cancelled | JobState::Failed
+        )
     }
 
     /// Deliveries made: succeeded, failed or still on their way.

@@ -812,7 +812,8 @@ trait BindContact: Sized {
     fn bind_contact(self, input: &ContactInput) -> Self;
 }
 
-impl<'q, DB: sqlx::Database> BindContact for sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+impl<'q, DB: sqlx::Database> BindContact
+    for sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
 where
     String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,

@@ -230,17 +230,27 @@ pub fn targets_for(
 impl Store {
     /// Reads an uploaded CSV into a new import job: checks the mapping and
     /// the webhook, stores each good row and reports each bad one by line.
-    /// The job starts running once the whole file is read; an upload that
-    /// stops half-way leaves a failed job, never half an import.
+    /// The job starts running once the whole file is read, or, as a
+    /// `draft`, waits for its mapping ([`Store::start_draft_import`]); an
+    /// upload that stops half-way leaves a failed job, never half an
+    /// import.
     pub async fn create_import(
         &self,
         account_id: &str,
         input: &ImportInput,
         csv: &[u8],
         actor: Option<Actor>,
+        draft: bool,
     ) -> Result<JobView> {
         let mut rows = CsvRows::open(csv)?;
-        let targets = targets_for(&rows.headers, &input.mapping)?;
+        let targets = if draft {
+            rows.headers
+                .iter()
+                .map(|h| ColumnTarget::guess(h))
+                .collect()
+        } else {
+            targets_for(&rows.headers, &input.mapping)?
+        };
         if let Some(webhook_id) = &input.webhook_id {
             self.webhook_to_post(account_id, webhook_id).await?;
         }
@@ -316,13 +326,18 @@ impl Store {
         let total = (good + bad) as i64;
         let now = now_ms();
         let mut tx = self.begin_write().await?;
+        let state = match (good, draft) {
+            (_, true) => "draft",
+            (0, false) => "done",
+            _ => "running",
+        };
         in_tx!(&mut tx, t => sqlx::query(
-            "UPDATE jobs SET state = CASE WHEN $3 THEN 'done' ELSE 'running' END, total = $2, \
-             done = $4, updated_at = $5, finished_at = CASE WHEN $3 THEN $5 END WHERE id = $1",
+            "UPDATE jobs SET state = $3, total = $2, done = $4, updated_at = $5, \
+             finished_at = CASE WHEN $3 = 'done' THEN $5 END WHERE id = $1",
         )
         .bind(&id)
         .bind(total)
-        .bind(good == 0)
+        .bind(state)
         .bind(bad as i64)
         .bind(now)
         .execute(&mut **t)
@@ -335,6 +350,92 @@ impl Store {
             .map(|r| r.rows_affected()))?;
         tx.commit().await?;
         self.job(account_id, &id).await
+    }
+
+    /// A draft import with its columns, where each would go, and its first
+    /// `n` rows: the mapping step's page.
+    pub async fn import_draft(
+        &self,
+        account_id: &str,
+        id: &str,
+        n: usize,
+    ) -> Result<(JobView, ImportParams, Vec<CsvRow>)> {
+        let job = self.job(account_id, id).await?;
+        let params: String = on_reader!(&self.db, pool => sqlx::query_scalar(
+            "SELECT params FROM jobs WHERE account_id = $1 AND id = $2 AND kind = 'import'",
+        )
+        .bind(account_id)
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?
+        .ok_or(Error::NotFound)?;
+        let params: ImportParams = serde_json::from_str(&params)
+            .map_err(|e| Error::Corrupt(format!("job {id} params: {e}")))?;
+        let rows = self.import_rows(id, 0, n).await?;
+        Ok((job, params, rows))
+    }
+
+    /// Starts a draft import with the mapping the admin chose (a place for
+    /// each column, in order) and the webhook to post through, if any.
+    pub async fn start_draft_import(
+        &self,
+        account_id: &str,
+        id: &str,
+        targets: Vec<ColumnTarget>,
+        webhook_id: Option<String>,
+    ) -> Result<JobView> {
+        let (job, mut params, _) = self.import_draft(account_id, id, 0).await?;
+        if job.state != crate::model::JobState::Draft {
+            return Err(Error::field(
+                "id",
+                "started",
+                "This import has started already; see its progress.",
+            ));
+        }
+        if targets.len() != params.headers.len() {
+            return Err(Error::field(
+                "targets",
+                "wrong_count",
+                format!(
+                    "Give a place for each of the {} columns.",
+                    params.headers.len()
+                ),
+            ));
+        }
+        if !targets.iter().any(ColumnTarget::names_a_contact) {
+            return Err(Error::field(
+                "targets",
+                "no_name",
+                "Map at least one column to a first name, last name, email or phone.",
+            ));
+        }
+        if let Some(webhook_id) = &webhook_id {
+            self.webhook_to_post(account_id, webhook_id).await?;
+        }
+        params.targets = targets;
+        let now = now_ms();
+        let started = on_writer!(&self.db, pool => sqlx::query(
+            "UPDATE jobs SET state = CASE WHEN done >= total THEN 'done' ELSE 'running' END, \
+             params = $3, webhook_id = $4, updated_at = $5, claimed_until = 0, \
+             finished_at = CASE WHEN done >= total THEN $5 END \
+             WHERE account_id = $1 AND id = $2 AND state = 'draft'",
+        )
+        .bind(account_id)
+        .bind(id)
+        .bind(serde_json::to_string(&params).unwrap_or_default())
+        .bind(&webhook_id)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        if started == 0 {
+            return Err(Error::field(
+                "id",
+                "started",
+                "This import has started already; see its progress.",
+            ));
+        }
+        self.job(account_id, id).await
     }
 
     async fn store_import_rows(

@@ -42,7 +42,7 @@ pub enum JobParams {
 }
 
 impl JobParams {
-    fn parse(kind: JobKind, json: &str) -> serde_json::Result<Self> {
+    pub(super) fn parse(kind: JobKind, json: &str) -> serde_json::Result<Self> {
         Ok(match kind {
             JobKind::MassPost => JobParams::MassPost(serde_json::from_str(json)?),
             JobKind::Import => JobParams::Import(serde_json::from_str(json)?),
@@ -89,6 +89,7 @@ struct JobRow {
     done: i64,
     created_at: i64,
     finished_at: Option<i64>,
+    params: String,
 }
 
 /// A running job as found waiting: id, account, kind, webhook, params,
@@ -103,7 +104,8 @@ type Waiting = (
     i64,
 );
 
-const JOB_COLUMNS: &str = "id, kind, state, webhook_id, total, done, created_at, finished_at";
+const JOB_COLUMNS: &str =
+    "id, kind, state, webhook_id, total, done, created_at, finished_at, params";
 
 impl Store {
     /// Starts a mass post: checks the webhook (it must be on) and which
@@ -186,6 +188,31 @@ impl Store {
         Ok(())
     }
 
+    /// Up to `limit` of a job's errors after line `after`, by line: for
+    /// the errors' download.
+    pub async fn job_errors(
+        &self,
+        account_id: &str,
+        id: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<JobError>> {
+        let rows: Vec<(i64, String)> = on_reader!(&self.db, pool => sqlx::query_as(
+            "SELECT e.line, e.reason FROM job_errors e JOIN jobs j ON j.id = e.job_id \
+             WHERE j.account_id = $1 AND e.job_id = $2 AND e.line > $3 ORDER BY e.line LIMIT $4",
+        )
+        .bind(account_id)
+        .bind(id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(line, reason)| JobError { line, reason })
+            .collect())
+    }
+
     /// A job with its delivery counts and first errors.
     pub async fn job(&self, account_id: &str, id: &str) -> Result<JobView> {
         let row =
@@ -223,9 +250,15 @@ impl Store {
                 .map(|(_, n)| n)
                 .sum()
         };
+        let kind = JobKind::parse(&row.kind)
+            .ok_or_else(|| Error::Corrupt(format!("job kind {}", row.kind)))?;
+        let file_name = match JobParams::parse(kind, &row.params) {
+            Ok(JobParams::Import(params)) => params.file_name,
+            _ => None,
+        };
         Ok(JobView {
-            kind: JobKind::parse(&row.kind)
-                .ok_or_else(|| Error::Corrupt(format!("job kind {}", row.kind)))?,
+            kind,
+            file_name,
             state: JobState::parse(&row.state)
                 .ok_or_else(|| Error::Corrupt(format!("job state {}", row.state)))?,
             id: row.id,
@@ -245,13 +278,14 @@ impl Store {
         })
     }
 
-    /// Stops a running job: it posts nothing after the batch in progress.
-    /// Deliveries it made already go on. A finished job stays as it is.
+    /// Stops a running job (or drops a draft): it posts nothing after the
+    /// batch in progress. Deliveries it made already go on. A finished job
+    /// stays as it is.
     pub async fn cancel_job(&self, account_id: &str, id: &str) -> Result<JobView> {
         let now = now_ms();
         on_writer!(&self.db, pool => sqlx::query(
             "UPDATE jobs SET state = 'cancelled', finished_at = $3, updated_at = $3, claimed_until = 0 \
-             WHERE account_id = $1 AND id = $2 AND state = 'running'",
+             WHERE account_id = $1 AND id = $2 AND state IN ('running', 'draft')",
         )
         .bind(account_id)
         .bind(id)

@@ -303,7 +303,10 @@ async fn a_file_or_mapping_that_cannot_be_imported_is_refused_on_its_field(store
         let store = store.clone();
         let account = account.id.clone();
         async move {
-            match store.create_import(&account, &input, csv, None).await {
+            match store
+                .create_import(&account, &input, csv, None, false)
+                .await
+            {
                 Err(engine::Error::Validation(errors)) => {
                     (errors[0].field.clone(), errors[0].code.clone())
                 }

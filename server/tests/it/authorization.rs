@@ -36,6 +36,9 @@ enum Kind {
     Form,
     /// A server function whose arguments are JSON.
     Json,
+    /// A file uploaded from the console: POST from its own origin, a
+    /// multipart form whose `file` is the row's body.
+    Upload,
     /// The REST API: the caller's API key, if it has one.
     Api,
     /// Anything else the server answers.
@@ -77,7 +80,7 @@ const fn at(row: Row, path: &'static str) -> Row {
     }
 }
 
-use Kind::{Api, Form, Json, Page, Plain};
+use Kind::{Api, Form, Json, Page, Plain, Upload};
 
 /// Every route. Pages send the signed-out to sign in (303); the other
 /// account's admin finds nothing of this account (404); support reads but
@@ -133,6 +136,20 @@ const TABLE: &[Row] = &[
         row(Page, "GET", "/jobs/{id}", [303, 200, 404, 200]),
         "/jobs/{job}",
     ),
+    row(Page, "GET", "/contacts/import", [303, 403, 200, 200]),
+    at(
+        row(Page, "GET", "/contacts/import/{id}", [303, 403, 404, 200]),
+        "/contacts/import/{draft}",
+    ),
+    at(
+        row(Plain, "GET", "/jobs/{id}/errors.csv", [401, 200, 404, 200]),
+        "/jobs/{job}/errors.csv",
+    ),
+    // An upload becomes a draft of the uploader's own account.
+    with_body(
+        row(Upload, "POST", "/contacts/import", [401, 403, 303, 303]),
+        "email\nbo@example.com\n",
+    ),
     // Server functions: reading.
     with_body(
         row(Json, "POST", "/api/contacts", [401, 200, 200, 200]),
@@ -175,6 +192,11 @@ const TABLE: &[Row] = &[
     with_body(
         row(Json, "POST", "/api/job", [401, 200, 404, 200]),
         r#"{"id":"{job}"}"#,
+    ),
+    row(Form, "POST", "/api/import_page", [401, 403, 200, 200]),
+    with_body(
+        row(Json, "POST", "/api/import_draft", [401, 403, 404, 200]),
+        r#"{"id":"{draft}"}"#,
     ),
     // Server functions: changing.
     with_body(
@@ -226,6 +248,10 @@ const TABLE: &[Row] = &[
     with_body(
         row(Form, "POST", "/api/cancel_job", [401, 403, 404, 200]),
         "id={job}",
+    ),
+    with_body(
+        row(Form, "POST", "/api/start_import", [401, 403, 404, 200]),
+        "id={draft}&targets[0]=email&webhook_id=",
     ),
     // The REST API.
     row(Api, "GET", "/api/v1/events", [401, 401, 200, 200]),
@@ -562,6 +588,8 @@ struct Targets {
     source: String,
     /// A mass post of the contact through the webhook.
     job: String,
+    /// An import uploaded, waiting for its mapping.
+    draft: String,
 }
 
 struct World {
@@ -605,6 +633,7 @@ async fn every_route_answers_each_caller_as_the_table_says() {
                     &targets.todo,
                     &targets.source,
                     &targets.job,
+                    &targets.draft,
                 ] {
                     assert!(
                         !body.contains(id.as_str()),
@@ -839,8 +868,19 @@ async fn targets(world: &World) -> Targets {
         )
         .await
         .unwrap();
+    let draft = store
+        .create_import(
+            &account.id,
+            &engine::store::imports::ImportInput::default(),
+            b"email\nann@example.com\n",
+            None,
+            true,
+        )
+        .await
+        .unwrap();
     Targets {
         job: job.id,
+        draft: draft.id,
         hook: view.id,
         delivery,
         run,
@@ -867,6 +907,7 @@ async fn call(world: &World, row: &Row, i: usize, targets: &Targets) -> (u16, St
             .replace("{todo}", &targets.todo)
             .replace("{source}", &targets.source)
             .replace("{job}", &targets.job)
+            .replace("{draft}", &targets.draft)
     };
     let path = fill(row.path.unwrap_or(row.route));
     let method = reqwest::Method::from_bytes(row.method.as_bytes()).unwrap();
@@ -882,6 +923,12 @@ async fn call(world: &World, row: &Row, i: usize, targets: &Targets) -> (u16, St
             .header("origin", &world.server.base)
             .header("content-type", "application/json")
             .body(fill(row.body)),
+        Upload => request.header("origin", &world.server.base).multipart(
+            reqwest::multipart::Form::new().part(
+                "file",
+                reqwest::multipart::Part::bytes(fill(row.body).into_bytes()).file_name("t.csv"),
+            ),
+        ),
         Api => {
             if let Some(key) = &world.keys[i] {
                 request = request.bearer_auth(key);
