@@ -37,6 +37,9 @@ pub enum Command {
     /// Seed a large delivery history and time the report pages' rendering.
     #[command(name = "bench-reports")]
     BenchReports(crate::bench::reports::BenchReportsArgs),
+    /// Time a CSV import, a mass post and the contacts list at scale.
+    #[command(name = "bench-records")]
+    BenchRecords(crate::bench::records::BenchRecordsArgs),
     /// Start a server and measure its memory and delivery speed under
     /// sign-in and connection floods, all on loopback.
     #[command(name = "bench-floods")]

@@ -80,6 +80,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench(args) => bench::delivery::run(args).await,
         Command::BenchReports(args) => bench::reports::run(args).await,
+        Command::BenchRecords(args) => bench::records::run(args).await,
         Command::BenchFloods(args) => bench::floods::run(args).await,
         Command::Migrate(db) => {
             open_store(&db.database_url).await?;

@@ -238,30 +238,34 @@ impl Store {
         if emails.is_empty() && external_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let marks = |from: usize, n: usize| {
-            let list = (from..from + n)
+        // One lookup per key, each on its unique index (an OR of the two
+        // would scan the account's contacts).
+        let mut rows: Vec<ContactRow> = Vec::new();
+        for (column, keys) in [("email", emails), ("external_id", external_ids)] {
+            if keys.is_empty() {
+                continue;
+            }
+            let marks = (2..keys.len() + 2)
                 .map(|i| format!("${i}"))
                 .collect::<Vec<_>>()
                 .join(", ");
-            if list.is_empty() {
-                "NULL".to_string()
-            } else {
-                list
+            let sql = format!(
+                "SELECT {CONTACT_COLUMNS} FROM contacts WHERE account_id = $1 \
+                 AND {column} IS NOT NULL AND {column} IN ({marks})"
+            );
+            let found: Vec<ContactRow> = on_reader!(&self.db, pool => {
+                let mut query = sqlx::query_as::<_, ContactRow>(sqlx::AssertSqlSafe(sql.as_str())).bind(account_id);
+                for key in keys {
+                    query = query.bind(key);
+                }
+                query.fetch_all(pool).await
+            })?;
+            for row in found {
+                if !rows.iter().any(|r| r.id == row.id) {
+                    rows.push(row);
+                }
             }
-        };
-        let sql = format!(
-            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE account_id = $1 \
-             AND (email IN ({}) OR external_id IN ({}))",
-            marks(2, emails.len()),
-            marks(2 + emails.len(), external_ids.len())
-        );
-        let rows: Vec<ContactRow> = on_reader!(&self.db, pool => {
-            let mut query = sqlx::query_as::<_, ContactRow>(sqlx::AssertSqlSafe(sql.as_str())).bind(account_id);
-            for key in emails.iter().chain(external_ids) {
-                query = query.bind(key);
-            }
-            query.fetch_all(pool).await
-        })?;
+        }
         let mut read = rows
             .into_iter()
             .map(ContactRow::into_read)
@@ -805,9 +809,26 @@ pub(super) fn with_input(
     }
 }
 
-/// Binds a contact's own fields, in the columns' order: first name, last
-/// name, email, phone, address, state, source, category, external id,
-/// custom fields, search text.
+/// A contact's own fields as the columns hold them, in their order:
+/// first name, last name, email, phone, address, state, source, category,
+/// external id, custom fields, search text.
+fn contact_values(input: &ContactInput) -> [Option<String>; 11] {
+    [
+        Some(input.first_name.clone()),
+        Some(input.last_name.clone()),
+        input.email.clone(),
+        input.phone.clone(),
+        Some(to_json(&input.address).to_string()),
+        input.state.clone(),
+        input.source.clone(),
+        input.category.clone(),
+        input.external_id.clone(),
+        Some(Value::Object(input.custom_fields.clone()).to_string()),
+        Some(search_text(input)),
+    ]
+}
+
+/// Binds [`contact_values`] to a statement.
 trait BindContact: Sized {
     fn bind_contact(self, input: &ContactInput) -> Self;
 }
@@ -815,21 +836,12 @@ trait BindContact: Sized {
 impl<'q, DB: sqlx::Database> BindContact
     for sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
 where
-    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     fn bind_contact(self, input: &ContactInput) -> Self {
-        self.bind(input.first_name.clone())
-            .bind(input.last_name.clone())
-            .bind(input.email.clone())
-            .bind(input.phone.clone())
-            .bind(to_json(&input.address).to_string())
-            .bind(input.state.clone())
-            .bind(input.source.clone())
-            .bind(input.category.clone())
-            .bind(input.external_id.clone())
-            .bind(Value::Object(input.custom_fields.clone()).to_string())
-            .bind(search_text(input))
+        contact_values(input)
+            .into_iter()
+            .fold(self, |query, value| query.bind(value))
     }
 }
 
@@ -865,26 +877,57 @@ pub(crate) async fn insert_contact(
     account_id: &str,
     input: &ContactInput,
 ) -> Result<Contact> {
-    let now = now_ms();
-    let id = new_id("con");
-    in_tx!(tx, t => sqlx::query(
-        "INSERT INTO contacts (id, account_id, first_name, last_name, email, phone, address, state, \
-         source, category, external_id, custom_fields, search, version, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, $14, $14)",
-    )
-    .bind(&id)
-    .bind(account_id)
-    .bind_contact(input)
-    .bind(now)
-    .execute(&mut **t)
-    .await
-    .map(|r| r.rows_affected()))
-    .map_err(|e| duplicate(e, input))?;
-    Ok(with_input(
-        (id, Vec::new(), Vec::new(), Vec::new(), from_ms(now)),
-        input.clone(),
+    let contact = new_contact(input.clone(), now_ms());
+    insert_contacts(tx, account_id, std::slice::from_ref(&contact))
+        .await
+        .map_err(|e| match e {
+            Error::Database(e) => duplicate(e, input),
+            other => other,
+        })?;
+    Ok(contact)
+}
+
+/// A contact about to be created, with its id, created now.
+pub(super) fn new_contact(input: ContactInput, now: i64) -> Contact {
+    with_input(
+        (
+            new_id("con"),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            from_ms(now),
+        ),
+        input,
         from_ms(now),
-    ))
+    )
+}
+
+/// Creates contacts made by [`new_contact`] in one statement (at most a
+/// few hundred: each takes 16 parameters).
+pub(super) async fn insert_contacts(
+    tx: &mut WriteTx,
+    account_id: &str,
+    contacts: &[Contact],
+) -> Result<()> {
+    if contacts.is_empty() {
+        return Ok(());
+    }
+    in_tx!(tx, t => {
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO contacts (id, account_id, first_name, last_name, email, phone, address, state, \
+             source, category, external_id, custom_fields, search, version, created_at, updated_at) ",
+        );
+        q.push_values(contacts, |mut row, contact| {
+            row.push_bind(&contact.id).push_bind(account_id);
+            for value in contact_values(&contact.input()) {
+                row.push_bind(value);
+            }
+            let at = contact.created_at.timestamp_millis();
+            row.push_bind(0_i64).push_bind(at).push_bind(at);
+        });
+        q.build().execute(&mut **t).await.map(|r| r.rows_affected())
+    })?;
+    Ok(())
 }
 
 /// Writes a contact event of `event_type` in the change's transaction

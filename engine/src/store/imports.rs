@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::contacts::{Read, contact_event, insert_contact, to_json, with_input, write_contact};
+use super::contacts::{
+    Read, contact_event, insert_contacts, new_contact, to_json, with_input, write_contact,
+};
 use super::jobs::{HeldJob, Posted, insert_errors, insert_posted};
 use super::outbox::Outbox;
 use super::{Error, Result, Store};
@@ -563,6 +565,9 @@ impl Store {
         let mut outbox = Outbox::default();
         let mut errors = Vec::new();
         let mut imported: Vec<Contact> = Vec::new();
+        // New contacts, written together; those written so far.
+        let mut pending: Vec<Contact> = Vec::new();
+        let mut created: Vec<Contact> = Vec::new();
         for (line, fields) in rows {
             let email = row_value(targets, fields, ContactField::Email).map(str::to_lowercase);
             let external = row_value(targets, fields, ContactField::ExternalId);
@@ -597,16 +602,16 @@ impl Store {
                     continue;
                 }
             };
+            if let Some(read) = &before
+                && pending.iter().any(|c| c.id == read.contact.id)
+            {
+                // A row of this batch created it: write that first.
+                created.extend(flush(&mut tx, account_id, &mut pending, &mut outbox, &by).await?);
+            }
             let contact = match &before {
                 None => {
-                    let contact = insert_contact(&mut tx, account_id, &input).await?;
-                    outbox
-                        .add(
-                            &mut tx,
-                            account_id,
-                            contact_event("contact.created", &contact, json!({}), &by),
-                        )
-                        .await?;
+                    let contact = new_contact(input, now);
+                    pending.push(contact.clone());
                     contact
                 }
                 Some(read) => {
@@ -660,8 +665,20 @@ impl Store {
                     version: before.as_ref().map(|r| r.version + 1).unwrap_or(0),
                 },
             );
-            imported.push(contact);
+            if before.is_some() {
+                imported.push(contact);
+            }
         }
+        created.extend(flush(&mut tx, account_id, &mut pending, &mut outbox, &by).await?);
+        // Each contact once, as it stands at the end of the batch.
+        let mut posted_ids = HashSet::new();
+        let mut imported: Vec<Contact> = imported
+            .into_iter()
+            .rev()
+            .chain(created.into_iter().rev())
+            .filter(|c| posted_ids.insert(c.id.clone()))
+            .collect();
+        imported.reverse();
         if let Some((mode, post)) = post
             && !imported.is_empty()
         {
@@ -683,6 +700,27 @@ impl Store {
         tx.commit().await?;
         Ok(Some(outbox))
     }
+}
+
+/// Writes the batch's new contacts so far, with their `contact.created`
+/// events; the contacts written.
+async fn flush(
+    tx: &mut super::db::WriteTx,
+    account_id: &str,
+    pending: &mut Vec<Contact>,
+    outbox: &mut Outbox,
+    by: &ChangedBy,
+) -> Result<Vec<Contact>> {
+    let contacts = std::mem::take(pending);
+    for chunk in contacts.chunks(IMPORT_BATCH) {
+        insert_contacts(tx, account_id, chunk).await?;
+    }
+    let events = contacts
+        .iter()
+        .map(|c| contact_event("contact.created", c, json!({}), by))
+        .collect();
+    outbox.add_all(tx, account_id, events).await?;
+    Ok(contacts)
 }
 
 fn remember(

@@ -22,25 +22,42 @@ impl Outbox {
         &mut self,
         tx: &mut WriteTx,
         account_id: &str,
-        mut event: NewEvent,
+        event: NewEvent,
     ) -> Result<()> {
-        let id = new_id("rev");
+        self.add_all(tx, account_id, vec![event]).await
+    }
+
+    /// Writes `events` (stamped now) in `tx` in one statement, and keeps
+    /// them for accepting.
+    pub(crate) async fn add_all(
+        &mut self,
+        tx: &mut WriteTx,
+        account_id: &str,
+        mut events: Vec<NewEvent>,
+    ) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
         let now = now_ms();
-        event.occurred_at.get_or_insert(from_ms(now));
-        event.idempotency_key = Some(id.clone());
-        let json = serde_json::to_string(&event)
-            .map_err(|e| super::Error::Corrupt(format!("record event: {e}")))?;
-        in_tx!(tx, t => sqlx::query(
-            "INSERT INTO record_outbox (id, account_id, event, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&id)
-        .bind(account_id)
-        .bind(json)
-        .bind(now)
-        .execute(&mut **t)
-        .await
-        .map(|r| r.rows_affected()))?;
-        self.events.push(event);
+        let mut rows = Vec::with_capacity(events.len());
+        for event in &mut events {
+            let id = new_id("rev");
+            event.occurred_at.get_or_insert(from_ms(now));
+            event.idempotency_key = Some(id.clone());
+            let json = serde_json::to_string(&event)
+                .map_err(|e| super::Error::Corrupt(format!("record event: {e}")))?;
+            rows.push((id, json));
+        }
+        in_tx!(tx, t => {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO record_outbox (id, account_id, event, created_at) ",
+            );
+            q.push_values(&rows, |mut row, (id, json)| {
+                row.push_bind(id).push_bind(account_id).push_bind(json).push_bind(now);
+            });
+            q.build().execute(&mut **t).await.map(|r| r.rows_affected())
+        })?;
+        self.events.extend(events);
         Ok(())
     }
 

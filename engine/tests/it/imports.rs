@@ -23,6 +23,7 @@ both_databases!(
     an_import_keeps_good_rows_reports_bad_ones_and_posts_the_good_ones,
     a_stopped_import_resumes_and_imports_nothing_twice,
     a_file_or_mapping_that_cannot_be_imported_is_refused_on_its_field,
+    a_row_repeating_an_earlier_one_updates_the_contact_it_made,
 );
 
 async fn start(store: &Store) -> Engine {
@@ -363,4 +364,79 @@ async fn a_file_or_mapping_that_cannot_be_imported_is_refused_on_its_field(store
         0,
         "nothing refused was imported"
     );
+}
+
+async fn a_row_repeating_an_earlier_one_updates_the_contact_it_made(store: Store) {
+    let posted = TestReceiver::start().await;
+    let changed = TestReceiver::start().await;
+    let account = store.ensure_default_account().await.unwrap();
+    let post_id = webhook(
+        &store,
+        &account,
+        "Import sync",
+        &posted.url,
+        "contact.status_added",
+    )
+    .await;
+    webhook(
+        &store,
+        &account,
+        "Changed ones",
+        &changed.url,
+        "contact.updated",
+    )
+    .await;
+    let csv = b"email,first name,phone\nkim@example.com,Kim,\nlee@example.com,Lee,\nKIM@example.com,,555 0199\n";
+    let engine = start(&store).await;
+    let job = engine
+        .start_import(
+            &account.id,
+            &ImportInput {
+                webhook_id: Some(post_id),
+                ..ImportInput::default()
+            },
+            csv,
+            None,
+        )
+        .await
+        .unwrap();
+    eventually("the import is done and posted", || async {
+        let now = store.job(&account.id, &job.id).await.unwrap();
+        now.state == JobState::Done && now.succeeded == 2
+    })
+    .await;
+    assert_eq!(
+        store
+            .count_contacts(&account.id, &ContactFilter::default())
+            .await
+            .unwrap(),
+        2,
+        "the third row updated the first row's contact"
+    );
+    let kim = store
+        .contact_matching(&account.id, Some("kim@example.com"), None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (kim.first_name.as_str(), kim.phone.as_deref()),
+        ("Kim", Some("555 0199"))
+    );
+    // Posted once each, Kim as the batch left her.
+    let sent = bodies(&posted);
+    assert_eq!(sent.len(), 2);
+    let kim_posted = sent
+        .iter()
+        .find(|b| b["data"]["email"] == "kim@example.com")
+        .unwrap();
+    assert_eq!(kim_posted["data"]["phone"], "555 0199");
+    eventually("the update's event arrives", || async {
+        changed.received().len() == 1
+    })
+    .await;
+    assert_eq!(
+        bodies(&changed)[0]["data"]["changes"]["phone"]["to"],
+        "555 0199"
+    );
+    engine.shutdown().await;
 }

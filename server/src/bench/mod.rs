@@ -8,9 +8,12 @@
 //!   speed under sign-in and connection floods.
 //! - [`reports`]: `postback bench-reports`, report pages over a seeded
 //!   history.
+//! - [`records`]: `postback bench-records`, a CSV import, a mass post and
+//!   the contacts list at scale.
 
 pub mod delivery;
 pub mod floods;
+pub mod records;
 pub mod reports;
 
 use std::path::PathBuf;
