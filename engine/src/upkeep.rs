@@ -96,6 +96,13 @@ pub async fn once(store: &Store, config: UpkeepConfig, stop: &watch::Receiver<bo
             tracing::info!(account = %account, purged, events, "purged deliveries and events past retention");
         }
     }
+    let jobs = store.purge_jobs(cutoff, now_ms() - DRAFT_KEPT_MS).await?;
+    if jobs > 0 {
+        tracing::info!(
+            jobs,
+            "purged finished jobs past retention and abandoned import drafts"
+        );
+    }
     let abandoned = store
         .abandon_stale_test_sends(now_ms() - crate::store::ABANDONED_TEST_AFTER_MS)
         .await?;
@@ -104,6 +111,9 @@ pub async fn once(store: &Store, config: UpkeepConfig, stop: &watch::Receiver<bo
     }
     store.compact_counts().await
 }
+
+/// How long an uploaded import waits for its mapping before it goes.
+pub const DRAFT_KEPT_MS: i64 = 86_400_000;
 
 /// Makes every failed delivery of a retry-all run due again, a batch at a
 /// time; the delivery engine sends them as they come due.

@@ -3,7 +3,8 @@
 //! at a time so the writer is never held long; then the events no delivery
 //! refers to any more. A test send whose attempt never came (its request
 //! was cancelled) is marked failed after an hour, so retention takes it
-//! too.
+//! too. Finished jobs go after the same time, import drafts never started
+//! after a day.
 
 use super::db::{Backend, WriteTx};
 use super::{Result, Store};
@@ -85,6 +86,28 @@ impl Store {
             .await
             .map(|r| r.rows_affected()))?;
         Ok(gone)
+    }
+
+    /// Deletes, with their errors and stored rows, the jobs that finished
+    /// before `finished_before_ms` (upkeep passes the retention cutoff) and
+    /// the import drafts uploaded before `draft_before_ms` whose mapping
+    /// never came. Returns how many jobs went.
+    pub async fn purge_jobs(&self, finished_before_ms: i64, draft_before_ms: i64) -> Result<u64> {
+        const CHOSEN: &str = "SELECT id FROM jobs WHERE (state IN ('done', 'cancelled', 'failed') \
+             AND finished_at < $1) OR (state = 'draft' AND created_at < $2) LIMIT 500";
+        let mut tx = self.begin_write().await?;
+        let ids: Vec<String> = in_tx!(&mut tx, t => sqlx::query_scalar(CHOSEN)
+            .bind(finished_before_ms)
+            .bind(draft_before_ms)
+            .fetch_all(&mut **t)
+            .await)?;
+        if !ids.is_empty() {
+            delete_by_ids(&mut tx, "DELETE FROM import_rows WHERE job_id IN (", &ids).await?;
+            delete_by_ids(&mut tx, "DELETE FROM job_errors WHERE job_id IN (", &ids).await?;
+            delete_by_ids(&mut tx, "DELETE FROM jobs WHERE id IN (", &ids).await?;
+        }
+        tx.commit().await?;
+        Ok(ids.len() as u64)
     }
 
     /// Marks failed the test sends made before `made_before_ms` still

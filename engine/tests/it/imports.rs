@@ -24,6 +24,7 @@ both_databases!(
     a_stopped_import_resumes_and_imports_nothing_twice,
     a_file_or_mapping_that_cannot_be_imported_is_refused_on_its_field,
     a_row_repeating_an_earlier_one_updates_the_contact_it_made,
+    finished_jobs_and_old_drafts_are_purged_and_running_ones_kept,
 );
 
 async fn start(store: &Store) -> Engine {
@@ -439,4 +440,61 @@ async fn a_row_repeating_an_earlier_one_updates_the_contact_it_made(store: Store
         "555 0199"
     );
     engine.shutdown().await;
+}
+
+async fn finished_jobs_and_old_drafts_are_purged_and_running_ones_kept(store: Store) {
+    let account = store.ensure_default_account().await.unwrap();
+    let upload = |draft: bool| {
+        let store = store.clone();
+        let account = account.id.clone();
+        async move {
+            store
+                .create_import(
+                    &account,
+                    &ImportInput::default(),
+                    b"email,name\nz@example.com,Zed\nshort\n",
+                    None,
+                    draft,
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let draft = upload(true).await;
+    let running = upload(false).await;
+    let done = upload(false).await;
+    store.cancel_job(&account.id, &done.id).await.unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    // Nothing is old enough yet.
+    assert_eq!(
+        store.purge_jobs(now - 60_000, now - 60_000).await.unwrap(),
+        0
+    );
+    assert_eq!(store.purge_jobs(now + 1_000, now + 1_000).await.unwrap(), 2);
+    let gone = |id: String| {
+        let store = store.clone();
+        let account = account.id.clone();
+        async move { matches!(store.job(&account, &id).await, Err(engine::Error::NotFound)) }
+    };
+    assert!(gone(draft.id.clone()).await, "the old draft went");
+    assert!(gone(done.id.clone()).await, "the finished job went");
+    assert!(!gone(running.id.clone()).await, "the running job stays");
+    assert!(
+        store
+            .import_rows(&draft.id, 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.import_rows(&running.id, 0, 10).await.unwrap().len(),
+        1
+    );
+    assert!(
+        store
+            .job_errors(&account.id, &done.id, 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
