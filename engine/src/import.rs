@@ -6,46 +6,10 @@ use tokio::sync::watch;
 
 use crate::handle::Engine;
 use crate::model::imports::ColumnTarget;
-use crate::model::{Actor, Contact, ContactDetail, JobError, JobView};
+use crate::model::{Actor, Contact, ContactDetail, JobView};
 use crate::store::Result;
-use crate::store::imports::{CsvRow, CsvRows, IMPORT_BATCH, ImportInput, ImportParams};
+use crate::store::imports::{IMPORT_BATCH, ImportInput, ImportParams};
 use crate::store::jobs::{HeldJob, Posted};
-
-/// The first rows of a CSV with where each column would go: what the
-/// mapping step shows before importing.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct CsvPreview {
-    pub headers: Vec<String>,
-    /// The guess for each column.
-    pub targets: Vec<ColumnTarget>,
-    pub rows: Vec<CsvRow>,
-    /// The bad rows among the ones read.
-    pub errors: Vec<JobError>,
-}
-
-/// The header and up to `n` rows of a CSV, with the guessed mapping.
-pub fn csv_preview(csv: &[u8], n: usize) -> Result<CsvPreview> {
-    let mut reader = CsvRows::open(csv)?;
-    let targets = reader
-        .headers
-        .iter()
-        .map(|h| ColumnTarget::guess(h))
-        .collect();
-    let (mut rows, mut errors) = (Vec::new(), Vec::new());
-    while rows.len() < n {
-        match reader.next_row() {
-            Some(Ok(row)) => rows.push(row),
-            Some(Err(e)) => errors.push(e),
-            None => break,
-        }
-    }
-    Ok(CsvPreview {
-        headers: reader.headers.clone(),
-        targets,
-        rows,
-        errors,
-    })
-}
 
 impl Engine {
     /// Starts importing an uploaded CSV; the job runner imports it in the
