@@ -90,13 +90,12 @@ pub(crate) async fn run_import(
         let post = through
             .as_ref()
             .map(|(mode, make)| (*mode, make as &(dyn Fn(&Contact) -> Posted + Sync)));
-        let Some(outbox) = store
-            .write_import_batch(&job, params, &rows, last, post)
+        if !store
+            .write_import_batch(&account, &job, params, &rows, last, post)
             .await?
-        else {
+        {
             return Ok(());
-        };
-        engine.emit(&account, outbox).await;
+        }
         engine.wake();
         if last {
             tracing::info!(job = %job.id, "import done");

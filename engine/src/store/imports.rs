@@ -15,15 +15,15 @@ use super::contacts::{
     Read, contact_event, insert_contacts, new_contact, to_json, with_input, write_contact,
 };
 use super::jobs::{HeldJob, Posted, insert_errors, insert_posted};
-use super::outbox::Outbox;
+use super::turn::Incoming;
 use super::{Error, Result, Store};
 use crate::clock::{from_ms, now_ms};
 use crate::ids::new_id;
 use crate::model::imports::{ColumnTarget, ContactField, apply_row, row_value};
 use crate::model::records::changes;
 use crate::model::{
-    Actor, ChangedBy, Contact, ContactInput, DeliveryMode, ItemKind, JobError, JobKind, JobView,
-    Via,
+    Account, Actor, ChangedBy, Contact, ContactInput, DeliveryMode, ItemKind, JobError, JobKind,
+    JobView, NewEvent, Via,
 };
 use crate::validate::records::clean_contact;
 
@@ -489,17 +489,19 @@ impl Store {
     /// Imports one batch of a held import job's rows: creates or updates
     /// their contacts, writes their events, one delivery of each through
     /// the job's webhook (`post` makes its event), the rows' errors and the
-    /// job's new position, and deletes the rows, in one transaction.
-    /// `None`, with nothing written, when the job was cancelled or is held
-    /// by another process now; otherwise the events to accept.
+    /// job's new position, and deletes the rows, in one transaction, which
+    /// also accepts the events (no outbox: they commit or roll back with
+    /// the contacts). False, with nothing written, when the job was
+    /// cancelled or is held by another process now.
     pub async fn write_import_batch(
         &self,
+        account: &Account,
         job: &HeldJob,
         params: &ImportParams,
         rows: &[CsvRow],
         last: bool,
         post: Option<PostThrough<'_>>,
-    ) -> Result<Option<Outbox>> {
+    ) -> Result<bool> {
         let account_id = job.account_id.as_str();
         let targets = &params.targets;
         let by = ChangedBy {
@@ -560,9 +562,9 @@ impl Store {
             )
             .await?
         {
-            return Ok(None);
+            return Ok(false);
         }
-        let mut outbox = Outbox::default();
+        let mut events: Vec<NewEvent> = Vec::new();
         let mut errors = Vec::new();
         let mut imported: Vec<Contact> = Vec::new();
         // New contacts, written together; those written so far.
@@ -606,7 +608,7 @@ impl Store {
                 && pending.iter().any(|c| c.id == read.contact.id)
             {
                 // A row of this batch created it: write that first.
-                created.extend(flush(&mut tx, account_id, &mut pending, &mut outbox, &by).await?);
+                created.extend(flush(&mut tx, account_id, &mut pending, &mut events, &by).await?);
             }
             let contact = match &before {
                 None => {
@@ -641,18 +643,12 @@ impl Store {
                             input,
                             from_ms(now),
                         );
-                        outbox
-                            .add(
-                                &mut tx,
-                                account_id,
-                                contact_event(
-                                    by.contact_changed(),
-                                    &contact,
-                                    json!({"changes": diff}),
-                                    &by,
-                                ),
-                            )
-                            .await?;
+                        events.push(contact_event(
+                            by.contact_changed(),
+                            &contact,
+                            json!({"changes": diff}),
+                            &by,
+                        ));
                         contact
                     }
                 }
@@ -669,7 +665,7 @@ impl Store {
                 imported.push(contact);
             }
         }
-        created.extend(flush(&mut tx, account_id, &mut pending, &mut outbox, &by).await?);
+        created.extend(flush(&mut tx, account_id, &mut pending, &mut events, &by).await?);
         // Each contact once, as it stands at the end of the batch.
         let mut posted_ids = HashSet::new();
         let mut imported: Vec<Contact> = imported
@@ -697,29 +693,38 @@ impl Store {
                 .await
                 .map(|r| r.rows_affected()))?;
         }
+        let accepted = if events.is_empty() {
+            None
+        } else {
+            let events = Incoming::all(account, events, now);
+            Some(self.accept_in(&mut tx, account_id, &events, 0, 0).await?)
+        };
         tx.commit().await?;
-        Ok(Some(outbox))
+        if let Some(accepted) = accepted {
+            self.seen_types.mark(accepted.new_types);
+        }
+        Ok(true)
     }
 }
 
-/// Writes the batch's new contacts so far, with their `contact.created`
-/// events; the contacts written.
+/// Writes the batch's new contacts so far and adds their `contact.created`
+/// events to `events`; the contacts written.
 async fn flush(
     tx: &mut super::db::WriteTx,
     account_id: &str,
     pending: &mut Vec<Contact>,
-    outbox: &mut Outbox,
+    events: &mut Vec<NewEvent>,
     by: &ChangedBy,
 ) -> Result<Vec<Contact>> {
     let contacts = std::mem::take(pending);
     for chunk in contacts.chunks(IMPORT_BATCH) {
         insert_contacts(tx, account_id, chunk).await?;
     }
-    let events = contacts
-        .iter()
-        .map(|c| contact_event("contact.created", c, json!({}), by))
-        .collect();
-    outbox.add_all(tx, account_id, events).await?;
+    events.extend(
+        contacts
+            .iter()
+            .map(|c| contact_event("contact.created", c, json!({}), by)),
+    );
     Ok(contacts)
 }
 

@@ -21,6 +21,7 @@ both_databases!(
     changes_at_once_each_apply_to_what_the_other_left,
     bad_values_are_refused_on_their_field_and_nothing_is_written,
     the_list_filters_and_pages,
+    search_finds_text_anywhere_and_follows_each_change,
     settings_items_emit_their_events_and_renames_carry_over,
     types_sent_through_the_api_join_the_accounts_catalog,
 );
@@ -532,6 +533,83 @@ async fn bad_values_are_refused_on_their_field_and_nothing_is_written(store: Sto
         1,
         "only the one created"
     );
+    engine.shutdown().await;
+}
+
+/// `q` finds text anywhere in a contact's name, email, phone or external
+/// id, without case, through the trigram index on SQLite (three
+/// characters or more) and by walking the list otherwise; what it finds
+/// follows every create, update and delete.
+async fn search_finds_text_anywhere_and_follows_each_change(store: Store) {
+    let (engine, account) = start(&store).await;
+    let mut ids = Vec::new();
+    for (first, last, email, phone) in [
+        ("Zoë", "Ångström", "zoe@example.com", "+1 555 0100"),
+        ("Ann", "O\"Neil", "ann@example.com", "+1 555 0200"),
+        ("Bob", "Stone", "bob@example.com", "+44 20 7946 0000"),
+    ] {
+        let input: ContactInput = serde_json::from_value(json!({
+            "first_name": first, "last_name": last, "email": email, "phone": phone,
+        }))
+        .unwrap();
+        let (c, _) = store
+            .create_contact(&account.id, input, &api())
+            .await
+            .unwrap();
+        ids.push(c.id);
+    }
+    let find = |q: &str| {
+        let (store, account_id) = (store.clone(), account.id.clone());
+        let filter = ContactFilter {
+            q: Some(q.into()),
+            ..Default::default()
+        };
+        async move {
+            let names: Vec<String> = store
+                .list_contacts(&account_id, &filter, None, 100)
+                .await
+                .unwrap()
+                .data
+                .into_iter()
+                .map(|c| c.first_name)
+                .collect();
+            let count = store.count_contacts(&account_id, &filter).await.unwrap();
+            assert_eq!(
+                count,
+                names.len() as i64,
+                "the count agrees with the list for {filter:?}"
+            );
+            names
+        }
+    };
+    assert_eq!(find("ÅNGS").await, ["Zoë"], "without case, past ASCII");
+    assert_eq!(find("555 01").await, ["Zoë"], "spaces are part of the text");
+    assert_eq!(find("o\"ne").await, ["Ann"], "a quote is plain text");
+    assert_eq!(find("zo").await, ["Zoë"], "two characters: the walk");
+    assert_eq!(find("@example.com").await, ["Bob", "Ann", "Zoë"]);
+    assert!(find("xyz").await.is_empty());
+
+    let zoe = store.contact(&account.id, &ids[0]).await.unwrap();
+    let mut input = zoe.input();
+    input.email = Some("zed@example.org".into());
+    store
+        .update_contact(&account.id, &zoe.id, input, &api())
+        .await
+        .unwrap();
+    assert!(find("zoe@").await.is_empty(), "the old email is gone");
+    assert_eq!(find("zed@ex").await, ["Zoë"]);
+    assert_eq!(
+        find("ångström").await,
+        ["Zoë"],
+        "unchanged text still found"
+    );
+
+    store
+        .delete_contact(&account.id, &ids[2], &api())
+        .await
+        .unwrap();
+    assert!(find("bob@").await.is_empty(), "a deleted contact is gone");
+    assert_eq!(find("@example.com").await, ["Ann"]);
     engine.shutdown().await;
 }
 

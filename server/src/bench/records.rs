@@ -76,6 +76,17 @@ fn csv(from: usize, n: usize) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// A list filter by the search text `q`, with its name.
+fn search<'a>(name: &'a str, q: &str) -> (&'a str, ContactFilter) {
+    (
+        name,
+        ContactFilter {
+            q: Some(q.into()),
+            ..ContactFilter::default()
+        },
+    )
+}
+
 /// Waits until `done` holds, checking every 20 ms, at most [`PHASE_LIMIT`].
 async fn until<F, Fut>(what: &str, mut done: F) -> anyhow::Result<Duration>
 where
@@ -301,13 +312,11 @@ pub async fn run(args: BenchRecordsArgs) -> anyhow::Result<()> {
     println!("|---|---:|---:|---:|");
     let filters: Vec<(&str, ContactFilter)> = vec![
         ("none (newest first)", ContactFilter::default()),
-        (
-            "search q=\"jane.99999\"",
-            ContactFilter {
-                q: Some("jane.99999".into()),
-                ..ContactFilter::default()
-            },
-        ),
+        search("search, one contact's email", "jane.123456@example.com"),
+        search("search, rare text", "jane.99999"),
+        search("search, text of one contact in a hundred", "jane.12"),
+        search("search, text every contact holds", "example.com"),
+        search("search, two characters", "e1"),
         (
             "status Sold",
             ContactFilter {
@@ -345,6 +354,10 @@ pub async fn run(args: BenchRecordsArgs) -> anyhow::Result<()> {
         ),
     ];
     for (name, filter) in filters {
+        let name = match &filter.q {
+            Some(q) => format!("{name} (q=\"{q}\")"),
+            None => name.to_string(),
+        };
         let mut times = Vec::new();
         let mut found = 0;
         for _ in 0..args.repeat.max(1) {
