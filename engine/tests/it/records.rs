@@ -536,6 +536,19 @@ async fn bad_values_are_refused_on_their_field_and_nothing_is_written(store: Sto
     engine.shutdown().await;
 }
 
+/// The first names of the account's first 100 contacts `filter` matches,
+/// in the list's order.
+async fn first_names(store: &Store, account_id: &str, filter: &ContactFilter) -> Vec<String> {
+    store
+        .list_contacts(account_id, filter, None, 100)
+        .await
+        .unwrap()
+        .data
+        .into_iter()
+        .map(|c| c.first_name)
+        .collect()
+}
+
 /// `q` finds text anywhere in a contact's name, email, phone or external
 /// id, without case, through the trigram index on SQLite (three
 /// characters or more) and by walking the list otherwise; what it finds
@@ -565,14 +578,7 @@ async fn search_finds_text_anywhere_and_follows_each_change(store: Store) {
             ..Default::default()
         };
         async move {
-            let names: Vec<String> = store
-                .list_contacts(&account_id, &filter, None, 100)
-                .await
-                .unwrap()
-                .data
-                .into_iter()
-                .map(|c| c.first_name)
-                .collect();
+            let names = first_names(&store, &account_id, &filter).await;
             let count = store.count_contacts(&account_id, &filter).await.unwrap();
             assert_eq!(
                 count,
@@ -659,16 +665,7 @@ async fn the_list_filters_and_pages(store: Store) {
     }
     let list = |filter: ContactFilter| {
         let (store, account_id) = (store.clone(), account.id.clone());
-        async move {
-            store
-                .list_contacts(&account_id, &filter, None, 100)
-                .await
-                .unwrap()
-                .data
-                .into_iter()
-                .map(|c| c.first_name)
-                .collect::<Vec<_>>()
-        }
+        async move { first_names(&store, &account_id, &filter).await }
     };
     assert_eq!(list(ContactFilter::default()).await.len(), 7);
     assert_eq!(
