@@ -624,7 +624,8 @@ async fn inline_webhooks_answer_with_the_first_attempt_and_retry_in_the_backgrou
     server.stop().await;
 }
 
-#[tokio::test]
+// Served on two worker threads, as `postback serve` is on this machine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_turned_off_for_failing_is_announced_in_the_console() {
     let server = start_with(|args| args.delivery.allow_private_destinations = true).await;
     let api = Api::new(&server).await;
@@ -670,9 +671,10 @@ async fn a_webhook_turned_off_for_failing_is_announced_in_the_console() {
         )
         .await;
     let http = client();
-    server
+    let signed_in = server
         .sign_in(&http, "admin@example.com", "admin password")
         .await;
+    assert!(signed_in.status().is_success(), "{}", signed_in.status());
     let html = server.page(&http, "/webhooks").await;
     assert!(
         html.contains("1 webhook was turned off because its receiver kept failing."),

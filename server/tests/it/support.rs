@@ -111,15 +111,19 @@ impl Running {
             .unwrap()
     }
 
-    /// The page at `path` as `http` gets it.
+    /// The page at `path` as `http` gets it; fails, naming the step, when
+    /// the answer is not 200 or does not come within thirty seconds.
     pub async fn page(&self, http: &reqwest::Client, path: &str) -> String {
-        http.get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            let response = http.get(format!("{}{path}", self.base)).send().await?;
+            let status = response.status();
+            Ok::<_, reqwest::Error>((status, response.text().await?))
+        })
+        .await
+        .unwrap_or_else(|_| panic!("GET {path} did not answer within 30 seconds"));
+        let (status, html) = answer.unwrap();
+        assert_eq!(status, reqwest::StatusCode::OK, "GET {path}: {html}");
+        html
     }
 
     pub async fn stop(mut self) {
