@@ -137,7 +137,8 @@ pub struct ContactPage {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ContactFilter {
-    /// Text in the name, email, phone or external id (any case).
+    /// Words, each the start of a word of the name, email, email domain,
+    /// phone digits or external id (any case); see `store::search`.
     #[serde(default)]
     pub q: Option<String>,
     #[serde(default)]

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::db::WriteTx;
 use super::items::unknown_item;
 use super::outbox::Outbox;
+use super::search;
 use super::{Error, Result, Store};
 use crate::clock::{from_ms, now_ms};
 use crate::ids::new_id;
@@ -88,30 +89,6 @@ impl ContactRow {
             version: self.version,
         })
     }
-}
-
-/// The lower-cased text `q` searches.
-fn search_text(c: &ContactInput) -> String {
-    [
-        c.first_name.as_str(),
-        c.last_name.as_str(),
-        c.email.as_deref().unwrap_or(""),
-        c.phone.as_deref().unwrap_or(""),
-        c.external_id.as_deref().unwrap_or(""),
-    ]
-    .join(" ")
-    .to_lowercase()
-}
-
-/// `%text%` for LIKE, with `\` escaping LIKE's own wildcards.
-fn like_pattern(text: &str) -> String {
-    let escaped = text
-        .trim()
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
 }
 
 pub(super) fn changed_meanwhile() -> Error {
@@ -303,14 +280,28 @@ impl Store {
             ));
         }
         let limit = limit.clamp(1, MAX_CONTACT_PAGE);
-        let (sql, binds) = list_query(account_id, filter, cursor, limit + 1);
-        let rows: Vec<ContactRow> = on_reader!(&self.db, pool => {
-            let mut query = sqlx::query_as::<_, ContactRow>(sqlx::AssertSqlSafe(sql.as_str()));
-            for bind in &binds {
-                query = query.bind(bind);
-            }
-            query.fetch_all(pool).await
-        })?;
+        let page = |walk: Walk| async move {
+            let (sql, binds) = list_query(account_id, filter, cursor, limit + 1, &walk);
+            self.contact_rows(&sql, &binds).await
+        };
+        let terms = search::terms(filter.q.as_deref());
+        let rows = match self.rarest_term(account_id, terms, cursor).await? {
+            None => page(Walk::Newest).await?,
+            Some((term, held)) if held <= self.search.words_read => page(Walk::Words(term)).await?,
+            // Text many contacts hold: the newest show it at once, unless
+            // those holding it are old ones.
+            Some((term, _)) => match self.newest_floor(account_id, cursor).await? {
+                None => page(Walk::Newest).await?,
+                Some(floor) => {
+                    let rows = page(Walk::Since(floor)).await?;
+                    if rows.len() as i64 > limit {
+                        rows
+                    } else {
+                        page(Walk::Words(term)).await?
+                    }
+                }
+            },
+        };
         let mut read = rows
             .into_iter()
             .map(ContactRow::into_read)
@@ -326,6 +317,66 @@ impl Store {
             data: read.into_iter().map(|r| r.contact).collect(),
             next_cursor,
         })
+    }
+
+    async fn contact_rows(&self, sql: &str, binds: &[String]) -> Result<Vec<ContactRow>> {
+        Ok(on_reader!(&self.db, pool => {
+            let mut query = sqlx::query_as::<_, ContactRow>(sqlx::AssertSqlSafe(sql));
+            for bind in binds {
+                query = query.bind(bind);
+            }
+            query.fetch_all(pool).await
+        })?)
+    }
+
+    /// The search term the fewest of the account's words (below `cursor`)
+    /// start, with how many (counted up to one past the limit of words read).
+    async fn rarest_term(
+        &self,
+        account_id: &str,
+        terms: Vec<search::Term>,
+        cursor: Option<&str>,
+    ) -> Result<Option<(search::Term, i64)>> {
+        let mut rarest: Option<(search::Term, i64)> = None;
+        for term in terms {
+            let mut binds = vec![account_id.to_string()];
+            let words = words_condition(&term, cursor, &mut binds);
+            let sql = format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM contact_words w WHERE {words} LIMIT {}) x",
+                self.search.words_read + 1
+            );
+            let held = on_reader!(&self.db, pool => {
+                let mut query = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.as_str()));
+                for bind in &binds {
+                    query = query.bind(bind);
+                }
+                query.fetch_one(pool).await
+            })?;
+            if rarest.as_ref().is_none_or(|(_, n)| held < *n) {
+                rarest = Some((term, held));
+            }
+        }
+        Ok(rarest)
+    }
+
+    /// The id as many places below the account's newest contact as a
+    /// search walks
+    /// (below `cursor`); `None` when there are not that many.
+    async fn newest_floor(&self, account_id: &str, cursor: Option<&str>) -> Result<Option<String>> {
+        let below = if cursor.is_some() { "AND id < $2" } else { "" };
+        let sql = format!(
+            "SELECT id FROM contacts WHERE account_id = $1 {below} \
+             ORDER BY id DESC LIMIT 1 OFFSET {}",
+            self.search.newest_walked
+        );
+        Ok(on_reader!(&self.db, pool => {
+            let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(account_id);
+            if let Some(cursor) = cursor {
+                query = query.bind(cursor);
+            }
+            query.fetch_optional(pool).await
+        })?)
     }
 
     /// The id of the `n`th contact (from 0) `filter` matches, in the
@@ -439,8 +490,15 @@ impl Store {
             let diff = changes(&to_json(&before.contact.input()), &to_json(&input));
             let mut tx = self.begin_write().await?;
             let now = now_ms();
-            let written =
-                write_contact(&mut tx, account_id, id, before.version, &input, now).await?;
+            let written = write_contact(
+                &mut tx,
+                account_id,
+                id,
+                (before.version, &before.contact.input()),
+                &input,
+                now,
+            )
+            .await?;
             if written == 0 {
                 continue;
             }
@@ -488,17 +546,15 @@ impl Store {
         ] {
             in_tx!(&mut tx, t => sqlx::query(sql).bind(account_id).bind(id).execute(&mut **t).await.map(|r| r.rows_affected()))?;
         }
-        let deleted = in_tx!(&mut tx, t => sqlx::query(
-            "DELETE FROM contacts WHERE account_id = $1 AND id = $2",
+        let search = in_tx!(&mut tx, t => sqlx::query_scalar::<_, String>(
+            "DELETE FROM contacts WHERE account_id = $1 AND id = $2 RETURNING search",
         )
         .bind(account_id)
         .bind(id)
-        .execute(&mut **t)
-        .await
-        .map(|r| r.rows_affected()))?;
-        if deleted == 0 {
-            return Err(Error::NotFound);
-        }
+        .fetch_optional(&mut **t)
+        .await)?
+        .ok_or(Error::NotFound)?;
+        search::delete_words(&mut tx, account_id, id, &search::words_of(&search)).await?;
         commit_with(
             tx,
             account_id,
@@ -811,8 +867,8 @@ pub(super) fn with_input(
 
 /// A contact's own fields as the columns hold them, in their order:
 /// first name, last name, email, phone, address, state, source, category,
-/// external id, custom fields, search text.
-fn contact_values(input: &ContactInput) -> [Option<String>; 11] {
+/// external id, custom fields, search text (of its `words`).
+fn contact_values(input: &ContactInput, words: &[String]) -> [Option<String>; 11] {
     [
         Some(input.first_name.clone()),
         Some(input.last_name.clone()),
@@ -824,13 +880,13 @@ fn contact_values(input: &ContactInput) -> [Option<String>; 11] {
         input.category.clone(),
         input.external_id.clone(),
         Some(Value::Object(input.custom_fields.clone()).to_string()),
-        Some(search_text(input)),
+        Some(search::search_text(words)),
     ]
 }
 
 /// Binds [`contact_values`] to a statement.
 trait BindContact: Sized {
-    fn bind_contact(self, input: &ContactInput) -> Self;
+    fn bind_contact(self, input: &ContactInput, words: &[String]) -> Self;
 }
 
 impl<'q, DB: sqlx::Database> BindContact
@@ -838,24 +894,25 @@ impl<'q, DB: sqlx::Database> BindContact
 where
     Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
-    fn bind_contact(self, input: &ContactInput) -> Self {
-        contact_values(input)
+    fn bind_contact(self, input: &ContactInput, words: &[String]) -> Self {
+        contact_values(input, words)
             .into_iter()
             .fold(self, |query, value| query.bind(value))
     }
 }
 
-/// Writes a contact's own fields over version `version`: 0 when another
-/// change came first.
+/// Writes a contact's own fields over version `version`, which held
+/// `before`: 0 when another change came first.
 pub(super) async fn write_contact(
     tx: &mut WriteTx,
     account_id: &str,
     id: &str,
-    version: i64,
+    (version, before): (i64, &ContactInput),
     input: &ContactInput,
     now: i64,
 ) -> Result<u64> {
-    in_tx!(tx, t => sqlx::query(
+    let words = search::contact_words(input);
+    let written = in_tx!(tx, t => sqlx::query(
         "UPDATE contacts SET first_name = $4, last_name = $5, email = $6, phone = $7, \
          address = $8, state = $9, source = $10, category = $11, external_id = $12, \
          custom_fields = $13, search = $14, updated_at = $15, version = version + 1 \
@@ -864,12 +921,16 @@ pub(super) async fn write_contact(
     .bind(account_id)
     .bind(id)
     .bind(version)
-    .bind_contact(input)
+    .bind_contact(input, &words)
     .bind(now)
     .execute(&mut **t)
     .await
     .map(|r| r.rows_affected()))
-    .map_err(|e| duplicate(e, input))
+    .map_err(|e| duplicate(e, input))?;
+    if written == 1 {
+        search::rewrite_words(tx, account_id, id, &search::contact_words(before), &words).await?;
+    }
+    Ok(written)
 }
 
 pub(crate) async fn insert_contact(
@@ -912,14 +973,18 @@ pub(super) async fn insert_contacts(
     if contacts.is_empty() {
         return Ok(());
     }
+    let words: Vec<Vec<String>> = contacts
+        .iter()
+        .map(|c| search::contact_words(&c.input()))
+        .collect();
     in_tx!(tx, t => {
         let mut q = sqlx::QueryBuilder::new(
             "INSERT INTO contacts (id, account_id, first_name, last_name, email, phone, address, state, \
              source, category, external_id, custom_fields, search, version, created_at, updated_at) ",
         );
-        q.push_values(contacts, |mut row, contact| {
+        q.push_values(contacts.iter().zip(&words), |mut row, (contact, words)| {
             row.push_bind(&contact.id).push_bind(account_id);
-            for value in contact_values(&contact.input()) {
+            for value in contact_values(&contact.input(), words) {
                 row.push_bind(value);
             }
             let at = contact.created_at.timestamp_millis();
@@ -927,7 +992,12 @@ pub(super) async fn insert_contacts(
         });
         q.build().execute(&mut **t).await.map(|r| r.rows_affected())
     })?;
-    Ok(())
+    let each: Vec<(&str, &[String])> = contacts
+        .iter()
+        .zip(&words)
+        .map(|(c, w)| (c.id.as_str(), w.as_slice()))
+        .collect();
+    search::insert_words(tx, account_id, &each).await
 }
 
 /// Writes a contact event of `event_type` in the change's transaction
@@ -979,15 +1049,42 @@ pub(super) async fn bump(
     Ok(done == 1)
 }
 
-/// The list's query: the contacts index, or the status, flag or user
-/// index when the filter names one, newest first from the cursor.
+/// Which of the account's contacts a page of the list reads.
+enum Walk {
+    /// All, newest first from the cursor.
+    Newest,
+    /// Only those at or after this id: the newest few thousand.
+    Since(String),
+    /// Only those holding a word that starts as the term asks: a range of
+    /// `contact_words`, whatever the contacts' age.
+    Words(search::Term),
+}
+
+/// The list's query: the contacts `filter` matches as `walk` reads them,
+/// newest first from the cursor.
 fn list_query(
     account_id: &str,
     filter: &ContactFilter,
     cursor: Option<&str>,
     limit: i64,
+    walk: &Walk,
 ) -> (String, Vec<String>) {
-    let (conditions, binds) = filter_conditions(account_id, filter, cursor);
+    // Walking words, the cursor bounds the words read.
+    let contacts_cursor = cursor.filter(|_| !matches!(walk, Walk::Words(_)));
+    let (mut conditions, mut binds) = filter_conditions(account_id, filter, contacts_cursor);
+    match walk {
+        Walk::Newest => {}
+        Walk::Since(floor) => {
+            binds.push(floor.clone());
+            conditions.push_str(&format!(" AND c.id >= ${}", binds.len()));
+        }
+        Walk::Words(term) => {
+            let words = words_condition(term, cursor, &mut binds);
+            conditions.push_str(&format!(
+                " AND c.id IN (SELECT w.contact_id FROM contact_words w WHERE {words})"
+            ));
+        }
+    }
     let columns = CONTACT_COLUMNS
         .split(", ")
         .map(|c| format!("c.{c}"))
@@ -999,6 +1096,20 @@ fn list_query(
         ),
         binds,
     )
+}
+
+/// The account's words (`w`, the account bound as `$1`) `term` starts,
+/// of contacts below `cursor`.
+fn words_condition(term: &search::Term, cursor: Option<&str>, binds: &mut Vec<String>) -> String {
+    let ranges = search::word_ranges(term, binds);
+    let below = match cursor {
+        Some(cursor) => {
+            binds.push(cursor.to_string());
+            format!(" AND w.contact_id < ${}", binds.len())
+        }
+        None => String::new(),
+    };
+    format!("w.account_id = $1 AND {ranges}{below}")
 }
 
 /// The `WHERE` of the contacts `filter` matches (as `c`), below `cursor`
@@ -1014,9 +1125,16 @@ fn filter_conditions(
         format!("${}", binds.len())
     };
     let mut conditions = vec!["c.account_id = $1".to_string()];
-    if let Some(q) = text(&filter.q) {
-        let m = mark(like_pattern(q), &mut binds);
-        conditions.push(format!("c.search LIKE {m} ESCAPE '\\'"));
+    for term in search::terms(filter.q.as_deref()) {
+        let likes: Vec<String> = term
+            .prefixes
+            .iter()
+            .map(|p| {
+                let m = mark(search::like_word_start(p), &mut binds);
+                format!("c.search LIKE {m} ESCAPE '\\'")
+            })
+            .collect();
+        conditions.push(format!("({})", likes.join(" OR ")));
     }
     for (column, value) in [("state", &filter.state), ("source", &filter.source)] {
         if let Some(v) = text(value) {

@@ -622,8 +622,15 @@ impl Store {
                         read.contact.clone()
                     } else {
                         let c = &read.contact;
-                        if write_contact(&mut tx, account_id, &c.id, read.version, &input, now)
-                            .await?
+                        if write_contact(
+                            &mut tx,
+                            account_id,
+                            &c.id,
+                            (read.version, &c.input()),
+                            &input,
+                            now,
+                        )
+                        .await?
                             == 0
                         {
                             errors.push(JobError {

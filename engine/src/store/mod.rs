@@ -12,7 +12,7 @@
 //! - `contacts`: CRM contacts with their statuses, flags, assigned users,
 //!   leads and to-dos (`activity`); `items` the account's settings items (sources,
 //!   statuses …); `outbox` the events their changes emit, on the way to
-//!   the engine.
+//!   the engine; `search` the words the contacts list's `q` finds them by.
 //! - `webhooks`: webhooks and their stored row, signing-secret rotation.
 //! - `turn`: the delivery engine's writer turn: accepting events into
 //!   deliveries, recording attempts, claiming what is due, and loading
@@ -49,6 +49,7 @@ mod outbox;
 mod reports;
 mod retention;
 mod retries;
+mod search;
 mod sessions;
 mod test_sends;
 mod turn;
@@ -85,6 +86,8 @@ pub struct Store {
     sealer: Arc<crate::seal::Sealer>,
     /// The accounts' own event types this process knows are stored.
     seen_types: Arc<event_types::SeenTypes>,
+    /// When a search reads words and when the newest contacts.
+    search: search::Limits,
 }
 
 impl Store {
@@ -107,6 +110,7 @@ impl Store {
             validate: ValidateOptions::default(),
             worker: crate::ids::new_id("worker").into(),
             seen_types: Default::default(),
+            search: search::Limits::default(),
         })
     }
 
@@ -116,6 +120,17 @@ impl Store {
     /// share one. Without a name, each process gets a new one.
     pub fn with_worker(mut self, name: &str) -> Self {
         self.worker = name.into();
+        self
+    }
+
+    /// This store with other search limits, so tests reach each way a
+    /// search reads with a few contacts.
+    #[cfg(feature = "testing")]
+    pub fn with_search_limits(mut self, words_read: i64, newest_walked: i64) -> Self {
+        self.search = search::Limits {
+            words_read,
+            newest_walked,
+        };
         self
     }
 
@@ -140,6 +155,13 @@ impl Store {
         self.db.migrate().await?;
         // Accounts made before settings items existed get the starter set.
         self.add_starter_items().await?;
+        let indexed = self.index_contact_words().await?;
+        if indexed > 0 {
+            tracing::info!(
+                contacts = indexed,
+                "wrote the search words of contacts stored before them"
+            );
+        }
         let resealed = self.reseal_secrets().await?;
         if resealed > 0 {
             tracing::info!(

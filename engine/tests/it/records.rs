@@ -21,7 +21,8 @@ both_databases!(
     changes_at_once_each_apply_to_what_the_other_left,
     bad_values_are_refused_on_their_field_and_nothing_is_written,
     the_list_filters_and_pages,
-    search_finds_text_anywhere_and_follows_each_change,
+    search_finds_contacts_by_the_start_of_their_words_and_follows_each_change,
+    each_way_a_search_reads_gives_the_same_pages,
     settings_items_emit_their_events_and_renames_carry_over,
     types_sent_through_the_api_join_the_accounts_catalog,
 );
@@ -549,20 +550,28 @@ async fn first_names(store: &Store, account_id: &str, filter: &ContactFilter) ->
         .collect()
 }
 
-/// `q` finds text anywhere in a contact's name, email, phone or external
-/// id, without case, through the trigram index on SQLite (three
-/// characters or more) and by walking the list otherwise; what it finds
-/// follows every create, update and delete.
-async fn search_finds_text_anywhere_and_follows_each_change(store: Store) {
+/// `q` finds a contact by the start of any word of its names, email,
+/// email domain, phone digits or external id, without case; every word of
+/// the search must match; what it finds follows every create, update and
+/// delete, and contacts stored before their words existed get them when
+/// the store opens.
+async fn search_finds_contacts_by_the_start_of_their_words_and_follows_each_change(store: Store) {
     let (engine, account) = start(&store).await;
     let mut ids = Vec::new();
-    for (first, last, email, phone) in [
-        ("Zoë", "Ångström", "zoe@example.com", "+1 555 0100"),
-        ("Ann", "O\"Neil", "ann@example.com", "+1 555 0200"),
-        ("Bob", "Stone", "bob@example.com", "+44 20 7946 0000"),
+    for (first, last, email, phone, external) in [
+        (
+            "Zoë",
+            "Ångström",
+            "zoe@example.com",
+            "+1 555 0100",
+            "DMS-77",
+        ),
+        ("Ann", "O\"Neil", "ann@example.com", "+1 555 0200", "DMS-78"),
+        ("Bob", "Stone", "bob@example.com", "+44 20 7946 0000", "X_%"),
     ] {
         let input: ContactInput = serde_json::from_value(json!({
             "first_name": first, "last_name": last, "email": email, "phone": phone,
+            "external_id": external,
         }))
         .unwrap();
         let (c, _) = store
@@ -589,10 +598,30 @@ async fn search_finds_text_anywhere_and_follows_each_change(store: Store) {
         }
     };
     assert_eq!(find("ÅNGS").await, ["Zoë"], "without case, past ASCII");
-    assert_eq!(find("555 01").await, ["Zoë"], "spaces are part of the text");
+    assert_eq!(find("zo").await, ["Zoë"], "two characters");
+    assert_eq!(find("zoë ång").await, ["Zoë"], "every word, in any order");
+    assert!(find("zoë stone").await.is_empty(), "every word must match");
+    assert!(
+        find("ngström").await.is_empty(),
+        "not in the middle of a word"
+    );
     assert_eq!(find("o\"ne").await, ["Ann"], "a quote is plain text");
-    assert_eq!(find("zo").await, ["Zoë"], "two characters: the walk");
-    assert_eq!(find("@example.com").await, ["Bob", "Ann", "Zoë"]);
+    assert_eq!(find("neil").await, ["Ann"], "a part of a word");
+    assert_eq!(find("ann@ex").await, ["Ann"]);
+    assert_eq!(
+        find("@example.com").await,
+        ["Bob", "Ann", "Zoë"],
+        "the domain"
+    );
+    assert_eq!(find("example").await, ["Bob", "Ann", "Zoë"]);
+    assert_eq!(find("555 01").await, ["Zoë"], "groups of the phone");
+    assert_eq!(find("555-0100").await, ["Zoë"], "the phone as typed");
+    assert_eq!(find("(555) 0200").await, ["Ann"]);
+    assert_eq!(find("+4420").await, ["Bob"]);
+    assert_eq!(find("0000").await, ["Bob"], "the last group");
+    assert_eq!(find("dms-7").await, ["Ann", "Zoë"], "the external id");
+    assert_eq!(find("x_%").await, ["Bob"], "% and _ are plain text");
+    assert!(find("x_x").await.is_empty());
     assert!(find("xyz").await.is_empty());
 
     let zoe = store.contact(&account.id, &ids[0]).await.unwrap();
@@ -604,18 +633,117 @@ async fn search_finds_text_anywhere_and_follows_each_change(store: Store) {
         .unwrap();
     assert!(find("zoe@").await.is_empty(), "the old email is gone");
     assert_eq!(find("zed@ex").await, ["Zoë"]);
+    assert_eq!(find("example.org").await, ["Zoë"]);
+    assert_eq!(find("@example.com").await, ["Bob", "Ann"]);
     assert_eq!(
         find("ångström").await,
         ["Zoë"],
-        "unchanged text still found"
+        "unchanged words still found"
     );
 
     store
         .delete_contact(&account.id, &ids[2], &api())
         .await
         .unwrap();
-    assert!(find("bob@").await.is_empty(), "a deleted contact is gone");
+    assert!(find("bob").await.is_empty(), "a deleted contact is gone");
     assert_eq!(find("@example.com").await, ["Ann"]);
+
+    // As contacts stored before their words were: found again once the
+    // store opens.
+    store
+        .run_sql_for_tests("UPDATE contacts SET search = ''; DELETE FROM contact_words")
+        .await
+        .unwrap();
+    assert!(find("ann").await.is_empty());
+    store.migrate().await.unwrap();
+    assert_eq!(find("ann").await, ["Ann"]);
+    assert_eq!(find("555").await, ["Ann", "Zoë"]);
+    engine.shutdown().await;
+}
+
+/// However a search reads (the words of a rare term, the newest contacts
+/// for a common one, the words again when the common one is only on old
+/// contacts), each page holds what the whole list filtered holds, in
+/// order. Small limits make each way happen with a few contacts.
+async fn each_way_a_search_reads_gives_the_same_pages(store: Store) {
+    let store = store.with_search_limits(3, 4);
+    let (engine, account) = start(&store).await;
+    // Oldest first: six "Old" ones among the first, "Rare" twice, and
+    // "New" on the newest six.
+    let names = [
+        "Old", "Old", "Rare", "Old", "Old", "Old", "Old", "Rare", "New", "New", "New", "New",
+        "New", "New",
+    ];
+    for (n, name) in names.iter().enumerate() {
+        let input: ContactInput = serde_json::from_value(json!({
+            "first_name": name, "last_name": format!("Number{n}"),
+        }))
+        .unwrap();
+        store
+            .create_contact(&account.id, input, &api())
+            .await
+            .unwrap();
+        // Ids order contacts by the millisecond they were made in.
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    let pages = |q: &str, limit: i64| {
+        let (store, account_id) = (store.clone(), account.id.clone());
+        let filter = ContactFilter {
+            q: Some(q.into()),
+            ..Default::default()
+        };
+        async move {
+            let mut seen = Vec::new();
+            let mut cursor = None;
+            loop {
+                let page = store
+                    .list_contacts(&account_id, &filter, cursor.as_deref(), limit)
+                    .await
+                    .unwrap();
+                assert!(page.data.len() as i64 <= limit);
+                seen.extend(page.data.into_iter().map(|c| c.last_name));
+                match page.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => return seen,
+                }
+            }
+        }
+    };
+    let expected = |name: &str| {
+        names
+            .iter()
+            .enumerate()
+            .rev()
+            .filter(|(_, n)| **n == name)
+            .map(|(i, _)| format!("Number{i}"))
+            .collect::<Vec<_>>()
+    };
+    for limit in [1, 2, 3, 50] {
+        assert_eq!(
+            pages("rare", limit).await,
+            expected("Rare"),
+            "words read, {limit} a page"
+        );
+        assert_eq!(
+            pages("new", limit).await,
+            expected("New"),
+            "the newest walked, {limit} a page"
+        );
+        assert_eq!(
+            pages("old", limit).await,
+            expected("Old"),
+            "walked, then words read, {limit} a page"
+        );
+        assert_eq!(
+            pages("old number", limit).await,
+            expected("Old"),
+            "two common words, {limit} a page"
+        );
+        assert_eq!(
+            pages("number1", limit).await,
+            ["Number13", "Number12", "Number11", "Number10", "Number1"]
+        );
+    }
     engine.shutdown().await;
 }
 
@@ -679,11 +807,20 @@ async fn the_list_filters_and_pages(store: Store) {
     );
     assert_eq!(
         list(ContactFilter {
-            q: Some("n_%".into()),
+            q: Some("even_".into()),
             ..Default::default()
         })
         .await,
         ["Person6", "Person4", "Person2", "Person0"]
+    );
+    assert!(
+        list(ContactFilter {
+            q: Some("n_%".into()),
+            ..Default::default()
+        })
+        .await
+        .is_empty(),
+        "the middle of a word finds nothing"
     );
     assert_eq!(
         list(ContactFilter {

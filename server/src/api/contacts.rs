@@ -123,7 +123,7 @@ impl From<ContactFilterQuery> for ContactFilter {
 /// The account's contacts, newest first, every filter given holding.
 #[utoipa::path(get, path = "/api/v1/contacts", tag = "contacts",
     params(
-        ("q" = Option<String>, Query, description = "Text in the name, email, phone or external id (any case)"),
+        ("q" = Option<String>, Query, description = "Words, each the start of a word of the contact's name, email, email domain, phone digits or external id, in any case: `ann lee`, `ann@ex`, `@example.com`, `555-0100` (a word in the middle of another is not found)"),
         ("status" = Option<String>, Query, description = "Has this status"),
         ("flag" = Option<String>, Query, description = "Has this flag"),
         ("assigned_user" = Option<String>, Query, description = "Assigned to this user to assign (`itm_…`)"),

@@ -313,10 +313,13 @@ pub async fn run(args: BenchRecordsArgs) -> anyhow::Result<()> {
     let filters: Vec<(&str, ContactFilter)> = vec![
         ("none (newest first)", ContactFilter::default()),
         search("search, one contact's email", "jane.123456@example.com"),
-        search("search, rare text", "jane.99999"),
-        search("search, text of one contact in a hundred", "jane.12"),
-        search("search, text every contact holds", "example.com"),
-        search("search, two characters", "e1"),
+        search("search, a word few contacts start", "jane.99999"),
+        search("search, a word one contact in a hundred starts", "jane.12"),
+        search("search, a word every contact holds", "example.com"),
+        search("search, two letters every contact starts", "ja"),
+        search("search, a word one in ten holds, all old contacts", "jane1"),
+        search("search, phone digits as typed", "555-000-1234"),
+        search("search, two words", "doe jane.5"),
         (
             "status Sold",
             ContactFilter {
